@@ -1,0 +1,35 @@
+"""maskdsl: NumPy-style boolean-indexing programs compiled to TensorFlow.
+
+    >>> import maskdsl, numpy as np
+    >>> maskdsl.evaluate("x[x > 4 & x % 2 == 0] *= 2; x", x=np.arange(10)).numpy()
+    array([ 0,  1,  2,  3,  4,  5, 12,  7, 16,  9])
+
+The front end (parser, IR, passes) imports without TensorFlow; `compile`, `evaluate`
+and the pipeline API load it on first use.
+"""
+
+from .errors import (ConfigError, DataError, DTypeError, IndexOutOfRangeError, InputError, LimitError,
+                     MaskDSLError, ParseError, ShapeError, UnknownNameError, ValueDSLError)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "compile": ("compiler", "compile"),
+    "evaluate": ("compiler", "evaluate"),
+    "CompiledProgram": ("compiler", "CompiledProgram"),
+    "Pipeline": ("pipeline", "Pipeline"),
+}
+
+__all__ = ["compile", "evaluate", "CompiledProgram", "Pipeline", "MaskDSLError", "ParseError",
+           "UnknownNameError", "DTypeError", "ShapeError", "IndexOutOfRangeError", "ValueDSLError",
+           "LimitError", "InputError", "ConfigError", "DataError", "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'maskdsl' has no attribute {name!r}")

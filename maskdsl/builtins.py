@@ -1,0 +1,72 @@
+"""The built-in function registry: one entry per function.
+
+Each entry says how many arguments the function takes, which keywords, what IR it
+lowers to and what it costs (the cost class of its IR op, see ops.py). Result dtypes
+come from NumPy (dtypes.result_dtype); TensorFlow lowerings are registered by IR op in
+codegen. Adding a function is adding a line here (and, for a new IR op, one in ops.py,
+reference.py and codegen.py).
+
+>>> FUNCTIONS["sqrt"].max_args, FUNCTIONS["sum"].keywords
+(1, ('axis', 'keepdims'))
+>>> "sum" in FUNCTIONS and "eval" not in FUNCTIONS
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dtypes import DTYPES
+from .ops import REDUCTIONS
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    min_args: int
+    max_args: int
+    lowering: str                   # "elementwise", "reduce", "cast", "arange", "fill", "shape", "size"
+    op: str                         # the IR op (or reduction kind / dtype)
+    keywords: tuple[str, ...] = ()
+    summary: str = ""
+
+
+def _elementwise(name, n, summary):
+    return Builtin(name, n, n, "elementwise", name, (), summary)
+
+
+_ENTRIES = [
+    Builtin("where", 3, 3, "elementwise", "where", (), "where(c, a, b): a where c is true, else b"),
+    _elementwise("abs", 1, "absolute value"),
+    _elementwise("sign", 1, "-1, 0 or 1"),
+    _elementwise("sqrt", 1, "square root (nan for negatives)"),
+    _elementwise("exp", 1, "e**x"),
+    _elementwise("log", 1, "natural logarithm"),
+    _elementwise("log1p", 1, "log(1 + x), accurate near 0"),
+    _elementwise("expm1", 1, "exp(x) - 1, accurate near 0"),
+    _elementwise("sin", 1, "sine"),
+    _elementwise("cos", 1, "cosine"),
+    _elementwise("tan", 1, "tangent"),
+    _elementwise("tanh", 1, "hyperbolic tangent"),
+    _elementwise("floor", 1, "round down"),
+    _elementwise("ceil", 1, "round up"),
+    _elementwise("round", 1, "round half to even"),
+    _elementwise("isnan", 1, "true where nan"),
+    _elementwise("isinf", 1, "true where +-inf"),
+    _elementwise("isfinite", 1, "true where neither nan nor inf"),
+    _elementwise("minimum", 2, "element-wise minimum (nan wins)"),
+    _elementwise("maximum", 2, "element-wise maximum (nan wins)"),
+    Builtin("clip", 3, 3, "elementwise", "clip", (), "clip(x, lo, hi): limit to [lo, hi]"),
+    *[Builtin(kind, 1, 2, "reduce", kind, ("axis", "keepdims"),
+              "number of true (non-zero) elements" if kind == "count" else f"{kind} over axis (all by default)")
+      for kind in REDUCTIONS],
+    *[Builtin(dtype, 1, 1, "cast", dtype, (), f"convert to {dtype}") for dtype in DTYPES],
+    Builtin("arange", 1, 3, "arange", "arange", (), "arange(stop) or arange(start, stop[, step])"),
+    Builtin("zeros", 1, 1, "fill", "zeros", (), "zeros(shape): float64 zeros"),
+    Builtin("ones", 1, 1, "fill", "ones", (), "ones(shape): float64 ones"),
+    Builtin("full", 2, 2, "fill", "full", (), "full(shape, value)"),
+    Builtin("shape", 1, 1, "shape", "shape", (), "the dimensions of x, as an int64 vector"),
+    Builtin("size", 1, 1, "size", "size", (), "the number of elements of x"),
+]
+
+FUNCTIONS: dict[str, Builtin] = {b.name: b for b in _ENTRIES}

@@ -1,0 +1,285 @@
+"""The Python API: compile(), evaluate() and the compiled program object.
+
+A program is parsed and lowered once. Each distinct input signature (dtypes and
+shapes) is a specialisation: passes, code generation and one tf.function. With a
+`signature`, that one specialisation is built at compile time (so type and shape
+errors surface then) and its tf.function has an input signature, so new shapes of
+the same rank never retrace.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import codegen, cost, runtime  # runtime first: it quiets TensorFlow's start-up logging
+from .runtime import tf
+from .dtypes import DTYPES, Type
+from .errors import InputError, MaskDSLError, ShapeError, UnknownNameError
+from .ir import Node, Program, format_program, postorder
+from .lower import lower
+from .parser import parse
+from .passes import PASSES, bind, optimize
+from .passes.choose_strategy import choose_strategy
+from .passes.infer_types import infer_types
+from .runtime import TAG
+
+STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
+_TAG_RE = re.compile(re.escape(TAG) + r"\d+")
+
+
+@dataclass
+class Specialization:
+    types: dict
+    typed: Program          # after infer_types only (what the reference evaluator runs)
+    optimized: Program
+    generated: codegen.Generated
+    function: object        # the tf.function
+    jit: bool
+
+
+def _input_type(name: str, value) -> tuple[object, Type]:
+    """Convert one call argument; returns (tensor-or-array, its Type)."""
+    if isinstance(value, (tf.Tensor, tf.Variable)) or tf.is_tensor(value):
+        dtype = value.dtype.name
+        if dtype not in DTYPES:
+            raise InputError(f"input '{name}' has unsupported dtype {dtype}")
+        shape = tuple(value.shape.as_list()) if value.shape.rank is not None else None
+        if shape is None:
+            raise InputError(f"input '{name}' has unknown rank")
+        return value, Type(dtype, shape)
+    if isinstance(value, (str, bytes, dict, set)) or value is None or callable(value):
+        raise InputError(f"input '{name}' must be an array, a list or a number, not {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"input '{name}' cannot be converted to an array: {e}") from None
+    if array.dtype.name not in DTYPES:
+        raise InputError(f"input '{name}' has unsupported dtype {array.dtype} "
+                         f"(supported: {', '.join(DTYPES)})")
+    return array, Type(array.dtype.name, array.shape)
+
+
+class CompiledProgram:
+    """A compiled maskdsl program; call it with arrays to run its tf.function."""
+
+    def __init__(self, source: str, *, outputs=None, signature=None, strategy: str = "auto",
+                 jit_compile="auto"):
+        if strategy not in STRATEGIES:
+            raise MaskDSLError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if jit_compile not in ("auto", True, False):
+            raise MaskDSLError(f"jit_compile must be 'auto', True or False, not {jit_compile!r}")
+        self.source_text = source
+        self.strategy = strategy
+        self.jit_compile = jit_compile
+        self._program = lower(parse(source), outputs)
+        self.inputs = tuple(n.attr("name") for n in self._program.inputs)
+        self.outputs = tuple(name for name, _ in self._program.outputs)
+        self._specs: OrderedDict = OrderedDict()
+        self._last: Specialization | None = None
+        self._lock = threading.Lock()
+        self.signature = None
+        if signature is not None:
+            self.signature = self._check_signature(signature)
+            self._last = self._specialize(self.signature)
+
+    # ---- specialisation ----
+    def _check_signature(self, signature) -> dict:
+        if not isinstance(signature, dict):
+            raise InputError("signature must be a dict of name -> type spec, e.g. {'x': 'float32[None]'}")
+        types = {}
+        for name, spec in signature.items():
+            if name not in self.inputs:
+                raise UnknownNameError(f"signature names '{name}', which the program never reads "
+                                       f"(inputs: {', '.join(self.inputs) or 'none'})")
+            try:
+                types[name] = Type.parse(spec)
+            except MaskDSLError as e:
+                raise InputError(f"signature for '{name}': {e.message}") from None
+        missing = [n for n in self.inputs if n not in types]
+        if missing:
+            node = next(n for n in self._program.inputs if n.attr("name") == missing[0])
+            raise UnknownNameError(f"unknown name '{missing[0]}': it is read before it is assigned and "
+                                   f"is not in the signature", node.span, source=self.source_text)
+        return types
+
+    def _specialize(self, types: dict) -> Specialization:
+        key = tuple((name, types[name].dtype, types[name].shape) for name in self.inputs)
+        spec = self._specs.get(key)
+        if spec is not None:
+            return spec
+        with self._lock:
+            bound = bind(self._program, types)
+            typed = optimize(bound, (infer_types,))
+            options = {"strategy": self.strategy}
+            optimized = optimize(typed, PASSES[1:], options=options)
+            generated = codegen.generate(optimized)
+            jit = self._decide_jit(optimized, generated)
+            specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
+            function = tf.function(generated.function, input_signature=specs, jit_compile=jit,
+                                   autograph=False)
+            spec = Specialization(types, typed, optimized, generated, function, jit)
+            self._specs[key] = spec
+            if len(self._specs) > 64:
+                self._specs.popitem(last=False)
+        return spec
+
+    def _decide_jit(self, program: Program, generated) -> bool:
+        if self.jit_compile != "auto":
+            return bool(self.jit_compile)
+        # XLA drops in-graph assertions, so it is used only where no run-time check is needed,
+        # and only for arrays large enough to repay its compile time (cost_weights.json).
+        if generated.checks:
+            return False
+        nodes = program.nodes()
+        if any(n.shape is None or None in n.shape for n in nodes):
+            return False
+        largest = max((int(np.prod(n.shape)) for n in nodes if n.shape), default=0)
+        return largest >= int(cost.model().get("jit_min_elements", 1 << 62))
+
+    # ---- calling ----
+    def _bind_args(self, args, kwargs) -> dict:
+        if len(args) > len(self.inputs):
+            raise InputError(f"the program takes {len(self.inputs)} input{'s' if len(self.inputs) != 1 else ''} "
+                             f"({', '.join(self.inputs) or 'none'}), got {len(args)} positional")
+        values = dict(zip(self.inputs, args))
+        for name, value in kwargs.items():
+            if name in values:
+                raise InputError(f"input '{name}' given twice")
+            if name not in self.inputs:
+                raise InputError(f"unexpected input '{name}'; the program's inputs are: "
+                                 f"{', '.join(self.inputs) or 'none'}")
+            values[name] = value
+        missing = [n for n in self.inputs if n not in values]
+        if missing:
+            node = next(n for n in self._program.inputs if n.attr("name") == missing[0])
+            raise InputError(f"missing input{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}: "
+                             f"read before it is assigned, so it must be passed in", node.span,
+                             source=self.source_text)
+        return values
+
+    def _convert(self, values: dict) -> tuple[list, dict]:
+        converted, types = [], {}
+        for name in self.inputs:
+            value, t = _input_type(name, values[name])
+            if self.signature is not None:
+                want = self.signature[name]
+                value, t = self._conform(name, value, t, want)
+            converted.append(value)
+            types[name] = t
+        return converted, types
+
+    def _conform(self, name, value, t: Type, want: Type):
+        if len(t.shape) != len(want.shape) or any(w is not None and d is not None and w != d
+                                                  for d, w in zip(t.shape, want.shape)):
+            raise InputError(f"input '{name}' has shape {list(t.shape)}, the signature says {want}")
+        if t.dtype != want.dtype:
+            if isinstance(value, np.ndarray) and np.can_cast(value.dtype, want.dtype, "same_kind"):
+                value = value.astype(want.dtype)
+            else:
+                raise InputError(f"input '{name}' has dtype {t.dtype}, the signature says {want.dtype}")
+        return value, want
+
+    def __call__(self, *args, **kwargs):
+        values = self._bind_args(args, kwargs)
+        converted, types = self._convert(values)
+        spec = self._last if self.signature is not None else self._specialize(types)
+        self._last = spec
+        try:
+            result = spec.function(*converted)
+        except tf.errors.InvalidArgumentError as e:
+            raise self._runtime_error(spec, e) from None
+        if len(self.outputs) == 1:
+            return result[self.outputs[0]]
+        return result
+
+    def _runtime_error(self, spec: Specialization, error) -> MaskDSLError:
+        match = _TAG_RE.search(error.message or "")
+        if match and match.group(0) in spec.generated.checks:
+            check = spec.generated.checks[match.group(0)]
+            return check.error(check.message, check.span, source=self.source_text)
+        first = (error.message or "").strip().split("\n")[0]
+        return ShapeError(f"TensorFlow rejected the inputs: {first}", source=self.source_text)
+
+    # ---- introspection ----
+    def _current(self) -> Specialization:
+        if self._last is None:
+            raise MaskDSLError("this program has no signature and has not been called yet, so its types "
+                               "are unknown: pass signature=... to compile() or call it once")
+        return self._last
+
+    @property
+    def source(self) -> str:
+        """The TensorFlow Python source that runs (for the latest specialisation)."""
+        return self._current().generated.source
+
+    @property
+    def tf_function(self):
+        """The underlying tf.function (for SavedModel export, tf.data, tf.distribute)."""
+        return self._current().function
+
+    @property
+    def jit(self) -> bool:
+        return self._current().jit
+
+    def get_concrete_function(self):
+        return self._current().function.get_concrete_function()
+
+    def explain(self) -> str:
+        spec = self._current()
+        lines = ["== inputs =="]
+        lines += [f"{name}: {spec.types[name]}" for name in self.inputs] or ["(none)"]
+        lines += ["", "== IR before optimisation ==", format_program(spec.typed, types=True)]
+        lines += ["", "== IR after optimisation ==", format_program(spec.optimized, types=True)]
+        lines += ["", "== strategies =="]
+        for line in describe_strategies(spec.optimized):
+            lines.append(line)
+        lines += ["", f"== TensorFlow source (jit_compile={spec.jit}) ==", spec.generated.source.rstrip()]
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<maskdsl program inputs={self.inputs} outputs={self.outputs}>"
+
+
+def describe_strategies(program: Program) -> list[str]:
+    out = []
+    names = {}
+    for s in program.statements:
+        label = f"{s.target}{s.version}" if s.target else "result"
+        names[id(s.value)] = label
+    for s in program.statements:
+        label = names[id(s.value)]
+        for node in postorder([s.value]):
+            if node.attr("strategy") is None or (node is not s.value and id(node) in names):
+                continue
+            where = f"line {node.span.line}" if node.span else "?"
+            out.append(f"{label}: {node.op} -> {node.attr('strategy')} ({where}): {node.attr('reason')}")
+            for name, value in node.attr("costs") or ():
+                out.append(f"    estimated cost {name}: {value}")
+    return out or ["(no selections, updates or reductions)"]
+
+
+def compile(source: str, *, outputs=None, signature=None, strategy: str = "auto",
+            jit_compile="auto") -> CompiledProgram:
+    """Compile a maskdsl program into a callable backed by a tf.function."""
+    return CompiledProgram(source, outputs=outputs, signature=signature, strategy=strategy,
+                           jit_compile=jit_compile)
+
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 256
+
+
+def evaluate(source: str, **arrays):
+    """Compile (cached by source) and run once: `maskdsl.evaluate("x[x > 4]", x=arr)`."""
+    program = _CACHE.get(source)
+    if program is None:
+        program = compile(source)
+        _CACHE[source] = program
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return program(**arrays)

@@ -1,0 +1,72 @@
+"""The cost model: per-element weights by cost class, read from data (cost_weights.json).
+
+Costs are in units of "one cheap element-wise op on one element". The weights are
+calibrated on a machine by benchmarks/calibrate.py, which rewrites the JSON file
+together with its provenance.
+
+>>> from maskdsl.ir import Node, const, input_node
+>>> x = input_node("x").replace(dtype="float32", shape=(10,))
+>>> value_cost(Node("exp", (x,), dtype="float32", shape=(10,))) > value_cost(Node("neg", (x,), dtype="float32", shape=(10,)))
+True
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+from .ir import Node, postorder
+from .ops import OPS
+
+DEFAULT_N = 100_000  # elements assumed for an unknown dimension
+
+
+@lru_cache(maxsize=1)
+def model() -> dict:
+    return json.loads((resources.files("maskdsl") / "cost_weights.json").read_text(encoding="utf-8"))
+
+
+def weight(cost_class: str) -> float:
+    return float(model()["weights"][cost_class])
+
+
+def value_cost(value: Node, stop=()) -> float:
+    """Per-element cost of computing `value` element-wise (nodes in `stop` count as free leaves)."""
+    total = 0.0
+    stop_ids = {id(n) for n in stop}
+    for node in postorder([value]):
+        if id(node) in stop_ids or node.op in ("input", "const"):
+            continue
+        info = OPS[node.op]
+        if info.kind == "elementwise":
+            total += weight(info.cost)
+    return total
+
+
+def elements(shape) -> int:
+    n = 1
+    for d in shape or ():
+        n *= DEFAULT_N if d is None else d
+    return n
+
+
+def dense_update_cost(n: int, per_element: float) -> float:
+    return n * (per_element + weight("select"))
+
+
+def sparse_update_cost(n: int, per_element: float, selectivity: float) -> float:
+    k = n * selectivity
+    return n * weight("index") + k * (weight("gather") + per_element + weight("scatter") + weight("dynamic"))
+
+
+def crossover_selectivity(per_element: float) -> float:
+    """The selectivity below which gather/compute/scatter beats the dense where."""
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if sparse_update_cost(1, per_element, mid) < dense_update_cost(1, per_element):
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -1,0 +1,299 @@
+"""The IR: immutable, hash-consed nodes in SSA form, a printer and a checker.
+
+A node is (op, args, attrs, dtype, shape, weak) plus a span that does not take part in
+identity. Building the same structure twice returns the same object, so common
+subexpressions are shared for free and identity is structural equality.
+
+>>> a = Node("input", attrs=(("name", "x"),))
+>>> b = Node("input", attrs=(("name", "x"),))
+>>> a is b
+True
+>>> print(format_node(Node("add", (a, const(1)))))
+add(x0, 1)
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+from .errors import Span
+
+_TABLE: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+
+
+class Node:
+    """One IR value. Create with Node(...); never mutate (the attributes are read-only)."""
+
+    __slots__ = ("op", "args", "attrs", "dtype", "shape", "weak", "span", "__weakref__")
+
+    def __new__(cls, op: str, args: tuple = (), attrs: tuple = (), dtype: str | None = None,
+                shape: tuple | None = None, weak: bool = False, span: Span | None = None):
+        args = tuple(args)
+        key = (op, tuple(map(id, args)), attrs, dtype, shape, weak)
+        node = _TABLE.get(key)
+        if node is not None:
+            return node
+        node = object.__new__(cls)
+        for name, value in (("op", op), ("args", args), ("attrs", attrs), ("dtype", dtype),
+                            ("shape", shape), ("weak", weak), ("span", span)):
+            object.__setattr__(node, name, value)
+        _TABLE[key] = node
+        return node
+
+    def __setattr__(self, name, value):
+        raise AttributeError("IR nodes are immutable; use replace()")
+
+    def __reduce__(self):
+        raise TypeError("IR nodes are not picklable")
+
+    def attr(self, name: str, default=None):
+        for k, v in self.attrs:
+            if k == name:
+                return v
+        return default
+
+    def replace(self, **changes) -> "Node":
+        fields = {"op": self.op, "args": self.args, "attrs": self.attrs, "dtype": self.dtype,
+                  "shape": self.shape, "weak": self.weak, "span": self.span}
+        fields.update(changes)
+        return Node(**fields)
+
+    def with_attrs(self, **updates) -> "Node":
+        attrs = dict(self.attrs)
+        attrs.update(updates)
+        return self.replace(attrs=tuple(sorted(attrs.items())))
+
+    @property
+    def typed(self) -> bool:
+        return self.dtype is not None and self.shape is not None
+
+    def __repr__(self):
+        return f"<Node {format_node(self)}>"
+
+
+def const(value, dtype: str | None = None, weak: bool | None = None, span: Span | None = None) -> Node:
+    """A constant node. Python scalars are weak unless a dtype is given."""
+    from .dtypes import literal_type
+    if dtype is None:
+        t = literal_type(value)
+        dtype, shape, weak = t.dtype, (), True if weak is None else weak
+    else:
+        shape = _nested_shape(value)
+        weak = bool(weak)
+    # repr keeps 1, 1.0, True and 0.0, -0.0 apart (they compare and hash equal in Python).
+    return Node("const", (), (("repr", _const_repr(value)), ("value", value)), dtype, shape, weak, span)
+
+
+def _const_repr(value) -> str:
+    return repr(value) if not isinstance(value, tuple) else "(" + ",".join(map(_const_repr, value)) + ")"
+
+
+def _nested_shape(value) -> tuple:
+    shape = []
+    while isinstance(value, tuple):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
+def input_node(name: str, span: Span | None = None) -> Node:
+    return Node("input", (), (("name", name),), span=span)
+
+
+def postorder(roots) -> list[Node]:
+    """All nodes reachable from roots, children before parents; iterative (no recursion)."""
+    order, seen = [], set()
+    stack = [(r, False) for r in reversed(list(roots))]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
+    return order
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One source statement: `target` (None for an expression) gets version `version`."""
+
+    target: str | None
+    version: int
+    value: Node
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Program:
+    inputs: tuple[Node, ...]
+    statements: tuple[Statement, ...]
+    outputs: tuple[tuple[str, Node], ...]
+    source: str = field(default="", compare=False)
+
+    def roots(self) -> list[Node]:
+        return [s.value for s in self.statements] + [n for _, n in self.outputs]
+
+    def nodes(self) -> list[Node]:
+        return postorder(self.roots())
+
+
+def rewrite(program: Program, fn) -> Program:
+    """Rebuild every node bottom-up: fn(node, new_args) -> node. Iterative and memoised.
+
+    fn sees each distinct node once, with its arguments already rewritten; returning
+    node.replace(args=new_args) (or the node itself when nothing changed) keeps it.
+    """
+    new: dict[int, Node] = {}
+    keep = []  # keeps rewritten nodes alive while their ids are memo keys
+    for node in program.nodes():
+        args = tuple(new[id(a)] for a in node.args)
+        out = fn(node, args)
+        new[id(node)] = out
+        keep.append(out)
+    return Program(
+        tuple(new.get(id(n), n) for n in program.inputs),
+        tuple(Statement(s.target, s.version, new[id(s.value)], s.span) for s in program.statements),
+        tuple((name, new[id(n)]) for name, n in program.outputs),
+        program.source,
+    )
+
+
+def keep_args(node: Node, args: tuple) -> Node:
+    """The identity rewrite: the node with its (possibly rewritten) arguments."""
+    return node if args == node.args and all(a is b for a, b in zip(args, node.args)) \
+        else node.replace(args=args)
+
+
+def shape_root(node: Node) -> Node:
+    """The node whose shape `node` provably has: element-wise ops of one array (and scalars)
+    keep that array's shape, even where dimensions are unknown. Iterative."""
+    from .ops import OPS
+    roots: dict[int, Node] = {}
+    for n in postorder([node]):
+        info = OPS.get(n.op)
+        arrays = [a for a in n.args if a.shape != ()]
+        if info is not None and info.kind == "elementwise" and arrays:
+            found = {id(roots[id(a)]) for a in arrays}
+            roots[id(n)] = roots[id(arrays[0])] if len(found) == 1 else n
+        else:
+            roots[id(n)] = n
+    return roots[id(node)]
+
+
+def same_shape(a: Node, b: Node) -> bool:
+    """True when a and b certainly have the same shape (static, or derived from one array)."""
+    if a.shape is not None and a.shape == b.shape and None not in a.shape:
+        return True
+    return shape_root(a) is shape_root(b)
+
+
+# ---- printing ----
+
+def format_value(value) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return value if isinstance(value, str) else repr(value)
+
+
+# Derived or bulky attributes the text form leaves out (explain() shows reasons and costs).
+HIDDEN_ATTRS = frozenset(("repr", "value", "name", "reason", "costs", "compute", "axes"))
+
+
+def _format_attrs(node: Node) -> str:
+    shown = [f"{k}={format_value(v) if not isinstance(v, str) else v}" for k, v in node.attrs
+             if k not in HIDDEN_ATTRS]
+    return ", ".join(shown)
+
+
+def format_node(node: Node, names: dict[int, str] | None = None, types: bool = False) -> str:
+    """A node as nested text; nodes named in `names` (statement values) print by name."""
+    names = names or {}
+    text: dict[int, str] = {}
+    for n in postorder([node]):
+        if id(n) in names and n is not node:
+            text[id(n)] = names[id(n)]
+            continue
+        if n.op == "const":
+            s = format_value(n.attr("value"))
+            if not n.weak and n.dtype is not None:
+                s = f"{n.dtype}({s})"
+        elif n.op == "input":
+            s = names.get(id(n), f"{n.attr('name')}0")
+        else:
+            parts = [text[id(a)] for a in n.args]
+            extra = _format_attrs(n)
+            if extra:
+                parts.append(extra)
+            s = f"{n.op}({', '.join(parts)})"
+        if types and n.dtype is not None and n.op not in ("const",):
+            s = f"{s}:{type_text(n)}"
+        text[id(n)] = s
+    return text[id(node)]
+
+
+def type_text(node: Node) -> str:
+    if node.shape is None:
+        return node.dtype or "?"
+    dims = ",".join("?" if d is None else str(d) for d in node.shape)
+    return f"{node.dtype}[{dims}]" if node.shape else node.dtype
+
+
+def format_program(program: Program, types: bool = False) -> str:
+    """SSA text: one line per statement, `x1 = update(x0, ...)`; outputs last."""
+    names: dict[int, str] = {}
+    for n in program.inputs:
+        names[id(n)] = f"{n.attr('name')}0"
+    lines = []
+    for i, s in enumerate(program.statements):
+        label = f"{s.target}{s.version}" if s.target else f"_{i}"
+        body = format_node(s.value, names, types)
+        if id(s.value) in names and s.value.op != "input":
+            body = names[id(s.value)]
+        lines.append(f"{label} = {body}")
+        names.setdefault(id(s.value), label)
+    outs = ", ".join(f"{name}={names.get(id(n), format_node(n, names))}" for name, n in program.outputs)
+    lines.append(f"return {outs}")
+    return "\n".join(lines)
+
+
+# ---- checking ----
+
+class IRError(AssertionError):
+    """The IR is malformed: a bug in maskdsl, never a user error."""
+
+
+def verify(program: Program, typed: bool = True) -> Program:
+    """Check the program is well formed; returns it unchanged so calls can chain."""
+    from .ops import OPS
+    input_ids = {id(n) for n in program.inputs}
+    for node in program.nodes():
+        info = OPS.get(node.op)
+        if info is None:
+            raise IRError(f"unknown op {node.op!r}")
+        if not info.arity_ok(len(node.args)):
+            raise IRError(f"{node.op} with {len(node.args)} arguments")
+        if node.op == "input" and id(node) not in input_ids:
+            raise IRError(f"input {node.attr('name')!r} is not among the program inputs")
+        if not all(isinstance(a, Node) for a in node.args):
+            raise IRError(f"{node.op} has a non-node argument")
+        if not isinstance(node.attrs, tuple):
+            raise IRError(f"{node.op} attrs must be a tuple")
+        if typed:
+            if not node.typed:
+                raise IRError(f"{format_node(node)} has no type")
+            if node.weak and node.shape != ():
+                raise IRError(f"{format_node(node)} is weak but not a scalar")
+    for name, _ in program.outputs:
+        if not isinstance(name, str):
+            raise IRError(f"output name {name!r}")
+    return program

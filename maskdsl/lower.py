@@ -1,0 +1,291 @@
+"""Syntax tree -> IR program in SSA form (untyped; infer_types adds dtypes and shapes).
+
+Every assignment makes a new version of its name; `x[m] *= 2` becomes
+`x1 = update(x0, m, mul(select(x0, m), 2))`. Names read before any assignment are
+the program's inputs.
+
+>>> from .ir import format_program
+>>> print(format_program(lower(parse("x[x > 4] *= 2"))))
+x1 = update(x0, gt(x0, 4), mul(select(x0, gt(x0, 4), index=[x]), 2), casting=same_kind, index=[x])
+return x=x1
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+
+from . import ast
+from . import limits
+from .builtins import FUNCTIONS
+from .dtypes import DTYPES
+from .errors import DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError
+from .ir import Node, Program, Statement, const, input_node
+from .parser import parse  # noqa: F401  (re-exported for the doctest and callers)
+
+RESERVED = frozenset(FUNCTIONS)
+
+
+class _Marker:
+    """What an index-only item (None, ..., a:b) lowers to; only Index accepts it."""
+
+    def __init__(self, kind, node, parts=()):
+        self.kind, self.node, self.parts = kind, node, parts
+
+
+def _not_a_value(item, what: str):
+    raise ParseError(f"{what} can only be used inside an index", item.node.span)
+
+
+class Lowering:
+    def __init__(self, source: str):
+        self.source = source
+        self.env: dict[str, Node] = {}
+        self.versions: dict[str, int] = {}
+        self.inputs: dict[str, Node] = {}
+        self.statements: list[Statement] = []
+        self.assigned_order: list[str] = []
+
+    # ---- names ----
+    def read(self, name: str, span: Span | None) -> Node:
+        if name in self.env:
+            return self.env[name]
+        if name in RESERVED:
+            raise UnknownNameError(f"'{name}' is a built-in function; call it as {name}(...)", span)
+        node = input_node(name, span)
+        self.inputs[name] = node
+        self.env[name] = node
+        self.versions[name] = 0
+        return node
+
+    def write(self, name: str, node: Node, span: Span | None, name_span: Span | None) -> None:
+        if name in RESERVED:
+            raise ParseError(f"cannot assign to '{name}': it is a built-in function", name_span,
+                             hint="choose another name")
+        version = self.versions.get(name, 0) + 1
+        self.versions[name] = version
+        self.env[name] = node
+        if name not in self.assigned_order:
+            self.assigned_order.append(name)
+        self.statements.append(Statement(name, version, node, span))
+
+    # ---- expressions (iterative post-order: deep programs cannot overflow the stack) ----
+    def expr(self, root: ast.Node):
+        done: dict[int, object] = {}
+        stack = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if ready:
+                done[id(node)] = self.build(node, [done[id(c)] for c in node.children()])
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(node.children()))
+        return done[id(root)]
+
+    def value(self, root: ast.Node) -> Node:
+        out = self.expr(root)
+        if isinstance(out, _Marker):
+            _not_a_value(out, "None" if out.kind == "n" else "'...'" if out.kind == "e" else "a slice")
+        return out
+
+    def build(self, node: ast.Node, kids: list):
+        for k in kids:
+            if isinstance(k, _Marker) and not isinstance(node, ast.Index):
+                _not_a_value(k, "None" if k.kind == "n" else "'...'" if k.kind == "e" else "a slice")
+        span = node.span
+        if isinstance(node, ast.Name):
+            return self.read(node.id, span)
+        if isinstance(node, ast.Const):
+            return const(node.value, span=span)
+        if isinstance(node, ast.NoneLit):
+            return _Marker("n", node)
+        if isinstance(node, ast.EllipsisLit):
+            return _Marker("e", node)
+        if isinstance(node, ast.Slice):
+            return _Marker("s", node, tuple(kids))
+        if isinstance(node, ast.Sequence):
+            return self.sequence(node, kids)
+        if isinstance(node, ast.Unary):
+            return Node(node.op, (kids[0],), span=span)
+        if isinstance(node, ast.Binary):
+            return Node(node.op, tuple(kids), span=span)
+        if isinstance(node, ast.Compare):
+            result = None
+            for i, op in enumerate(node.ops):
+                left, right = node.operands[i], node.operands[i + 1]
+                cmp = Node(op, (kids[i], kids[i + 1]), span=left.span.cover(right.span) if left.span else span)
+                result = cmp if result is None else Node("and", (result, cmp), span=span)
+            return result
+        if isinstance(node, ast.Call):
+            n_pos = len(node.args)
+            return self.call(node, kids[:n_pos], dict(zip((k for k, _ in node.kwargs), kids[n_pos:])),
+                             [v for _, v in node.kwargs])
+        if isinstance(node, ast.Index):
+            pattern, operands = self.index_items(node.items, kids[1:])
+            return Node("select", (kids[0], *operands), (("index", pattern),), span=span)
+        raise ParseError(f"unsupported syntax {type(node).__name__}", span)
+
+    def sequence(self, node: ast.Sequence, kids: list) -> Node:
+        if not all(k.op == "const" for k in kids):
+            bad = next(c for c, k in zip(node.items, kids) if k.op != "const")
+            raise ParseError("list literals may only hold numbers (or lists of numbers)", bad.span,
+                             hint="use where(...) or arithmetic to combine arrays")
+        values = [k.attr("value") for k in kids]
+        try:
+            array = np.asarray([_to_list(v) for v in values])
+        except ValueError:
+            raise ShapeError("nested lists must be rectangular (every row the same length)", node.span) from None
+        if array.dtype == object or array.dtype.name not in DTYPES:
+            raise DTypeError(f"list literal of unsupported element type {array.dtype}", node.span)
+        if array.size > limits.MAX_LITERAL_ELEMENTS:
+            raise LimitError(f"list literal has more than {limits.MAX_LITERAL_ELEMENTS} elements", node.span)
+        return const(_to_tuple(array.tolist()), dtype=array.dtype.name, weak=False, span=node.span)
+
+    def index_items(self, items, lowered):
+        pattern, operands = [], []
+        for item, low in zip(items, lowered):
+            if isinstance(low, _Marker):
+                if low.kind == "s":
+                    parts = "".join("1" if p is not None else "0" for p in (item.lower, item.upper, item.step))
+                    pattern.append("s" + parts)
+                    operands.extend(low.parts)
+                else:
+                    pattern.append(low.kind)
+            else:
+                pattern.append("x")  # mask, integer or integer array: decided by infer_types
+                operands.append(low)
+        if pattern.count("e") > 1:
+            raise ShapeError("an index can only have a single ellipsis ('...')",
+                             [i for i, p in zip(items, pattern) if p == "e"][1].span)
+        return tuple(pattern), operands
+
+    def call(self, node: ast.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes) -> Node:
+        fn = FUNCTIONS.get(node.func)
+        span = node.span
+        if fn is None:
+            close = difflib.get_close_matches(node.func, FUNCTIONS, n=3)
+            hint = f"did you mean {' or '.join(close)}?" if close else None
+            known = ", ".join(sorted(FUNCTIONS))
+            raise UnknownNameError(f"unknown function '{node.func}'; known functions: {known}",
+                                   node.func_span, hint=hint)
+        if not fn.min_args <= len(args) <= fn.max_args:
+            want = str(fn.min_args) if fn.min_args == fn.max_args else f"{fn.min_args} to {fn.max_args}"
+            raise ParseError(f"{fn.name}() takes {want} positional argument{'s' if fn.max_args != 1 else ''}, "
+                             f"got {len(args)}", span)
+        for (key, _), kw in zip(kwargs.items(), kw_nodes):
+            if key not in fn.keywords:
+                allowed = ", ".join(fn.keywords) or "none"
+                raise ParseError(f"{fn.name}() got an unexpected keyword '{key}' (allowed: {allowed})", kw.span)
+        if fn.lowering == "elementwise":
+            return Node(fn.op, tuple(args), span=span)
+        if fn.lowering == "cast":
+            return Node("cast", (args[0],), (("dtype", fn.op),), span=span)
+        if fn.lowering == "reduce":
+            return self.reduction(fn, args, kwargs, span)
+        if fn.lowering == "arange":
+            if len(args) == 1:
+                args = [const(0, span=span), args[0]]
+            if len(args) == 2:
+                args = [*args, const(1, span=span)]
+            return Node("arange", tuple(args), span=span)
+        if fn.lowering == "fill":
+            value = {"zeros": const(0.0, "float64"), "ones": const(1.0, "float64")}.get(fn.op)
+            value = args[1] if value is None else value
+            return Node("fill", (value,), (("shape", _static_shape(args[0])),), span=span)
+        return Node(fn.lowering, (args[0],), span=span)  # shape, size
+
+    def reduction(self, fn, args, kwargs, span):
+        axis_node = kwargs.get("axis", args[1] if len(args) > 1 else None)
+        if len(args) > 1 and "axis" in kwargs:
+            raise ParseError(f"{fn.name}() got axis twice", span)
+        axis = None
+        if axis_node is not None:
+            axis = _const_value(axis_node, "axis must be an integer or a tuple of integers")
+            axis = None if axis is None else tuple(axis) if isinstance(axis, tuple) else (axis,)
+            if axis is not None and not all(isinstance(a, int) and not isinstance(a, bool) for a in axis):
+                raise DTypeError("axis must be an integer or a tuple of integers", axis_node.span)
+        keep = kwargs.get("keepdims")
+        keepdims = False if keep is None else _const_value(keep, "keepdims must be True or False")
+        if not isinstance(keepdims, bool):
+            raise DTypeError("keepdims must be True or False", keep.span)
+        return Node("reduce", (args[0],), (("axis", axis), ("keepdims", keepdims), ("kind", fn.op)), span=span)
+
+    # ---- statements ----
+    def statement(self, stmt) -> None:
+        if isinstance(stmt, ast.ExprStmt):
+            self.statements.append(Statement(None, 0, self.value(stmt.expr), stmt.span))
+            return
+        value = self.value(stmt.value)
+        if stmt.index is None and stmt.op is None:
+            self.write(stmt.name, value, stmt.span, stmt.name_span)
+            return
+        current = self.read(stmt.name, stmt.name_span)
+        if stmt.index is None:
+            pattern, operands = (), []
+        else:
+            lowered = [self.expr(i) for i in stmt.index]
+            pattern, operands = self.index_items(stmt.index, lowered)
+        if stmt.op is not None:
+            selected = current if not pattern else Node(
+                "select", (current, *operands), (("index", pattern),), span=stmt.span)
+            value = Node(stmt.op, (selected, value), span=stmt.span)
+        casting = "same_kind" if stmt.op is not None else "unsafe"
+        node = Node("update", (current, *operands, value),
+                    (("casting", casting), ("index", pattern)), span=stmt.span)
+        self.write(stmt.name, node, stmt.span, stmt.name_span)
+
+    def program(self, module: ast.Module, outputs=None) -> Program:
+        for stmt in module.statements:
+            self.statement(stmt)
+        return Program(tuple(self.inputs.values()), tuple(self.statements),
+                       self.choose_outputs(module, outputs), module.source)
+
+    def choose_outputs(self, module, outputs) -> tuple:
+        if outputs is not None:
+            if isinstance(outputs, str):
+                outputs = [outputs]
+            result = []
+            for name in outputs:
+                if name not in self.env:
+                    raise UnknownNameError(f"output '{name}' is never assigned or read by the program")
+                result.append((name, self.env[name]))
+            return tuple(result)
+        if self.statements and self.statements[-1].target is None:
+            return (("result", self.statements[-1].value),)
+        return tuple((name, self.env[name]) for name in self.assigned_order if not name.startswith("_"))
+
+
+def _to_list(v):
+    return [_to_list(x) for x in v] if isinstance(v, tuple) else v
+
+
+def _to_tuple(v):
+    return tuple(_to_tuple(x) for x in v) if isinstance(v, list) else v
+
+
+def _const_value(node: Node, message: str):
+    if node.op != "const":
+        raise DTypeError(message + " (a constant)", node.span)
+    return node.attr("value")
+
+
+def _static_shape(node: Node) -> tuple:
+    value = _const_value(node, "a shape must be an integer or a list of integers")
+    dims = value if isinstance(value, tuple) else (value,)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise ShapeError("a shape must be non-negative integers", node.span)
+    total = 1
+    for d in dims:
+        total *= d
+        if total > limits.MAX_CONSTRUCTED_ELEMENTS:
+            raise LimitError(f"array of more than {limits.MAX_CONSTRUCTED_ELEMENTS} elements requested", node.span)
+    return tuple(dims)
+
+
+def lower(module: ast.Module, outputs=None) -> Program:
+    """Lower a parsed module to an (untyped) IR program."""
+    try:
+        return Lowering(module.source).program(module, outputs)
+    except MaskDSLError as e:
+        raise e.with_source(module.source) from None

@@ -1,0 +1,361 @@
+"""Text -> syntax tree, with errors that point at the problem and say what was expected.
+
+>>> module = parse("x[x > 4 & x % 2 == 0] *= 2")
+>>> stmt = module.statements[0]
+>>> stmt.name, stmt.op, type(stmt.index[0]).__name__, stmt.index[0].op
+('x', 'mul', 'Binary', 'and')
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import lark
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.visitors import Transformer_NonRecursive, v_args
+
+from . import ast
+from . import limits
+from .errors import LimitError, MaskDSLError, ParseError, Span, describe_char
+
+AUGMENTED_OPS = {
+    "+=": "add", "-=": "sub", "*=": "mul", "/=": "truediv", "//=": "floordiv", "%=": "mod",
+    "**=": "pow", "&=": "and", "|=": "or", "^=": "xor",
+}
+COMPARISON_OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+OPENERS = {"(": ")", "[": "]"}
+CLOSERS = {")": "(", "]": "["}
+# Tokens after which an expression must follow (used to explain a missing operand).
+OPERATOR_TOKENS = {"+", "-", "*", "/", "//", "%", "**", "&", "|", "^", "~", "and", "or", "not",
+                   "<", "<=", ">", ">=", "==", "!=", "=", *AUGMENTED_OPS, ","}
+TERMINAL_WORDS = {"NAME": "a name", "INT": "a number", "FLOAT": "a number", "_NL": "a newline",
+                  "$END": "the end of the program", "COMPOP": "a comparison", "AUGOP": "an augmented assignment"}
+
+
+def grammar_text() -> str:
+    """The grammar, from inside the installed package or, in a checkout, from grammar/."""
+    packaged = resources.files("maskdsl") / "maskdsl.lark"
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "maskdsl.lark").read_text(encoding="utf-8")
+
+
+class _BracketTracker:
+    """Post-lexer: drops newlines inside brackets and remembers what is still open."""
+
+    always_accept = ("_NL",)
+
+    def __init__(self):
+        self.local = threading.local()
+
+    @property
+    def open(self) -> list[Token]:
+        return self.local.__dict__.setdefault("open", [])
+
+    @property
+    def last(self) -> Token | None:
+        return self.local.__dict__.get("last")
+
+    def process(self, stream):
+        self.local.open = []
+        self.local.last = None
+        for tok in stream:
+            if tok.type == "_NL" and self.local.open:
+                continue
+            if tok.value in OPENERS and tok.type != "_NL":
+                if len(self.local.open) >= limits.MAX_DEPTH:
+                    raise LimitError(f"brackets nested deeper than {limits.MAX_DEPTH} levels",
+                                     _token_span(tok))
+                self.local.open.append(tok)
+            elif tok.value in CLOSERS and self.local.open and self.local.open[-1].value == CLOSERS[tok.value]:
+                self.local.open.pop()
+            yield tok
+            self.local.last = tok
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Lark, _BracketTracker]:
+    tracker = _BracketTracker()
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+                maybe_placeholders=True, postlex=tracker), tracker
+
+
+def _token_span(tok: Token) -> Span:
+    return Span(tok.start_pos, tok.end_pos if tok.end_pos is not None else tok.start_pos + 1,
+                tok.line, tok.column)
+
+
+def _meta_span(meta) -> Span | None:
+    if getattr(meta, "empty", True):
+        return None
+    return Span(meta.start_pos, meta.end_pos, meta.line, meta.column)
+
+
+def _check_name(tok: Token) -> str:
+    name = str(tok)
+    if name.startswith("__"):
+        raise ParseError(f"names starting with '__' are reserved: {name!r}", _token_span(tok))
+    return name
+
+
+def _number_text(tok: Token) -> str:
+    text = str(tok)
+    digits = text.split(".")[0].split("e")[0].split("E")[0].replace("_", "")
+    if len(digits) > 1 and digits[0] == "0" and set(digits) != {"0"}:
+        raise ParseError(f"leading zeros are not allowed in numbers: {text!r}", _token_span(tok),
+                         hint=f"write {digits.lstrip('0')}")
+    return text.replace("_", "")
+
+
+@v_args(meta=True)
+class _ToAst(Transformer_NonRecursive):
+    """Parse tree -> ast nodes. Non-recursive, so deep programs cannot overflow the stack."""
+
+    def start(self, meta, stmts):
+        return [s for s in stmts if s is not None]
+
+    # statements
+    def assign(self, meta, children):
+        target, value = children
+        return self._assignment(meta, target, None, value)
+
+    def augassign(self, meta, children):
+        target, op, value = children
+        return self._assignment(meta, target, AUGMENTED_OPS[str(op)], value)
+
+    def _assignment(self, meta, target, op, value):
+        span = _meta_span(meta)
+        if isinstance(target, ast.Name):
+            return ast.Assign(target.id, target.span, None, op, value, span=span)
+        if isinstance(target, ast.Index) and isinstance(target.value, ast.Name):
+            return ast.Assign(target.value.id, target.value.span, target.items, op, value, span=span)
+        raise ParseError("can only assign to a name or to name[index]", target.span,
+                         hint="write `y = ...` or `y[mask] = ...`")
+
+    def expr_stmt(self, meta, children):
+        return ast.ExprStmt(children[0], span=_meta_span(meta))
+
+    # operators
+    def _binary(op):
+        def build(self, meta, children):
+            return ast.Binary(op, children[0], children[-1], span=_meta_span(meta))
+        return build
+
+    or_ = _binary("or")
+    xor = _binary("xor")
+    and_ = _binary("and")
+    add = _binary("add")
+    sub = _binary("sub")
+    mul = _binary("mul")
+    truediv = _binary("truediv")
+    floordiv = _binary("floordiv")
+    mod = _binary("mod")
+    pow = _binary("pow")
+
+    def _unary(op):
+        def build(self, meta, children):
+            return ast.Unary(op, children[0], span=_meta_span(meta))
+        return build
+
+    neg = _unary("neg")
+    pos = _unary("pos")
+    invert = _unary("invert")
+    not_ = _unary("not")
+
+    def compare(self, meta, children):
+        operands = tuple(children[0::2])
+        ops = tuple(COMPARISON_OPS[str(t)] for t in children[1::2])
+        return ast.Compare(ops, operands, span=_meta_span(meta))
+
+    # postfix
+    def call(self, meta, children):
+        name_tok, arguments = children
+        args, kwargs = [], []
+        for arg in arguments or ():
+            if isinstance(arg, tuple):
+                kwargs.append(arg)
+            elif kwargs:
+                raise ParseError("positional argument after a keyword argument", arg.span,
+                                 hint="did you mean '==' instead of '='?")
+            else:
+                args.append(arg)
+        return ast.Call(_check_name(name_tok), _token_span(name_tok), tuple(args), tuple(kwargs),
+                        span=_meta_span(meta))
+
+    def arguments(self, meta, children):
+        return [c for c in children if c is not None]
+
+    def kwarg(self, meta, children):
+        return (_check_name(children[0]), children[1])
+
+    def getitem(self, meta, children):
+        value, items = children
+        return ast.Index(value, tuple(items), span=_meta_span(meta))
+
+    def subscripts(self, meta, children):
+        return [c for c in children if c is not None]
+
+    def slice2(self, meta, children):
+        return ast.Slice(children[0], children[1], None, span=_meta_span(meta))
+
+    def slice3(self, meta, children):
+        return ast.Slice(children[0], children[1], children[2], span=_meta_span(meta))
+
+    def ellipsis(self, meta, children):
+        return ast.EllipsisLit(span=_meta_span(meta))
+
+    # atoms
+    def name(self, meta, children):
+        return ast.Name(_check_name(children[0]), span=_meta_span(meta))
+
+    def int_lit(self, meta, children):
+        value = int(_number_text(children[0]))
+        if value > limits.MAX_INT_LITERAL:
+            raise LimitError(f"integer literal larger than the int64 limit {limits.MAX_INT_LITERAL}",
+                             _meta_span(meta))
+        return ast.Const(value, span=_meta_span(meta))
+
+    def float_lit(self, meta, children):
+        value = float(_number_text(children[0]))
+        if value == float("inf"):
+            raise ParseError(f"float literal {str(children[0])!r} is out of range (larger than float64)",
+                             _meta_span(meta), hint="write `inf` for infinity")
+        return ast.Const(value, span=_meta_span(meta))
+
+    def true_lit(self, meta, children):
+        return ast.Const(True, span=_meta_span(meta))
+
+    def false_lit(self, meta, children):
+        return ast.Const(False, span=_meta_span(meta))
+
+    def nan_lit(self, meta, children):
+        return ast.Const(float("nan"), span=_meta_span(meta))
+
+    def inf_lit(self, meta, children):
+        return ast.Const(float("inf"), span=_meta_span(meta))
+
+    def none_lit(self, meta, children):
+        return ast.NoneLit(span=_meta_span(meta))
+
+    def tuple_lit(self, meta, children):
+        return ast.Sequence(tuple(c for c in children if c is not None), "tuple", span=_meta_span(meta))
+
+    def list_lit(self, meta, children):
+        items = tuple(c for c in children if c is not None)
+        if len(items) > limits.MAX_LITERAL_ELEMENTS:
+            raise LimitError(f"list literal has more than {limits.MAX_LITERAL_ELEMENTS} elements",
+                             _meta_span(meta))
+        return ast.Sequence(items, "list", span=_meta_span(meta))
+
+
+def _check_depth(tree: Tree) -> None:
+    """Reject trees deeper than MAX_DEPTH before anything recursive sees them."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_DEPTH:
+            raise LimitError(f"expression nested deeper than {limits.MAX_DEPTH} levels",
+                             _meta_span(node.meta))
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+
+
+def parse(source: str) -> ast.Module:
+    """Parse program text into an ast.Module; every failure is a MaskDSLError."""
+    if not isinstance(source, str):
+        raise ParseError(f"a program must be text (str), not {type(source).__name__}")
+    if len(source) > limits.MAX_SOURCE_CHARS:
+        raise LimitError(f"program text longer than {limits.MAX_SOURCE_CHARS} characters",
+                         Span.at(source, limits.MAX_SOURCE_CHARS))
+    nul = source.find("\0")
+    if nul >= 0:
+        raise ParseError("NUL character (U+0000) in program text", Span.at(source, nul), source=source)
+    parser, tracker = _parser()
+    try:
+        tree = parser.parse(source)
+        _check_depth(tree)
+        statements = _ToAst().transform(tree)
+    except VisitError as e:
+        err = e.orig_exc
+        if isinstance(err, MaskDSLError):
+            raise err.with_source(source) from None
+        raise
+    except MaskDSLError as e:
+        raise e.with_source(source) from None
+    except UnexpectedInput as e:
+        raise _explain(e, source, tracker).with_source(source) from None
+    if len(statements) > limits.MAX_STATEMENTS:
+        raise LimitError(f"program has more than {limits.MAX_STATEMENTS} statements",
+                         statements[limits.MAX_STATEMENTS].span, source=source)
+    return ast.Module(tuple(statements), source, span=Span.at(source, 0, len(source)))
+
+
+# ---- turning Lark's exceptions into messages a person can act on ----
+
+def _display(parser: Lark, terminal: str) -> str:
+    if terminal in TERMINAL_WORDS:
+        return TERMINAL_WORDS[terminal]
+    try:
+        pattern = parser.get_terminal(terminal).pattern
+    except KeyError:
+        return terminal
+    return f"'{pattern.value}'" if isinstance(pattern, lark.lexer.PatternStr) else terminal.lower()
+
+
+def _end_span(source: str) -> Span:
+    end = len(source.rstrip())
+    return Span.at(source, end, end + 1)
+
+
+def _explain(e: UnexpectedInput, source: str, tracker: _BracketTracker) -> ParseError:
+    parser, _ = _parser()
+    if isinstance(e, UnexpectedCharacters):
+        ch = source[e.pos_in_stream]
+        span = Span.at(source, e.pos_in_stream)
+        hint = None
+        if not ch.isascii() and ch.isalpha():
+            hint = "names must be written with ASCII letters, digits and '_'"
+        elif ch in "\u00a0\u200b\ufeff":
+            hint = "replace the invisible character with a plain space"
+        elif ch in "'\"":
+            hint = "maskdsl has no strings"
+        elif ch in ".@$`!?{}\\":
+            hint = "maskdsl has no attributes, strings or decorators: only names, numbers, operators, calls and indexing"
+        return ParseError(f"unexpected character {describe_char(ch)}", span, hint=hint)
+
+    token = getattr(e, "token", None)
+    expected = sorted(getattr(e, "expected", None) or getattr(e, "accepts", None) or ())
+    at_end = isinstance(e, UnexpectedEOF) or token is None or token.type == "$END"
+    span = _end_span(source) if at_end else _token_span(token)
+    found = "the end of the program" if at_end else (
+        "a newline" if token.type == "_NL" else f"'{token.value}'")
+    previous = tracker.last
+    still_open = list(tracker.open)
+    wanted = ", ".join(_display(parser, t) for t in expected[:12])
+
+    if at_end and still_open:
+        opener = still_open[-1]
+        return ParseError(f"'{opener.value}' opened at line {opener.line}, column {opener.column} "
+                          f"was never closed", span, hint=f"add '{OPENERS[opener.value]}'")
+    if not at_end and token.value in CLOSERS and (not still_open or still_open[-1].value != CLOSERS[token.value]):
+        if previous is not None and previous.value in OPERATOR_TOKENS:
+            return ParseError(f"expected an expression after '{previous.value}', found {found}", span)
+        return ParseError(f"unmatched '{token.value}'", span)
+    if not at_end and token.value == "=":
+        if still_open:
+            return ParseError("'=' assigns; to compare use '=='", span, hint="write '=='")
+        return ParseError("unexpected '=': one assignment per statement", span,
+                          hint="to compare use '=='")
+    if previous is not None and previous.value in OPERATOR_TOKENS and previous.type != "COMMA":
+        return ParseError(f"expected an expression after '{previous.value}', found {found}", span)
+    if still_open and not at_end and token.type in ("_NL", "SEMICOLON", "AUGOP"):
+        opener = still_open[-1]
+        return ParseError(f"missing '{OPENERS[opener.value]}' to close '{opener.value}' opened at "
+                          f"line {opener.line}, column {opener.column}", span)
+    if not at_end and token.type in ("NAME", "INT", "FLOAT", "LPAR", "LSQB") and "_NL" in expected:
+        return ParseError(f"unexpected {found}: statements must be separated by ';' or a newline",
+                          span, hint="did you forget an operator or a ';'?")
+    return ParseError(f"unexpected {found}; expected {wanted}" if wanted else f"unexpected {found}", span)

@@ -1,0 +1,190 @@
+"""Annotate every select, update and reduce with the TensorFlow formulation to use.
+
+- masked update whose value can be computed on the whole array -> `where` (dense,
+  static shape); risky ops (log, sqrt, /, ...) get their inputs masked too, so
+  masked-out elements cannot put nan/inf into values or gradients ("double where");
+- masked update whose value is expensive and whose mask is sparse -> `scatter`
+  (gather, compute on the selected elements, scatter back), by the cost model;
+- `x[m] = values` (one value per selected element) -> `scatter`;
+- static slice assignment -> `where` with an index mask;
+- reduction of a selection -> `masked` reduction, no dynamic shape;
+- any other selection -> `boolean_mask`, `gather` or the general gather.
+
+>>> from maskdsl.passes import prepare, infer_types
+>>> p = choose_strategy(infer_types(prepare("x[x > 4] *= 2", x="int32[10]")))
+>>> p.statements[0].value.attr("strategy"), p.statements[0].value.attr("reason")
+('where', 'the new value is computed element-wise on the whole array: one dense tf.where')
+"""
+
+from __future__ import annotations
+
+from .. import cost
+from ..indexing import IndexPlan, plan_index
+from ..ir import Node, Program, const, postorder, rewrite
+from ..ops import ELEMENTWISE, OPS
+
+
+def _plan(node: Node) -> IndexPlan:
+    x, operands = node.args[0], node.args[1:-1] if node.op == "update" else node.args[1:]
+    return plan_index(x.shape, node.attr("index"),
+                      [(a.shape, a.dtype, a.attr("value") if a.op == "const" else None) for a in operands])
+
+
+def _index_operands(node: Node):
+    return node.args[1:-1] if node.op == "update" else node.args[1:]
+
+
+def _same_index(a: Node, b: Node) -> bool:
+    return a.attr("index") == b.attr("index") and len(_index_operands(a)) == len(_index_operands(b)) and all(
+        p is q for p, q in zip(_index_operands(a), _index_operands(b)))
+
+
+def _mask_broadcast(update: Node, plan: IndexPlan) -> Node | None:
+    """The update's mask shaped to broadcast against x, as an IR node (for the double where)."""
+    if not plan.only_masks:
+        return None
+    item = plan.mask_item
+    mask = _index_operands(update)[item.operands[0]]
+    trailing = len(update.args[0].shape) - item.dims[-1] - 1
+    if trailing == 0:
+        return mask
+    return None  # guards for masks with trailing dims are applied by the runtime check instead
+
+
+def densify(update: Node, plan: IndexPlan) -> Node | None:
+    """The update's value computed on the whole array, or None if that is not NumPy-equivalent.
+
+    select(y, same index) becomes y; element-wise ops are rebuilt; any other sub-value
+    must broadcast along the dims after the index (a scalar, a row...).
+    """
+    x, value = update.args[0], update.args[-1]
+    if plan.only_masks:
+        trailing = len(x.shape) - plan.mask_item.dims[-1] - 1
+    elif plan.basic and not plan.newaxes:
+        trailing = plan.trailing_full
+    else:
+        return None
+    mask = _mask_broadcast(update, plan)
+    dense: dict[int, Node | None] = {}
+    for n in postorder([value]):
+        if n.op == "select" and _same_index(n, update) and (n.args[0] is x or (
+                n.args[0].shape == x.shape and None not in x.shape)):
+            dense[id(n)] = n.args[0]
+        elif n.op in ELEMENTWISE and n.op != "where" and all(dense.get(id(a)) is not None for a in n.args) \
+                and any(dense[id(a)] is not a for a in n.args):
+            args = tuple(dense[id(a)] for a in n.args)
+            if OPS[n.op].risky and mask is not None:
+                args = tuple(_guard(a, mask) if a.shape else a for a in args)
+            shape = _broadcast(*(a.shape for a in args))
+            dense[id(n)] = n.replace(args=args, shape=shape)
+        elif len(n.shape) <= trailing:
+            dense[id(n)] = n
+        else:
+            dense[id(n)] = None
+    return dense[id(value)]
+
+
+def _broadcast(*shapes):
+    from ..dtypes import broadcast_shapes
+    return broadcast_shapes(*shapes)
+
+
+def _guard(arg: Node, mask: Node) -> Node:
+    """where(mask, arg, 1): masked-out elements see a harmless 1 (finite values and gradients)."""
+    one = const(True if arg.dtype == "bool" else 1)
+    shape = _broadcast(arg.shape, mask.shape)
+    return Node("where", (mask, arg, one), (("compute", arg.dtype),), arg.dtype, shape, False, arg.span)
+
+
+def _choose_update(node: Node, forced: str = "auto") -> Node:
+    if not node.attr("index"):
+        return node.with_attrs(strategy="replace", reason="whole-array assignment")
+    plan = _plan(node)
+    x, value = node.args[0], node.args[-1]
+    dense = densify(node, plan)
+    n = cost.elements(x.shape)
+    if forced == "scatter" or (dense is None and forced in ("auto", "where", "boolean_mask")):
+        if forced == "scatter" and dense is not None:
+            return node.with_attrs(strategy="scatter", reason="forced: gather, compute, scatter")
+        why = "one value per selected element" if plan.only_masks else "general index"
+        return node.with_attrs(strategy="scatter", reason=f"{why}: scatter into the selected positions")
+    if forced == "where":
+        return _with_value(node, dense).with_attrs(strategy="where", reason="forced: dense tf.where")
+    if plan.basic:
+        return _with_value(node, dense).with_attrs(
+            strategy="where", reason="static slice assignment: where with an index mask")
+    per_element = cost.value_cost(value)
+    mask = _index_operands(node)[plan.mask_item.operands[0]]
+    if mask.op == "const":
+        flat = [v for v in _flatten(mask.attr("value"))]
+        selectivity = sum(1 for v in flat if v) / max(1, len(flat))
+    else:
+        selectivity = cost.model()["assumed_selectivity"]
+    dense_cost = cost.dense_update_cost(n, per_element)
+    sparse_cost = cost.sparse_update_cost(n, per_element, selectivity)
+    costs = (("where", round(dense_cost)), ("scatter", round(sparse_cost)))
+    if sparse_cost < dense_cost and plan.mask_item.dims[0] == 0:
+        return node.with_attrs(strategy="scatter", costs=costs, reason=(
+            f"the new value is expensive ({per_element:g} per element) and the mask is expected sparse "
+            f"(selectivity {selectivity:g}): gather, compute, scatter"))
+    return _with_value(node, dense).with_attrs(
+        strategy="where", costs=costs,
+        reason="the new value is computed element-wise on the whole array: one dense tf.where")
+
+
+def _with_value(node: Node, value: Node) -> Node:
+    return node.replace(args=node.args[:-1] + (value,))
+
+
+def _flatten(v):
+    if isinstance(v, tuple):
+        for x in v:
+            yield from _flatten(x)
+    else:
+        yield v
+
+
+def _choose_select(node: Node) -> Node:
+    plan = _plan(node)
+    kinds = [it.kind for it in plan.items]
+    if plan.only_masks:
+        return node.with_attrs(strategy="boolean_mask", reason="selection of masked elements: tf.boolean_mask")
+    if kinds.count("a") == 1 and set(kinds) <= {"a", "f"} and not plan.newaxes:
+        return node.with_attrs(strategy="gather", reason="one integer array index: tf.gather")
+    if plan.basic:
+        return node.with_attrs(strategy="general", reason="basic slicing: a strided slice")
+    return node.with_attrs(strategy="general", reason="mixed advanced index: transpose and tf.gather_nd")
+
+
+def _choose_reduce(node: Node, args, forced: str = "auto") -> Node:
+    x = args[0]
+    if forced != "boolean_mask" and x.op == "select" and x.attr("strategy") == "boolean_mask":
+        plan = _plan(x)
+        item = plan.mask_item
+        axis = node.attr("axis")
+        if item.dims[0] == 0 and (axis is None or tuple(node.attr("axes")) == (0,)) and (
+                not node.attr("keepdims") or len(item.dims) == 1):
+            mask = _index_operands(x)[item.operands[0]]
+            return node.replace(args=(x.args[0], mask)).with_attrs(
+                strategy="masked", reason=f"{node.attr('kind')} of a selection: reduce where(mask, x, identity), "
+                                          f"no dynamic shape")
+    return node.with_attrs(strategy="plain", reason="reduction")
+
+
+def choose_strategy(program: Program, strategy: str = "auto") -> Program:
+    """Annotate index and reduction nodes with a strategy, a reason and estimated costs.
+
+    strategy="auto" lets the cost model decide; "where", "scatter" or "boolean_mask"
+    force that formulation wherever it is correct (for tests and benchmarks).
+    """
+    def choose(node: Node, args) -> Node:
+        node = node if all(a is b for a, b in zip(args, node.args)) else node.replace(args=args)
+        if node.op == "update":
+            return _choose_update(node, strategy)
+        if node.op == "select":
+            return _choose_select(node)
+        if node.op == "reduce":
+            return _choose_reduce(node, args, strategy)
+        return node
+
+    return rewrite(program, choose)

@@ -1,0 +1,253 @@
+"""Give every node its dtype and shape, with NumPy 2's promotion, and reject what NumPy rejects.
+
+Result dtypes are asked of NumPy (dtypes.result_dtype); Python literals are weak
+(NEP 50). Arithmetic between two literals is done here, as Python would do it before
+NumPy sees the value. Errors carry the span of the offending sub-expression.
+
+>>> from maskdsl.passes import prepare
+>>> print(format_program(infer_types(prepare("y = x[x > 4] * 2.5", x="int8[10]")), types=True))
+y1 = mul(select(x0, gt(x0, 4):bool[10], index=[m]):int8[?], 2.5):float64[?]
+return y=y1
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import limits
+from ..dtypes import (Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits, dtype_kind,
+                      result_dtype)
+from ..errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
+from ..indexing import plan_index
+from ..ir import Node, Program, const, format_program, rewrite
+from ..ops import COMPARISONS, ELEMENTWISE, OPS, REDUCTIONS
+
+
+def _type(node: Node) -> Type:
+    return Type(node.dtype, node.shape, node.weak)
+
+
+def _typed(node: Node, args, dtype: str, shape: tuple, weak: bool = False, **attrs) -> Node:
+    out = node.replace(args=tuple(args), dtype=dtype, shape=tuple(shape), weak=weak)
+    return out.with_attrs(**attrs) if attrs else out
+
+
+def _const_value(node: Node):
+    return node.attr("value") if node.op == "const" else None
+
+
+def _fold_literals(node: Node, args) -> Node | None:
+    """`2 ** -1`, `1 + 2`: Python arithmetic on two literals gives a literal."""
+    info = OPS[node.op]
+    if info.python is None or not all(a.op == "const" and a.weak for a in args):
+        return None
+    values = [a.attr("value") for a in args]
+    if node.op == "pow" and all(isinstance(v, int) for v in values):
+        base, exp = values
+        if exp > 0 and abs(base) > 1 and exp * math.log2(abs(base)) > 64:
+            raise LimitError(f"integer constant {base} ** {exp} exceeds int64", node.span)
+    try:
+        value = info.python(*values)
+    except ZeroDivisionError:
+        raise ValueDSLError("division by zero between two literals", node.span) from None
+    except OverflowError:
+        raise ValueDSLError("float overflow between two literals", node.span) from None
+    except TypeError as e:
+        raise DTypeError(f"{node.op} is not defined for these literals ({e})", node.span) from None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limits.MAX_INT_LITERAL:
+        raise LimitError(f"integer constant {value} exceeds int64", node.span)
+    if isinstance(value, complex):
+        raise DTypeError("complex results are not supported", node.span)
+    return const(value, span=node.span)
+
+
+def _elementwise(node: Node, args) -> Node:
+    folded = _fold_literals(node, args)
+    if folded is not None:
+        return folded
+    types = [_type(a) for a in args]
+    try:
+        dtype, weak = result_dtype(node.op, types)
+    except DTypeError as e:
+        raise DTypeError(e.message, node.span) from None
+    shape = broadcast_or_raise([a.shape for a in args], node.span)
+    # A weak literal must fit the dtype the operation runs in (NumPy 2 raises OverflowError);
+    # comparisons are exempt: NumPy 2 compares out-of-range literals exactly.
+    strong = [a.dtype for a in args if not a.weak]
+    compute = dtype
+    if node.op in COMPARISONS or node.op in ("isnan", "isinf", "isfinite", "not"):
+        compute = np.result_type(*(a.dtype if not a.weak else _weak_sample(a) for a in args)).name \
+            if node.op in COMPARISONS else args[0].dtype
+        if node.op in COMPARISONS and strong:
+            for a in args:
+                if a.op == "const" and a.weak and check_literal_fits(a.attr("value"), compute):
+                    compute = "float64" if isinstance(a.attr("value"), float) or dtype_kind(compute) == "f" \
+                        else "int64"
+    elif strong and not weak:
+        for a in args:
+            if a.op == "const" and a.weak:
+                problem = check_literal_fits(a.attr("value"), dtype)
+                if problem:
+                    raise DTypeError(problem, a.span or node.span)
+    if node.op == "pow" and dtype_kind(dtype) in "iu":
+        exponent = args[1]
+        if exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") < 0:
+            raise ValueDSLError("integers to negative integer powers are not allowed", exponent.span or node.span)
+    return _typed(node, args, dtype, shape, weak, compute=compute)
+
+
+def _weak_sample(node: Node):
+    return {"bool": False, "int64": 0, "float64": 0.0}[node.dtype]
+
+
+def _input(node: Node, args) -> Node:
+    if not node.typed:
+        raise MaskDSLError(f"input '{node.attr('name')}' has no type", node.span)
+    return node
+
+
+def _const(node: Node, args) -> Node:
+    return node
+
+
+def _cast(node: Node, args) -> Node:
+    x = args[0]
+    dtype = node.attr("dtype")
+    if x.op == "const" and x.weak:
+        problem = check_literal_fits(x.attr("value"), dtype)
+        if problem and dtype_kind(dtype) in "iu" and isinstance(x.attr("value"), int):
+            raise DTypeError(problem, x.span or node.span)
+    return _typed(node, args, dtype, x.shape)
+
+
+def _reduce(node: Node, args) -> Node:
+    x = args[0]
+    kind = node.attr("kind")
+    dtype, _ = result_dtype(kind, [Type(x.dtype, (), False)])
+    axis = node.attr("axis")
+    rank = len(x.shape)
+    if axis is None:
+        axes = tuple(range(rank))
+    else:
+        axes = []
+        for a in axis:
+            if not -rank <= a < max(rank, 1) or (rank == 0 and a not in (0, -1)):
+                raise ShapeError(f"axis {a} is out of bounds for array of dimension {rank}", node.span)
+            axes.append(a % rank if rank else 0)
+        if len(set(axes)) != len(axes):
+            raise ShapeError("duplicate value in 'axis'", node.span)
+        axes = tuple(sorted(axes))
+    keepdims = node.attr("keepdims")
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else \
+        tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    if kind in ("min", "max"):
+        reduced = [x.shape[i] for i in axes]
+        if 0 in reduced:
+            raise ValueDSLError(f"zero-size array to reduction operation {kind}imum which has no identity",
+                                node.span)
+    return _typed(node, args, dtype, shape, axes=axes if rank else ())
+
+
+def _index_operands(args):
+    return [(a.shape, a.dtype, _const_value(a)) for a in args]
+
+
+def _select(node: Node, args) -> Node:
+    x, operands = args[0], args[1:]
+    if x.shape == () and x.weak:
+        raise DTypeError("a literal cannot be indexed", node.span)
+    plan = plan_index(x.shape, node.attr("index"), _index_operands(operands), [a.span for a in operands])
+    return _typed(node, args, x.dtype, plan.result_shape, index=plan.resolved)
+
+
+def _update(node: Node, args) -> Node:
+    x, operands, value = args[0], args[1:-1], args[-1]
+    pattern = node.attr("index")
+    if pattern:
+        plan = plan_index(x.shape, pattern, _index_operands(operands), [a.span for a in operands])
+        target, resolved = plan.result_shape, plan.resolved
+    else:
+        target, resolved = x.shape, ()
+    casting = node.attr("casting")
+    span = value.span or node.span
+    if casting == "same_kind" and not can_cast(value.dtype, x.dtype, "same_kind"):
+        raise DTypeError(f"cannot cast the result of an augmented assignment from {value.dtype} to {x.dtype} "
+                         f"with casting rule 'same_kind'", node.span,
+                         hint=f"assign instead: x[...] = {x.dtype}(...)")
+    if value.op == "const" and value.weak:
+        problem = check_literal_fits(value.attr("value"), x.dtype)
+        if problem:
+            raise DTypeError(problem, span)
+    if dtype_kind(x.dtype) == "b" and dtype_kind(value.dtype) != "b" and casting == "same_kind":
+        raise DTypeError(f"cannot cast {value.dtype} to bool with casting rule 'same_kind'", node.span)
+    fits = broadcast_shapes(value.shape, target)
+    if fits is None or len(fits) > len(target) or any(
+            f is not None and t is not None and f != t for f, t in zip(fits, target)):
+        raise ShapeError(f"could not broadcast input array from shape {_shape_text(value.shape)} into shape "
+                         f"{_shape_text(target)}", span)
+    return _typed(node, args, x.dtype, x.shape, index=resolved)
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _arange(node: Node, args) -> Node:
+    for a in args:
+        if a.shape != () or dtype_kind(a.dtype) not in "iuf":
+            raise DTypeError("arange arguments must be numeric scalars", a.span or node.span)
+    dtype = np.result_type(*(a.attr("value") if a.weak and a.op == "const" else np.dtype(a.dtype) for a in args))
+    if dtype_kind(dtype.name) in "iu" and all(a.weak for a in args):
+        dtype = np.dtype("int64")
+    values = [_const_value(a) for a in args]
+    length = None
+    if all(v is not None for v in values):
+        start, stop, step = values
+        if step == 0:
+            raise ValueDSLError("arange step cannot be zero", args[2].span or node.span)
+        length = max(0, math.ceil((stop - start) / step)) if math.isfinite((stop - start) / step) else None
+        if length is None or length > limits.MAX_CONSTRUCTED_ELEMENTS:
+            raise LimitError(f"arange would make more than {limits.MAX_CONSTRUCTED_ELEMENTS} elements", node.span)
+    return _typed(node, args, dtype.name, (length,))
+
+
+def _fill(node: Node, args) -> Node:
+    value = args[0]
+    if value.shape != ():
+        raise ShapeError("the fill value must be a scalar", value.span or node.span)
+    return _typed(node, args, value.dtype, node.attr("shape"))  # a literal takes its default dtype
+
+
+def _shape(node: Node, args) -> Node:
+    return _typed(node, args, "int64", (len(args[0].shape),))
+
+
+def _size(node: Node, args) -> Node:
+    return _typed(node, args, "int64", (), weak=True)  # np.size is a Python int
+
+
+RULES = {
+    "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "select": _select,
+    "update": _update, "arange": _arange, "fill": _fill, "shape": _shape, "size": _size,
+}
+
+
+def _infer(node: Node, args) -> Node:
+    rule = RULES.get(node.op)
+    try:
+        if rule is not None:
+            return rule(node, args)
+        if node.op in ELEMENTWISE:
+            return _elementwise(node, args)
+    except MaskDSLError as e:
+        if e.span is None:
+            e.span = node.span
+        raise
+    raise MaskDSLError(f"no type rule for {node.op}", node.span)
+
+
+def infer_types(program: Program) -> Program:
+    """Type every node of a program whose inputs are typed (see passes.bind)."""
+    return rewrite(program, _infer)

@@ -1,0 +1,266 @@
+"""TensorFlow helpers that generated code calls where TensorFlow and NumPy disagree.
+
+Every check raises inside the graph with a tag `maskdsl-check-<n>`; the compiled
+program maps the tag back to a MaskDSLError with the span of the DSL expression.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for our users
+
+import tensorflow as tf  # noqa: E402
+
+nan = float("nan")
+inf = float("inf")
+
+TAG = "maskdsl-check-"
+
+
+def _int_limits(dtype: tf.DType):
+    return dtype.min, dtype.max
+
+
+# ---- integer and float division with NumPy's semantics ----
+
+def floordiv_int(a, b):
+    """a // b as NumPy: x // 0 == 0, INT_MIN // -1 wraps to INT_MIN (TensorFlow raises / traps)."""
+    zero = tf.equal(b, 0)
+    safe = tf.where(zero, tf.ones_like(b), b)
+    if a.dtype.is_unsigned or a.dtype == tf.bool:
+        return tf.where(zero, tf.zeros_like(a), tf.math.floordiv(a, safe))
+    overflow = tf.logical_and(tf.equal(a, a.dtype.min), tf.equal(safe, -1))
+    safe = tf.where(overflow, tf.ones_like(safe), safe)
+    return tf.where(zero, tf.zeros_like(a), tf.math.floordiv(a, safe))
+
+
+def mod_int(a, b):
+    """a % b as NumPy: x % 0 == 0, sign of the divisor."""
+    zero = tf.equal(b, 0)
+    safe = tf.where(zero, tf.ones_like(b), b)
+    if not (a.dtype.is_unsigned or a.dtype == tf.bool):
+        safe = tf.where(tf.logical_and(tf.equal(a, a.dtype.min), tf.equal(safe, -1)), tf.ones_like(safe), safe)
+    return tf.where(zero, tf.zeros_like(a), tf.math.floormod(a, safe))
+
+
+def _divmod_float(a, b):
+    """NumPy's npy_divmod: floor division and modulo that agree with Python for floats."""
+    a, b = tf.broadcast_to(a, tf.broadcast_dynamic_shape(tf.shape(a), tf.shape(b))), b
+    b = tf.broadcast_to(b, tf.shape(a))
+    mod = tf.math.truncatemod(a, b)  # C fmod
+    zero_b = tf.equal(b, 0)
+    div = (a - mod) / tf.where(zero_b, tf.ones_like(b), b)
+    fix = tf.logical_and(tf.not_equal(mod, 0), tf.not_equal(b < 0, mod < 0))
+    mod = tf.where(fix, mod + b, mod)
+    div = tf.where(fix, div - 1, div)
+    mod = tf.where(tf.equal(mod, 0), _copysign(tf.zeros_like(mod), b), mod)
+    floor = tf.floor(div)
+    floor = tf.where(div - floor > 0.5, floor + 1, floor)
+    floor = tf.where(tf.equal(div, 0), _copysign(tf.zeros_like(div), a / tf.where(zero_b, tf.ones_like(b), b)), floor)
+    floor = tf.where(zero_b, a / b, floor)
+    mod = tf.where(zero_b, tf.fill(tf.shape(mod), tf.constant(nan, mod.dtype)), mod)
+    return floor, mod
+
+
+def _copysign(x, sign):
+    return tf.where(tf.logical_or(sign < 0, tf.logical_and(tf.equal(sign, 0), tf.math.is_nan(sign) | (1 / sign < 0))),
+                    -tf.abs(x), tf.abs(x))
+
+
+def floordiv_float(a, b):
+    return _divmod_float(a, b)[0]
+
+
+def mod_float(a, b):
+    return _divmod_float(a, b)[1]
+
+
+def pow_int(a, b, tag):
+    """a ** b for integers; a negative exponent is an error, as in NumPy."""
+    check = tf.debugging.assert_greater_equal(b, tf.zeros_like(b), message=tag)
+    with tf.control_dependencies([check]):
+        return tf.pow(a, b)
+
+
+def isnan_any(x):
+    return tf.math.is_nan(x) if x.dtype.is_floating else tf.zeros_like(x, dtype=tf.bool)
+
+
+def isinf_any(x):
+    return tf.math.is_inf(x) if x.dtype.is_floating else tf.zeros_like(x, dtype=tf.bool)
+
+
+def isfinite_any(x):
+    return tf.math.is_finite(x) if x.dtype.is_floating else tf.ones_like(x, dtype=tf.bool)
+
+
+def lowest(dtype: tf.DType):
+    if dtype == tf.bool:
+        return False
+    return -inf if dtype.is_floating else dtype.min
+
+
+def highest(dtype: tf.DType):
+    if dtype == tf.bool:
+        return True
+    return inf if dtype.is_floating else dtype.max
+
+
+def nonempty(x, count, tag):
+    """Pass x through, failing (ValueError in NumPy) when `count` is zero."""
+    check = tf.debugging.assert_greater(count, tf.zeros_like(count), message=tag)
+    with tf.control_dependencies([check]):
+        return tf.identity(x)
+
+
+def cast(x, dtype):
+    return x if x.dtype == dtype else tf.cast(x, dtype)
+
+
+# ---- indexing ----
+
+def wrap_index(i, n, tag):
+    """Negative indices wrap; out-of-range ones fail (TensorFlow on CPU would raise its own error)."""
+    i = tf.cast(i, tf.int64)
+    n = tf.cast(n, tf.int64)
+    low = tf.debugging.assert_greater_equal(i, -n, message=tag)
+    high = tf.debugging.assert_less(i, n, message=tag)
+    with tf.control_dependencies([low, high]):
+        return tf.where(i < 0, i + n, i)
+
+
+def check_mask(mask, x, start, tag):
+    """The mask's shape must equal x's shape at dims [start, start + rank(mask))."""
+    rank = mask.shape.rank
+    want = tf.shape(x, out_type=tf.int64)[start:start + rank]
+    got = tf.shape(mask, out_type=tf.int64)
+    check = tf.debugging.assert_equal(got, want, message=tag)
+    with tf.control_dependencies([check]):
+        return tf.identity(mask)
+
+
+def expand_mask(mask, trailing: int):
+    """Reshape a mask so it broadcasts against an array with `trailing` more dims."""
+    return tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([trailing], tf.int32)], 0)) if trailing else mask
+
+
+def _insert_axes(x, newaxes):
+    for pos in newaxes:
+        x = tf.expand_dims(x, pos)
+    return x
+
+
+def select_general(x, items, newaxes, operands, tag):
+    """x[index] for any mix of masks, integers, integer arrays, slices and new axes (NumPy rules).
+
+    items: ((kind, operand positions, dims), ...) from indexing.plan_index.
+    """
+    x = _insert_axes(x, newaxes)
+    shape = tf.shape(x, out_type=tf.int64)
+    advanced = any(kind in "mza" for kind, _, _ in items)
+    if not advanced:
+        key = []
+        for kind, ops, dims in items:
+            if kind == "i":
+                n = shape[dims[0]]
+                key.append(wrap_index(operands[ops[0]], n, tag))
+            elif kind == "s":
+                key.append(slice(*(None if o is None else operands[o] for o in ops)))
+            else:
+                key.append(slice(None))
+        return x[tuple(key)]
+    # 1. slices first (they keep their dims), advanced dims untouched
+    key = []
+    for kind, ops, dims in items:
+        if kind == "s":
+            key.append(slice(*(None if o is None else operands[o] for o in ops)))
+        else:
+            key.extend([slice(None)] * len(dims))
+    x = x[tuple(key)]
+    shape = tf.shape(x, out_type=tf.int64)
+    # 2. index arrays, one per advanced dim
+    adv_items = [it for it in items if it[0] in "mza" or it[0] == "i"]
+    columns, adv_dims = [], []
+    for kind, ops, dims in adv_items:
+        if kind in "mz":
+            mask = operands[ops[0]]
+            mask = tf.reshape(mask, [1]) if kind == "z" else check_mask(mask, x, dims[0], tag)
+            coords = tf.where(mask)
+            columns.extend(coords[:, j] for j in range(len(dims)))
+        else:
+            columns.append(wrap_index(operands[ops[0]], shape[dims[0]], tag))
+        adv_dims.extend(dims)
+    bshape = tf.shape(columns[0], out_type=tf.int64)
+    for c in columns[1:]:
+        bshape = tf.broadcast_dynamic_shape(bshape, tf.shape(c, out_type=tf.int64))
+    columns = [tf.broadcast_to(c, bshape) for c in columns]
+    rank = len(x.shape)
+    rest = [d for d in range(rank) if d not in adv_dims]
+    moved = tf.transpose(x, adv_dims + rest)
+    out = tf.gather_nd(moved, tf.stack(columns, axis=-1))
+    # 3. NumPy puts the broadcast dims where the advanced items were, when they are adjacent
+    positions = [i for i, it in enumerate(items) if it in adv_items]
+    adjacent = positions == list(range(positions[0], positions[-1] + 1))
+    before = sum(1 for d in rest if d < adv_dims[0]) if adjacent else 0
+    if before:
+        nb = len(out.shape) - len(rest)
+        perm = list(range(nb, nb + before)) + list(range(nb)) + list(range(nb + before, len(out.shape)))
+        out = tf.transpose(out, perm)
+    return out
+
+
+def scatter_general(x, items, newaxes, operands, values, tag):
+    """x with x[index] = values, for any index: positions come from indexing an iota."""
+    size = tf.size(x, out_type=tf.int64)
+    iota = tf.reshape(tf.range(size, dtype=tf.int64), tf.shape(x))
+    positions = select_general(iota, items, newaxes, operands, tag)
+    values = tf.broadcast_to(cast(values, x.dtype), tf.shape(positions))
+    flat = tf.tensor_scatter_nd_update(tf.reshape(x, [-1]), tf.reshape(positions, [-1, 1]), tf.reshape(values, [-1]))
+    return tf.reshape(flat, tf.shape(x))
+
+
+def index_mask(x, items, operands, tag):
+    """A boolean array of x's shape, true on the elements a basic index (slices, integers) selects."""
+    shape = tf.shape(x, out_type=tf.int64)
+    rank = len(x.shape)
+    mask = tf.ones([], tf.bool)
+    for kind, ops, dims in items:
+        d = dims[0]
+        n = shape[d]
+        r = tf.range(n)
+        if kind == "i":
+            axis_mask = tf.equal(r, wrap_index(operands[ops[0]], n, tag))
+        elif kind == "s":
+            picked = r[slice(*(None if o is None else operands[o] for o in ops))]
+            axis_mask = tf.scatter_nd(tf.reshape(picked, [-1, 1]), tf.ones_like(picked, tf.bool), [n])
+        else:
+            continue
+        mask = tf.logical_and(mask, tf.reshape(axis_mask, [-1] + [1] * (rank - d - 1)))
+    return mask
+
+
+def scatter_mask(x, mask, values, tag):
+    """x with x[mask] = values (one value per selected element, in row-major order)."""
+    coords = tf.where(mask)
+    rest = tf.shape(x, out_type=tf.int64)[mask.shape.rank:]
+    count = tf.shape(coords, out_type=tf.int64)[:1]
+    values = cast(values, x.dtype)
+    want = tf.concat([count, rest], 0)
+    return tf.tensor_scatter_nd_update(x, coords, broadcast_checked(values, want, tag))
+
+
+def broadcast_checked(values, want, tag):
+    """broadcast_to(values, want), failing with `tag` when NumPy would refuse to broadcast."""
+    shape = tf.shape(values, out_type=tf.int64)
+    pad = len(want.shape) and int(want.shape[0]) - len(values.shape)
+    padded = tf.concat([tf.ones([pad], tf.int64), shape], 0)
+    ok = tf.reduce_all(tf.logical_or(tf.equal(padded, want), tf.equal(padded, 1)))
+    check = tf.debugging.assert_equal(ok, True, message=tag)
+    with tf.control_dependencies([check]):
+        return tf.broadcast_to(values, want)
+
+
+def gather(x, idx, axis, tag):
+    n = tf.shape(x, out_type=tf.int64)[axis]
+    return tf.gather(x, wrap_index(idx, n, tag), axis=axis)
