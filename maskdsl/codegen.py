@@ -35,8 +35,8 @@ SIMPLE = {
     "eq": "tf.equal", "ne": "tf.not_equal", "lt": "tf.less", "le": "tf.less_equal", "gt": "tf.greater",
     "ge": "tf.greater_equal", "neg": "tf.negative", "abs": "tf.abs", "sign": "tf.sign", "sqrt": "tf.sqrt",
     "exp": "tf.exp", "log": "tf.math.log", "log1p": "tf.math.log1p", "expm1": "tf.math.expm1",
-    "sin": "tf.sin", "cos": "tf.cos", "tan": "tf.tan", "tanh": "tf.tanh", "minimum": "tf.minimum",
-    "maximum": "tf.maximum", "isnan": "rt.isnan_any", "isinf": "rt.isinf_any", "isfinite": "rt.isfinite_any",
+    "sin": "tf.sin", "cos": "tf.cos", "tan": "tf.tan", "tanh": "tf.tanh", "minimum": "rt.minimum",
+    "maximum": "rt.maximum", "isnan": "rt.isnan_any", "isinf": "rt.isinf_any", "isfinite": "rt.isfinite_any",
     "and": "tf.bitwise.bitwise_and", "or": "tf.bitwise.bitwise_or", "xor": "tf.bitwise.bitwise_xor",
     "invert": "tf.bitwise.invert",
 }
@@ -48,7 +48,7 @@ ON_INT = {"floor": "tf.identity", "ceil": "tf.identity", "round": "tf.identity",
           "mod": "rt.mod_int"}
 ON_FLOAT = {"floor": "tf.floor", "ceil": "tf.math.ceil", "round": "tf.round", "floordiv": "rt.floordiv_float",
             "mod": "rt.mod_float", "pow": "tf.pow"}
-REDUCERS = {"sum": "tf.reduce_sum", "prod": "tf.reduce_prod", "min": "tf.reduce_min", "max": "tf.reduce_max",
+REDUCERS = {"sum": "tf.reduce_sum", "prod": "tf.reduce_prod", "min": "rt.reduce_min", "max": "rt.reduce_max",
             "mean": "tf.reduce_mean", "any": "tf.reduce_any", "all": "tf.reduce_all"}
 
 
@@ -84,6 +84,16 @@ def literal(value) -> str:
             return "rt.inf" if value > 0 else "-rt.inf"
         return repr(float(value))
     raise TypeError(f"not a literal: {value!r}")
+
+
+def _converted(value, dtype: str):
+    """A literal as `dtype` would hold it (2.7 -> 2 for integers: NumPy's unsafe cast on assignment)."""
+    kind = dtype_kind(dtype)
+    if kind in "iu" and isinstance(value, float):
+        return int(value)
+    if kind == "b" and not isinstance(value, tuple):
+        return bool(value)
+    return value
 
 
 def tf_dtype(dtype: str) -> str:
@@ -126,7 +136,7 @@ class Emitter:
     def as_dtype(self, node: Node, dtype: str) -> str:
         """An expression for node's value as `dtype` (weak literals become constants of it)."""
         if node.op == "const":
-            return f"tf.constant({literal(node.attr('value'))}, {tf_dtype(dtype)})"
+            return f"tf.constant({literal(_converted(node.attr('value'), dtype))}, {tf_dtype(dtype)})"
         if node.dtype == dtype:
             return self.ref(node)
         return f"tf.cast({self.ref(node)}, {tf_dtype(dtype)})"
@@ -168,7 +178,7 @@ class Emitter:
             return self.emit(node, f"tf.where({cond}, {self.as_dtype(a, node.dtype)}, {self.as_dtype(b, node.dtype)})")
         if op == "clip":
             x, lo, hi = (self.as_dtype(a, node.dtype) for a in node.args)
-            return self.emit(node, f"tf.minimum(tf.maximum({x}, {lo}), {hi})")
+            return self.emit(node, f"rt.minimum(rt.maximum({x}, {lo}), {hi})")
         if op == "not":
             arg = node.args[0]
             value = self.ref(arg) if arg.dtype == "bool" and arg.op != "const" else self.as_dtype(arg, "bool")
@@ -239,7 +249,8 @@ class Emitter:
         span = node.span
         m = self.mask_checked(mask, x, 0, span)
         mb = f"rt.expand_mask({m}, {trailing})" if trailing else m
-        axes = list(range(len(mask.shape)))
+        whole = node.attr("axis") is None
+        axes = list(range(len(x.shape))) if whole else list(range(len(mask.shape)))
         keep = node.attr("keepdims")
         axis = repr(axes)
         if kind in ("sum", "prod"):
@@ -260,7 +271,9 @@ class Emitter:
             acc = "float32" if node.dtype == "float16" else node.dtype
             total = f"tf.reduce_sum(tf.where({mb}, {self.as_dtype(x, acc)}, tf.constant(0, {tf_dtype(acc)})), axis={axis}, keepdims={keep})"
             count = f"tf.cast(tf.math.count_nonzero({m}), {tf_dtype(acc)})"
-            expr = f"{total} / {count}"
+            if whole and trailing:  # every selected row holds size(rest) elements
+                count = f"{count} * tf.cast(tf.reduce_prod(tf.shape({self.ref(x)})[{len(mask.shape)}:]), {tf_dtype(acc)})"
+            expr = f"{total} / ({count})"
             return self.emit(node, expr if acc == node.dtype else f"tf.cast({expr}, {tf_dtype(node.dtype)})")
         # min / max: the identity is the dtype's extreme; an empty selection is an error (NumPy)
         fill = "rt.highest" if kind == "min" else "rt.lowest"

@@ -129,17 +129,25 @@ class CompiledProgram:
         return spec
 
     def _decide_jit(self, program: Program, generated) -> bool:
-        if self.jit_compile != "auto":
-            return bool(self.jit_compile)
-        # XLA drops in-graph assertions, so it is used only where no run-time check is needed,
+        static = _static(program)
+        if self.jit_compile is True:
+            if not static:
+                raise MaskDSLError("jit_compile=True needs static shapes, but this program makes arrays whose "
+                                   "size depends on the data (a selection such as x[m]); use jit_compile='auto'")
+            return True
+        if self.jit_compile is False:
+            return False
+        # XLA drops in-graph assertions, so "auto" uses it only where no run-time check is needed,
         # and only for arrays large enough to repay its compile time (cost_weights.json).
-        if generated.checks:
+        if generated.checks or not static:
             return False
-        nodes = program.nodes()
-        if any(n.shape is None or None in n.shape for n in nodes):
-            return False
-        largest = max((int(np.prod(n.shape)) for n in nodes if n.shape), default=0)
+        largest = max((int(np.prod(n.shape)) for n in program.nodes() if n.shape), default=0)
         return largest >= int(cost.model().get("jit_min_elements", 1 << 62))
+
+    @property
+    def static_shapes(self) -> bool:
+        """Every value's shape is known when tracing (the program can run under XLA)."""
+        return _static(self._current().optimized)
 
     # ---- calling ----
     def _bind_args(self, args, kwargs) -> dict:
@@ -243,6 +251,16 @@ class CompiledProgram:
 
     def __repr__(self):
         return f"<maskdsl program inputs={self.inputs} outputs={self.outputs}>"
+
+
+def _static(program: Program) -> bool:
+    """No value, and no intermediate a strategy makes, has a data-dependent shape (XLA's condition)."""
+    for n in program.nodes():
+        if n.shape is None or None in n.shape:
+            return False
+        if n.op == "update" and n.attr("strategy") == "scatter" and set(n.attr("index")) & {"m", "z"}:
+            return False  # the coordinates of a mask's true elements
+    return True
 
 
 def describe_strategies(program: Program) -> list[str]:

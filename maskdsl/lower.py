@@ -107,7 +107,13 @@ class Lowering:
         if isinstance(node, ast.Sequence):
             return self.sequence(node, kids)
         if isinstance(node, ast.Unary):
-            return Node(node.op, (kids[0],), span=span)
+            operand = kids[0]
+            if node.op in ("neg", "pos") and operand.op == "const" and operand.weak \
+                    and not isinstance(operand.attr("value"), bool):
+                # `-1` is a literal (so `[-1, 2]` and `axis=-1` are constants), as in Python
+                value = operand.attr("value")
+                return const(-value if node.op == "neg" else value, span=span)
+            return Node(node.op, (operand,), span=span)
         if isinstance(node, ast.Binary):
             return Node(node.op, tuple(kids), span=span)
         if isinstance(node, ast.Compare):

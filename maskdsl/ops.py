@@ -98,7 +98,7 @@ OPS.update({
     "input": OpInfo("input", 0, 0, kind="source", cost="free"),
     "const": OpInfo("const", 0, 0, kind="source", cost="free"),
     "cast": OpInfo("cast", 1, 1, kind="elementwise", cost="cheap"),
-    "reduce": OpInfo("reduce", 1, 1, kind="reduce", cost="reduce"),
+    "reduce": OpInfo("reduce", 1, 2, kind="reduce", cost="reduce"),  # (x) or, masked, (x, mask)
     # select(x, *index operands): x[index]; update(x, *index operands, value): x with x[index] = value
     "select": OpInfo("select", 1, 64, kind="index", cost="gather"),
     "update": OpInfo("update", 2, 65, kind="index", cost="scatter"),

@@ -46,9 +46,9 @@ def mod_int(a, b):
 
 def _divmod_float(a, b):
     """NumPy's npy_divmod: floor division and modulo that agree with Python for floats."""
-    a, b = tf.broadcast_to(a, tf.broadcast_dynamic_shape(tf.shape(a), tf.shape(b))), b
-    b = tf.broadcast_to(b, tf.shape(a))
-    mod = tf.math.truncatemod(a, b)  # C fmod
+    shape = tf.broadcast_dynamic_shape(tf.shape(a), tf.shape(b))
+    a, b = tf.broadcast_to(a, shape), tf.broadcast_to(b, shape)
+    mod = tf.truncatemod(a, b)  # C fmod
     zero_b = tf.equal(b, 0)
     div = (a - mod) / tf.where(zero_b, tf.ones_like(b), b)
     fix = tf.logical_and(tf.not_equal(mod, 0), tf.not_equal(b < 0, mod < 0))
@@ -64,8 +64,9 @@ def _divmod_float(a, b):
 
 
 def _copysign(x, sign):
-    return tf.where(tf.logical_or(sign < 0, tf.logical_and(tf.equal(sign, 0), tf.math.is_nan(sign) | (1 / sign < 0))),
-                    -tf.abs(x), tf.abs(x))
+    """|x| with the sign of `sign`, where -0.0 counts as negative (C copysign)."""
+    negative = tf.logical_or(sign < 0, tf.logical_and(tf.equal(sign, 0), 1 / sign < 0))
+    return tf.where(negative, -tf.abs(x), tf.abs(x))
 
 
 def floordiv_float(a, b):
@@ -93,6 +94,32 @@ def isinf_any(x):
 
 def isfinite_any(x):
     return tf.math.is_finite(x) if x.dtype.is_floating else tf.ones_like(x, dtype=tf.bool)
+
+
+# NaN wins in NumPy's maximum/minimum and max/min; XLA's kernels let the number win.
+
+def maximum(a, b):
+    out = tf.maximum(a, b)
+    return tf.where(tf.math.is_nan(a) | tf.math.is_nan(b), a + b, out) if out.dtype.is_floating else out
+
+
+def minimum(a, b):
+    out = tf.minimum(a, b)
+    return tf.where(tf.math.is_nan(a) | tf.math.is_nan(b), a + b, out) if out.dtype.is_floating else out
+
+
+def reduce_max(x, axis=None, keepdims=False):
+    out = tf.reduce_max(x, axis=axis, keepdims=keepdims)
+    if not x.dtype.is_floating:
+        return out
+    return tf.where(tf.reduce_any(tf.math.is_nan(x), axis=axis, keepdims=keepdims), tf.constant(nan, x.dtype), out)
+
+
+def reduce_min(x, axis=None, keepdims=False):
+    out = tf.reduce_min(x, axis=axis, keepdims=keepdims)
+    if not x.dtype.is_floating:
+        return out
+    return tf.where(tf.reduce_any(tf.math.is_nan(x), axis=axis, keepdims=keepdims), tf.constant(nan, x.dtype), out)
 
 
 def lowest(dtype: tf.DType):
