@@ -79,8 +79,12 @@ RULES = (
 
 
 def _complementary(a: Node, b: Node) -> bool:
-    return (b.op in ("invert", "not") and b.args[0] is a and _is_bool(a)) or (
-        a.op in ("invert", "not") and a.args[0] is b and _is_bool(b))
+    """m and ~m, or an integer comparison and its negation (a > b, a <= b)."""
+    if (b.op in ("invert", "not") and b.args[0] is a and _is_bool(a)) or (
+            a.op in ("invert", "not") and a.args[0] is b and _is_bool(b)):
+        return True
+    return (a.op in NEGATED and NEGATED[a.op] == b.op and a.args[0] is b.args[0] and a.args[1] is b.args[1]
+            and a.attr("compute", "float64")[0] in "iub")
 
 
 def _simplify(node: Node, args) -> Node:
