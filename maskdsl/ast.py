@@ -90,6 +90,7 @@ class Call(Node):
     func_span: Span | None
     args: tuple[Node, ...]
     kwargs: tuple[tuple[str, Node], ...] = ()
+    kwarg_spans: tuple[Span | None, ...] = ()  # of each `name=value`
 
     def children(self):
         return self.args + tuple(v for _, v in self.kwargs)

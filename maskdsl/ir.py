@@ -14,12 +14,28 @@ add(x0, 1)
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import weakref
 from dataclasses import dataclass, field
 
 from .errors import Span
 
-_TABLE: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+# Nodes are interned per program: equal structure within one program is one node, but
+# two programs never share nodes (each keeps the spans of its own source).
+_GLOBAL_TABLE: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+_TABLE_VAR: contextvars.ContextVar = contextvars.ContextVar("maskdsl_ir_table", default=_GLOBAL_TABLE)
+
+
+@contextlib.contextmanager
+def scope(table=None):
+    """Intern the nodes built inside in `table` (a fresh one by default); yields the table."""
+    table = weakref.WeakValueDictionary() if table is None else table
+    token = _TABLE_VAR.set(table)
+    try:
+        yield table
+    finally:
+        _TABLE_VAR.reset(token)
 
 
 class Node:
@@ -31,14 +47,15 @@ class Node:
                 shape: tuple | None = None, weak: bool = False, span: Span | None = None):
         args = tuple(args)
         key = (op, tuple(map(id, args)), attrs, dtype, shape, weak)
-        node = _TABLE.get(key)
+        table = _TABLE_VAR.get()
+        node = table.get(key)
         if node is not None:
             return node
         node = object.__new__(cls)
         for name, value in (("op", op), ("args", args), ("attrs", attrs), ("dtype", dtype),
                             ("shape", shape), ("weak", weak), ("span", span)):
             object.__setattr__(node, name, value)
-        _TABLE[key] = node
+        table[key] = node
         return node
 
     def __setattr__(self, name, value):
@@ -134,6 +151,7 @@ class Program:
     statements: tuple[Statement, ...]
     outputs: tuple[tuple[str, Node], ...]
     source: str = field(default="", compare=False)
+    table: object = field(default=None, compare=False, repr=False)  # the program's intern table
 
     def roots(self) -> list[Node]:
         return [s.value for s in self.statements] + [n for _, n in self.outputs]
@@ -150,16 +168,18 @@ def rewrite(program: Program, fn) -> Program:
     """
     new: dict[int, Node] = {}
     keep = []  # keeps rewritten nodes alive while their ids are memo keys
-    for node in program.nodes():
-        args = tuple(new[id(a)] for a in node.args)
-        out = fn(node, args)
-        new[id(node)] = out
-        keep.append(out)
+    with scope(program.table) as table:
+        for node in program.nodes():
+            args = tuple(new[id(a)] for a in node.args)
+            out = fn(node, args)
+            new[id(node)] = out
+            keep.append(out)
     return Program(
         tuple(new.get(id(n), n) for n in program.inputs),
         tuple(Statement(s.target, s.version, new[id(s.value)], s.span) for s in program.statements),
         tuple((name, new[id(n)]) for name, n in program.outputs),
         program.source,
+        table,
     )
 
 

@@ -21,7 +21,7 @@ from . import limits
 from .builtins import FUNCTIONS
 from .dtypes import DTYPES
 from .errors import DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError
-from .ir import Node, Program, Statement, const, input_node
+from .ir import Node, Program, Statement, const, input_node, scope
 from .parser import parse  # noqa: F401  (re-exported for the doctest and callers)
 
 RESERVED = frozenset(FUNCTIONS)
@@ -126,7 +126,7 @@ class Lowering:
         if isinstance(node, ast.Call):
             n_pos = len(node.args)
             return self.call(node, kids[:n_pos], dict(zip((k for k, _ in node.kwargs), kids[n_pos:])),
-                             [v for _, v in node.kwargs])
+                             node.kwarg_spans)
         if isinstance(node, ast.Index):
             pattern, operands = self.index_items(node.items, kids[1:])
             return Node("select", (kids[0], *operands), (("index", pattern),), span=span)
@@ -179,10 +179,10 @@ class Lowering:
             want = str(fn.min_args) if fn.min_args == fn.max_args else f"{fn.min_args} to {fn.max_args}"
             raise ParseError(f"{fn.name}() takes {want} positional argument{'s' if fn.max_args != 1 else ''}, "
                              f"got {len(args)}", span)
-        for (key, _), kw in zip(kwargs.items(), kw_nodes):
+        for (key, _), kw_span in zip(kwargs.items(), kw_nodes):
             if key not in fn.keywords:
                 allowed = ", ".join(fn.keywords) or "none"
-                raise ParseError(f"{fn.name}() got an unexpected keyword '{key}' (allowed: {allowed})", kw.span)
+                raise ParseError(f"{fn.name}() got an unexpected keyword '{key}' (allowed: {allowed})", kw_span)
         if fn.lowering == "elementwise":
             return Node(fn.op, tuple(args), span=span)
         if fn.lowering == "cast":
@@ -292,6 +292,8 @@ def _static_shape(node: Node) -> tuple:
 def lower(module: ast.Module, outputs=None) -> Program:
     """Lower a parsed module to an (untyped) IR program."""
     try:
-        return Lowering(module.source).program(module, outputs)
+        with scope() as table:
+            program = Lowering(module.source).program(module, outputs)
+        return Program(program.inputs, program.statements, program.outputs, program.source, table)
     except MaskDSLError as e:
         raise e.with_source(module.source) from None

@@ -174,23 +174,24 @@ class _ToAst(Transformer_NonRecursive):
     # postfix
     def call(self, meta, children):
         name_tok, arguments = children
-        args, kwargs = [], []
+        args, kwargs, spans = [], [], []
         for arg in arguments or ():
             if isinstance(arg, tuple):
-                kwargs.append(arg)
+                kwargs.append(arg[:2])
+                spans.append(arg[2])
             elif kwargs:
                 raise ParseError("positional argument after a keyword argument", arg.span,
                                  hint="did you mean '==' instead of '='?")
             else:
                 args.append(arg)
-        return ast.Call(_check_name(name_tok), _token_span(name_tok), tuple(args), tuple(kwargs),
+        return ast.Call(_check_name(name_tok), _token_span(name_tok), tuple(args), tuple(kwargs), tuple(spans),
                         span=_meta_span(meta))
 
     def arguments(self, meta, children):
         return [c for c in children if c is not None]
 
     def kwarg(self, meta, children):
-        return (_check_name(children[0]), children[1])
+        return (_check_name(children[0]), children[1], _meta_span(meta))
 
     def getitem(self, meta, children):
         value, items = children

@@ -182,12 +182,30 @@ def _update(node: Node, args) -> Node:
             raise DTypeError(problem, span)
     if dtype_kind(x.dtype) == "b" and dtype_kind(value.dtype) != "b" and casting == "same_kind":
         raise DTypeError(f"cannot cast {value.dtype} to bool with casting rule 'same_kind'", node.span)
+    if pattern and plan.only_masks:
+        _check_value_count(plan, operands, value, target, span)
     fits = broadcast_shapes(value.shape, target)
     if fits is None or len(fits) > len(target) or any(
             f is not None and t is not None and f != t for f, t in zip(fits, target)):
         raise ShapeError(f"could not broadcast input array from shape {_shape_text(value.shape)} into shape "
                          f"{_shape_text(target)}", span)
     return _typed(node, args, x.dtype, x.shape, index=resolved)
+
+
+def _check_value_count(plan, operands, value, target, span) -> None:
+    """`x[m] = values` with more values than the mask has elements can never fit."""
+    item = plan.mask_item
+    mask_shape = operands[item.operands[0]].shape
+    if None in mask_shape:
+        return
+    bound = 1
+    for d in mask_shape:
+        bound *= d
+    position = len(value.shape) - (len(target) - item.dims[0])
+    if 0 <= position < len(value.shape):
+        count = value.shape[position]
+        if count is not None and count != 1 and count > bound:
+            raise ShapeError(f"{count} values cannot fill a selection of at most {bound} elements", span)
 
 
 def _shape_text(shape) -> str:
