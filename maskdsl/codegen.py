@@ -349,8 +349,11 @@ class Emitter:
             return self.emit(node, f"tf.where({mask}, {v}, {self.ref(x)})")
         if strategy == "scatter" and plan.only_masks and plan.mask_item.dims[0] == 0:
             mask = self.mask_checked(operands[plan.mask_item.operands[0]], x, 0, span)
+            coords = self.fresh()
+            self.lines.append(f"    {coords} = tf.where({mask})")
             tag = self.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
-            return self.emit(node, f"rt.scatter_mask({self.ref(x)}, {mask}, {v}, {tag})")
+            return self.emit(node, f"tf.tensor_scatter_nd_update({self.ref(x)}, {coords}, "
+                                   f"rt.selected_values({v}, {self.ref(x)}, {coords}, {tag}))")
         tag = self.check(ShapeError, "index out of bounds, mask mismatch or values that do not fit the selection",
                          span)
         self.emit(node, f"rt.scatter_general({self.ref(x)}, {self.items_literal(plan)}, {plan.newaxes!r}, "

@@ -222,16 +222,17 @@ class Lowering:
         if isinstance(stmt, ast.ExprStmt):
             self.statements.append(Statement(None, 0, self.value(stmt.expr), stmt.span))
             return
-        value = self.value(stmt.value)
         if stmt.index is None and stmt.op is None:
-            self.write(stmt.name, value, stmt.span, stmt.name_span)
+            self.write(stmt.name, self.value(stmt.value), stmt.span, stmt.name_span)
             return
+        # read left to right (target, index, value): inputs are numbered in reading order
         current = self.read(stmt.name, stmt.name_span)
         if stmt.index is None:
             pattern, operands = (), []
         else:
             lowered = [self.expr(i) for i in stmt.index]
             pattern, operands = self.index_items(stmt.index, lowered)
+        value = self.value(stmt.value)
         if stmt.op is not None:
             selected = current if not pattern else Node(
                 "select", (current, *operands), (("index", pattern),), span=stmt.span)

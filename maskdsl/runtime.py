@@ -267,14 +267,11 @@ def index_mask(x, items, operands, tag):
     return mask
 
 
-def scatter_mask(x, mask, values, tag):
-    """x with x[mask] = values (one value per selected element, in row-major order)."""
-    coords = tf.where(mask)
-    rest = tf.shape(x, out_type=tf.int64)[mask.shape.rank:]
-    count = tf.shape(coords, out_type=tf.int64)[:1]
-    values = cast(values, x.dtype)
-    want = tf.concat([count, rest], 0)
-    return tf.tensor_scatter_nd_update(x, coords, broadcast_checked(values, want, tag))
+def selected_values(values, x, coords, tag):
+    """`values` broadcast to the selection x[mask] (count, *rest), as NumPy's x[mask] = values."""
+    rest = tf.shape(x, out_type=tf.int64)[coords.shape[-1]:]
+    want = tf.concat([tf.shape(coords, out_type=tf.int64)[:1], rest], 0)
+    return broadcast_checked(cast(values, x.dtype), want, tag)
 
 
 def broadcast_checked(values, want, tag):
