@@ -42,7 +42,7 @@ SIMPLE = {
 }
 # On booleans NumPy's arithmetic and bitwise ops are logical ones.
 ON_BOOL = {"add": "tf.logical_or", "mul": "tf.logical_and", "and": "tf.logical_and", "or": "tf.logical_or",
-           "xor": "tf.math.logical_xor", "invert": "tf.logical_not", "maximum": "tf.logical_or",
+           "xor": "tf.math.logical_xor", "invert": "rt.logical_not", "maximum": "tf.logical_or",
            "minimum": "tf.logical_and", "abs": "tf.identity"}
 ON_INT = {"floor": "tf.identity", "ceil": "tf.identity", "round": "tf.identity", "floordiv": "rt.floordiv_int",
           "mod": "rt.mod_int"}
@@ -182,7 +182,7 @@ class Emitter:
         if op == "not":
             arg = node.args[0]
             value = self.ref(arg) if arg.dtype == "bool" and arg.op != "const" else self.as_dtype(arg, "bool")
-            return self.emit(node, f"tf.logical_not({value})")
+            return self.emit(node, f"rt.logical_not({value})")
         args = [self.as_dtype(a, compute) for a in node.args]
         if op == "pos":
             return self.emit(node, f"tf.identity({args[0]})")
@@ -265,7 +265,7 @@ class Emitter:
         if kind == "any":
             return self.emit(node, f"tf.reduce_any(tf.logical_and({mb}, {self.as_dtype(x, 'bool')}), axis={axis}, keepdims={keep})")
         if kind == "all":
-            return self.emit(node, f"tf.reduce_all(tf.logical_or(tf.logical_not({mb}), {self.as_dtype(x, 'bool')}), "
+            return self.emit(node, f"tf.reduce_all(tf.logical_or(rt.logical_not({mb}), {self.as_dtype(x, 'bool')}), "
                                    f"axis={axis}, keepdims={keep})")
         if kind == "mean":
             acc = "float32" if node.dtype == "float16" else node.dtype

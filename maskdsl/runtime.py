@@ -84,6 +84,12 @@ def pow_int(a, b, tag):
         return tf.pow(a, b)
 
 
+def logical_not(x):
+    """not x, spelled Equal(x, False): Grappler rewrites LogicalNot(Less(a, b)) (and
+    LogicalXor(Less(a, b), True)) into GreaterEqual(a, b), which is wrong when a or b is nan."""
+    return tf.equal(x, False)
+
+
 def isnan_any(x):
     return tf.math.is_nan(x) if x.dtype.is_floating else tf.zeros_like(x, dtype=tf.bool)
 

@@ -114,6 +114,9 @@ CASES = [
     ("min(x[isfinite(x)])", "result = np.min(x[np.isfinite(x)])", {"x": "d"}),
     ("where(isnan(x), 0, x)", "result = np.where(np.isnan(x), 0, x)", {"x": "d"}),
     ("x == inf", "result = x == np.inf", {"x": "d"}),
+    ("~(x < 1)", "result = ~(x < 1)", {"x": "d"}),
+    ("not x >= 0", "result = ~(x >= 0)", {"x": "d"}),
+    ("x[~(x < x // x)] = 1", "x[~(x < x // x)] = 1", {"x": "f"}),
     ("x * 0 + nan", "result = x * 0 + np.nan", {"x": "f"}),
     # --- masked updates ---
     ("x[x > 4 & x % 2 == 0] *= 2", "x[(x > 4) & (x % 2 == 0)] *= 2", {"x": "i"}),
