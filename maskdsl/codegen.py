@@ -26,7 +26,7 @@ from .runtime import tf
 from .dtypes import dtype_kind
 from .errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, Span, ValueDSLError
 from .indexing import plan_index
-from .ir import Node, Program, same_shape
+from .ir import Node, Program, postorder, same_shape
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -109,6 +109,8 @@ class Emitter:
         self.names: dict[int, str] = {}
         self.counter = 0
         self.checks: dict[str, Check] = {}
+        self.indent = 4
+        self.branch_only: dict[int, Node] = {}  # nodes emitted inside a tf.cond branch, not before
         self.statement_names: dict[int, str] = {}
         for s in program.statements:
             if s.target:
@@ -141,9 +143,12 @@ class Emitter:
             return self.ref(node)
         return f"tf.cast({self.ref(node)}, {tf_dtype(dtype)})"
 
+    def line(self, text: str) -> None:
+        self.lines.append(" " * self.indent + text)
+
     def emit(self, node: Node, expr: str) -> None:
         name = self.fresh(node)
-        self.lines.append(f"    {name} = {expr}")
+        self.line(f"{name} = {expr}")
         self.names[id(node)] = name
 
     # ---- nodes ----
@@ -237,7 +242,7 @@ class Emitter:
                              node.span)
             self.emit(node, expr)
             name = self.ref(node)
-            self.lines.append(f"    {name} = rt.nonempty({name}, tf.size({self.ref(x)}), {tag})")
+            self.line(f"{name} = rt.nonempty({name}, tf.size({self.ref(x)}), {tag})")
             return
         self.emit(node, expr)
 
@@ -282,7 +287,7 @@ class Emitter:
         self.emit(node, f"{REDUCERS[kind]}(tf.where({mb}, {xv}, tf.constant({fill}({tf_dtype(node.dtype)}), "
                         f"{tf_dtype(node.dtype)})), axis={axis}, keepdims={keep})")
         name = self.ref(node)
-        self.lines.append(f"    {name} = rt.nonempty({name}, tf.math.count_nonzero({m}), {tag})")
+        self.line(f"{name} = rt.nonempty({name}, tf.math.count_nonzero({m}), {tag})")
 
     def mask_checked(self, mask_node: Node, x: Node, start: int, span) -> str:
         """The mask's name, wrapped in a run-time shape check unless its shape is certain."""
@@ -326,6 +331,8 @@ class Emitter:
                         f"{self.operands_literal(operands)}, {tag})")
 
     def op_update(self, node):
+        if node.attr("strategy") == "adaptive":
+            return self.adaptive_update(node)
         x, operands, value = node.args[0], node.args[1:-1], node.args[-1]
         strategy = node.attr("strategy")
         span = node.span
@@ -350,7 +357,7 @@ class Emitter:
         if strategy == "scatter" and plan.only_masks and plan.mask_item.dims[0] == 0:
             mask = self.mask_checked(operands[plan.mask_item.operands[0]], x, 0, span)
             coords = self.fresh()
-            self.lines.append(f"    {coords} = tf.where({mask})")
+            self.line(f"{coords} = tf.where({mask})")
             tag = self.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
             return self.emit(node, f"tf.tensor_scatter_nd_update({self.ref(x)}, {coords}, "
                                    f"rt.selected_values({v}, {self.ref(x)}, {coords}, {tag}))")
@@ -358,6 +365,42 @@ class Emitter:
                          span)
         self.emit(node, f"rt.scatter_general({self.ref(x)}, {self.items_literal(plan)}, {plan.newaxes!r}, "
                         f"{self.operands_literal(operands)}, {v}, {tag})")
+
+    def adaptive_update(self, node):
+        """tf.cond on the mask's count: gather/compute/scatter when sparse, tf.where when dense."""
+        x, operands, dense, sparse = node.args[0], node.args[1:-2], node.args[-2], node.args[-1]
+        plan = self.plan(node, x, operands)
+        mask = self.mask_checked(operands[plan.mask_item.operands[0]], x, 0, node.span)
+        checked = mask
+        if not _IDENT.match(mask):
+            checked = self.fresh()
+            self.line(f"{checked} = {mask}")
+        fraction = self.fresh()
+        self.line(f"{fraction} = tf.cast(tf.math.count_nonzero({checked}), tf.float64) / "
+                  f"tf.cast(tf.maximum(tf.size({checked}), 1), tf.float64)")
+        attrs = tuple((k, v) for k, v in node.attrs if k not in ("strategy", "threshold", "costs", "reason"))
+        branches = []
+        for strategy, value in (("scatter", sparse), ("where", dense)):
+            branch = Node("update", (x, *operands, value), attrs + (("strategy", strategy),), node.dtype, node.shape,
+                          node.weak, node.span)
+            branches.append(self.branch(f"{strategy}_branch", branch))
+        self.emit(node, f"tf.cond({fraction} < {float(node.attr('threshold'))!r}, {branches[0]}, {branches[1]})")
+
+    def branch(self, label: str, node: Node) -> str:
+        """Emit `def <label>(): ...; return <node>` holding the nodes only this branch needs."""
+        name = f"{label}_{self.counter + 1}"
+        self.counter += 1
+        self.line(f"def {name}():")
+        saved = dict(self.names)
+        self.indent += 4
+        for n in postorder(node.args):
+            if id(n) not in self.names and id(n) in self.branch_only:
+                self.node(n)
+        self.op_update(node)
+        self.line(f"return {self.names[id(node)]}")
+        self.indent -= 4
+        self.names = saved
+        return name
 
     def op_arange(self, node):
         start, stop, step = (self.as_dtype(a, node.dtype) for a in node.args)
@@ -379,8 +422,9 @@ class Emitter:
         for n in self.program.inputs:
             self.op_input(n)
             params.append(self.ref(n))
+        self.branch_only = branch_only_nodes(self.program)
         for node in self.program.nodes():
-            if id(node) not in self.names:
+            if id(node) not in self.names and id(node) not in self.branch_only:
                 self.node(node)
         outputs = ", ".join(f"{name!r}: {self.output_expr(n)}" for name, n in self.program.outputs)
         head = f"def program({', '.join(params)}):"
@@ -390,6 +434,29 @@ class Emitter:
         if node.op == "input":
             return f"tf.identity({self.ref(node)})"
         return self.ref(node)
+
+
+def branch_only_nodes(program: Program) -> dict[int, Node]:
+    """Nodes needed only by one branch of an adaptive update (emitted inside that branch)."""
+    adaptive = [n for n in program.nodes() if n.op == "update" and n.attr("strategy") == "adaptive"]
+    if not adaptive:
+        return {}
+    skip = {id(n) for n in adaptive}
+    # everything reachable without entering an adaptive update's two values is needed outside
+    outside, stack = {}, list(program.roots())
+    while stack:
+        n = stack.pop()
+        if id(n) in outside:
+            continue
+        outside[id(n)] = n
+        stack.extend(n.args[:-2] if id(n) in skip else n.args)
+    only = {}
+    for n in adaptive:
+        dense = {id(m): m for m in postorder([n.args[-2]]) if id(m) not in outside}
+        sparse = {id(m): m for m in postorder([n.args[-1]]) if id(m) not in outside}
+        for key in dense.keys() ^ sparse.keys():
+            only[key] = dense.get(key) or sparse.get(key)
+    return only
 
 
 def generate(program: Program) -> Generated:

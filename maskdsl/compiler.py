@@ -115,7 +115,7 @@ class CompiledProgram:
         with self._lock:
             bound = bind(self._program, types)
             typed = optimize(bound, (infer_types,))
-            options = {"strategy": self.strategy}
+            options = {"strategy": self.strategy, "xla": self.jit_compile is True}
             optimized = optimize(typed, PASSES[1:], options=options)
             generated = codegen.generate(optimized)
             jit = self._decide_jit(optimized, generated)
@@ -258,7 +258,7 @@ def _static(program: Program) -> bool:
     for n in program.nodes():
         if n.shape is None or None in n.shape:
             return False
-        if n.op == "update" and n.attr("strategy") == "scatter" and set(n.attr("index")) & {"m", "z"}:
+        if n.op == "update" and n.attr("strategy") in ("scatter", "adaptive") and set(n.attr("index")) & {"m", "z"}:
             return False  # the coordinates of a mask's true elements
     return True
 

@@ -8,6 +8,8 @@ together with its provenance.
 >>> x = input_node("x").replace(dtype="float32", shape=(10,))
 >>> value_cost(Node("exp", (x,), dtype="float32", shape=(10,))) > value_cost(Node("neg", (x,), dtype="float32", shape=(10,)))
 True
+>>> value_cost(Node("select", (x, x), dtype="float32", shape=(None,)))
+0.0
 """
 
 from __future__ import annotations
@@ -31,16 +33,22 @@ def weight(cost_class: str) -> float:
     return float(model()["weights"][cost_class])
 
 
-def value_cost(value: Node, stop=()) -> float:
-    """Per-element cost of computing `value` element-wise (nodes in `stop` count as free leaves)."""
-    total = 0.0
-    stop_ids = {id(n) for n in stop}
-    for node in postorder([value]):
-        if id(node) in stop_ids or node.op in ("input", "const"):
+def value_cost(value: Node) -> float:
+    """Per-element cost of the element-wise work in `value`.
+
+    Only element-wise ops reachable through element-wise ops count: selections,
+    reductions and masks are computed once whichever formulation runs.
+    """
+    total, seen, stack = 0.0, set(), [value]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
             continue
+        seen.add(id(node))
         info = OPS[node.op]
         if info.kind == "elementwise":
             total += weight(info.cost)
+            stack.extend(node.args)
     return total
 
 
@@ -70,3 +78,14 @@ def crossover_selectivity(per_element: float) -> float:
         else:
             hi = mid
     return lo
+
+
+def adaptive_pays(n: int, per_element: float) -> bool:
+    """Whether counting the mask and branching (tf.cond) can pay off.
+
+    The sparse form must be clearly cheaper when few elements are selected (at least
+    three times, at selectivity 0), and the array large enough to hide the branch overhead.
+    """
+    best_gain = dense_update_cost(1, per_element) / sparse_update_cost(1, per_element, 0.0)
+    overhead = float(model().get("cond_overhead_elements", 0))
+    return best_gain >= 3.0 and n * dense_update_cost(1, per_element) >= 10 * overhead

@@ -4,7 +4,9 @@
   static shape); risky ops (log, sqrt, /, ...) get their inputs masked too, so
   masked-out elements cannot put nan/inf into values or gradients ("double where");
 - masked update whose value is expensive and whose mask is sparse -> `scatter`
-  (gather, compute on the selected elements, scatter back), by the cost model;
+  (gather, compute on the selected elements, scatter back), by the cost model; when
+  the mask's selectivity is unknown at compile time -> `adaptive`: the mask is
+  counted at run time and tf.cond picks, at the crossover the cost model derives;
 - `x[m] = values` (one value per selected element) -> `scatter`;
 - static slice assignment -> `where` with an index mask;
 - reduction of a selection -> `masked` reduction, no dynamic shape;
@@ -12,8 +14,10 @@
 
 >>> from maskdsl.passes import prepare, infer_types
 >>> p = choose_strategy(infer_types(prepare("x[x > 4] *= 2", x="int32[10]")))
->>> p.statements[0].value.attr("strategy"), p.statements[0].value.attr("reason")
-('where', 'the new value is computed element-wise on the whole array: one dense tf.where')
+>>> p.statements[0].value.attr("strategy")
+'where'
+>>> print(p.statements[0].value.attr("reason"))
+the new value is computed element-wise on the whole array (the new value is cheap, so the dense tf.where wins at any selectivity)
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def _guard(arg: Node, mask: Node) -> Node:
     return Node("where", (mask, arg, one), (("compute", arg.dtype),), arg.dtype, shape, False, arg.span)
 
 
-def _choose_update(node: Node, forced: str = "auto") -> Node:
+def _choose_update(node: Node, forced: str = "auto", xla: bool = False) -> Node:
     if not node.attr("index"):
         return node.with_attrs(strategy="replace", reason="whole-array assignment")
     plan = _plan(node)
@@ -115,21 +119,36 @@ def _choose_update(node: Node, forced: str = "auto") -> Node:
             strategy="where", reason="static slice assignment: where with an index mask")
     per_element = cost.value_cost(value)
     mask = _index_operands(node)[plan.mask_item.operands[0]]
-    if mask.op == "const":
-        flat = [v for v in _flatten(mask.attr("value"))]
-        selectivity = sum(1 for v in flat if v) / max(1, len(flat))
-    else:
-        selectivity = cost.model()["assumed_selectivity"]
+    leading = plan.mask_item.dims[0] == 0  # the sparse forms gather whole leading-dim rows
     dense_cost = cost.dense_update_cost(n, per_element)
-    sparse_cost = cost.sparse_update_cost(n, per_element, selectivity)
-    costs = (("where", round(dense_cost)), ("scatter", round(sparse_cost)))
-    if sparse_cost < dense_cost and plan.mask_item.dims[0] == 0:
-        return node.with_attrs(strategy="scatter", costs=costs, reason=(
-            f"the new value is expensive ({per_element:g} per element) and the mask is expected sparse "
-            f"(selectivity {selectivity:g}): gather, compute, scatter"))
-    return _with_value(node, dense).with_attrs(
-        strategy="where", costs=costs,
-        reason="the new value is computed element-wise on the whole array: one dense tf.where")
+    where = _with_value(node, dense)
+    if mask.op == "const":
+        flat = list(_flatten(mask.attr("value")))
+        selectivity = sum(1 for v in flat if v) / max(1, len(flat))
+        sparse_cost = cost.sparse_update_cost(n, per_element, selectivity)
+        costs = (("where", round(dense_cost)), (f"scatter at selectivity {selectivity:.3g}", round(sparse_cost)))
+        if sparse_cost < dense_cost and leading:
+            return node.with_attrs(strategy="scatter", costs=costs, reason=(
+                f"the mask is a constant selecting {selectivity:.3g} of the elements and the new value costs "
+                f"{per_element:.3g} per element: gather, compute, scatter is cheaper"))
+        return where.with_attrs(strategy="where", costs=costs, reason=(
+            "the mask is a constant; computing the new value on every element and one tf.where is cheaper"))
+    threshold = cost.crossover_selectivity(per_element)
+    costs = (("where", round(dense_cost)),
+             *((f"scatter at selectivity {s:g}", round(cost.sparse_update_cost(n, per_element, s)))
+               for s in (0.001, 0.01, 0.1, 0.5)),
+             ("crossover selectivity", round(threshold, 4)))
+    if leading and not xla and cost.adaptive_pays(n, per_element):
+        return node.replace(args=node.args[:-1] + (dense, value)).with_attrs(
+            strategy="adaptive", threshold=round(threshold, 6), costs=costs, reason=(
+                f"the new value costs {per_element:.3g} per element and the mask's selectivity is unknown: the "
+                f"mask is counted at run time; below {threshold:.3g} of elements selected tf.cond runs gather, "
+                f"compute, scatter, above it the dense tf.where"))
+    why = "under XLA the dense form is used" if xla and leading else (
+        "the new value is cheap, so the dense tf.where wins at any selectivity" if leading else
+        "the mask is not on the leading dimensions")
+    return where.with_attrs(strategy="where", costs=costs,
+                            reason=f"the new value is computed element-wise on the whole array ({why})")
 
 
 def _with_value(node: Node, value: Node) -> Node:
@@ -171,16 +190,17 @@ def _choose_reduce(node: Node, args, forced: str = "auto") -> Node:
     return node.with_attrs(strategy="plain", reason="reduction")
 
 
-def choose_strategy(program: Program, strategy: str = "auto") -> Program:
+def choose_strategy(program: Program, strategy: str = "auto", xla: bool = False) -> Program:
     """Annotate index and reduction nodes with a strategy, a reason and estimated costs.
 
     strategy="auto" lets the cost model decide; "where", "scatter" or "boolean_mask"
-    force that formulation wherever it is correct (for tests and benchmarks).
+    force that formulation wherever it is correct (for tests and benchmarks). With
+    xla=True no run-time choice (tf.cond over dynamic shapes) is made.
     """
     def choose(node: Node, args) -> Node:
         node = node if all(a is b for a, b in zip(args, node.args)) else node.replace(args=args)
         if node.op == "update":
-            return _choose_update(node, strategy)
+            return _choose_update(node, strategy, xla)
         if node.op == "select":
             return _choose_select(node)
         if node.op == "reduce":

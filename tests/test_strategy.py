@@ -1,0 +1,87 @@
+"""Strategy selection: the cost model's choices, the run-time (adaptive) choice, and
+that every formulation gives NumPy's answer."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import maskdsl
+from conftest import assert_same, compiled
+from maskdsl import cost
+
+EXPENSIVE = "x[x > t] = log1p(exp(sin(x[x > t]) * cos(x[x > t]))) ** 2"
+SIG = {"x": "float32[None]", "t": "float32"}
+
+
+def numpy_expensive(x, t):
+    x = x.copy()
+    m = x > t
+    x[m] = np.log1p(np.exp(np.sin(x[m]) * np.cos(x[m]))) ** 2
+    return x
+
+
+def strategy_of(f):
+    return [n.attr("strategy") for n in f._current().optimized.nodes() if n.op == "update"]
+
+
+def test_expensive_update_with_unknown_selectivity_branches_at_run_time():
+    f = compiled(EXPENSIVE, signature=SIG)
+    assert strategy_of(f) == ["adaptive"]
+    assert "tf.cond(" in f.source and "tf.tensor_scatter_nd_update" in f.source and "tf.where(" in f.source
+    text = f.explain()
+    assert "crossover selectivity" in text and "scatter at selectivity 0.01" in text
+    x = np.linspace(-3, 3, 2001).astype(np.float32)
+    for t in (2.99, 2.5, 0.0, -2.9):  # from a handful of elements selected to nearly all
+        assert_same(f(x=x, t=np.float32(t)).numpy(), numpy_expensive(x, np.float32(t)), rtol=1e-5)
+
+
+def test_adaptive_gradient_is_finite_and_matches_dense():
+    f = compiled(EXPENSIVE, signature=SIG)
+    dense = compiled(EXPENSIVE, signature=SIG, strategy="where")
+    x = tf.Variable(np.linspace(-1, 1, 11).astype(np.float32))
+    grads = []
+    for g in (f, dense):
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(g(x=x, t=np.float32(0.8)))
+        grads.append(tape.gradient(y, x).numpy())
+    assert np.all(np.isfinite(grads[0]))
+    assert_same(grads[0], grads[1], rtol=1e-5)
+
+
+def test_cheap_update_stays_dense():
+    f = compiled("x[x > t] *= 2", signature=SIG)
+    assert strategy_of(f) == ["where"]
+    assert "tf.cond" not in f.source
+
+
+def test_xla_never_branches():
+    f = compiled(EXPENSIVE, signature={"x": "float32[64]", "t": "float32"}, jit_compile=True)
+    assert strategy_of(f) == ["where"] and f.jit
+    x = np.linspace(-3, 3, 64).astype(np.float32)
+    assert_same(f(x=x, t=np.float32(1.0)).numpy(), numpy_expensive(x, np.float32(1.0)), rtol=1e-5)
+
+
+def test_small_static_arrays_skip_the_branch():
+    f = compiled(EXPENSIVE, signature={"x": "float32[16]", "t": "float32"})
+    assert strategy_of(f) == ["where"]
+
+
+def test_constant_sparse_mask_chooses_scatter():
+    mask = [True] + [False] * 999
+    src = f"x[{mask}] = exp(sin(x[{mask}]))"
+    f = maskdsl.compile(src, signature={"x": "float32[1000]"})
+    assert strategy_of(f) == ["scatter"]
+    x = np.linspace(0, 1, 1000).astype(np.float32)
+    expected = x.copy()
+    expected[0] = np.exp(np.sin(expected[0]))
+    assert_same(f(x=x).numpy(), expected, rtol=1e-6)
+
+
+def test_crossover_follows_the_weights(monkeypatch):
+    base = cost.model()
+    cheap_scatter = dict(base, weights=dict(base["weights"], scatter=0.1, gather=0.1, dynamic=0.1, index=0.1))
+    monkeypatch.setattr(cost, "model", lambda: cheap_scatter)
+    assert cost.crossover_selectivity(5.0) > 0.9
+    dear_scatter = dict(base, weights=dict(base["weights"], scatter=1000.0))
+    monkeypatch.setattr(cost, "model", lambda: dear_scatter)
+    assert cost.crossover_selectivity(5.0) < 0.01
