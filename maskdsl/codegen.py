@@ -110,6 +110,7 @@ class Emitter:
         self.counter = 0
         self.checks: dict[str, Check] = {}
         self.indent = 4
+        self.shape_roots: dict = {}
         self.branch_only: dict[int, Node] = {}  # nodes emitted inside a tf.cond branch, not before
         self.statement_names: dict[int, str] = {}
         for s in program.statements:
@@ -294,7 +295,7 @@ class Emitter:
         mask = self.ref(mask_node) if mask_node.op != "const" else self.as_dtype(mask_node, "bool")
         dims = x.shape[start:start + len(mask_node.shape)]
         certain = (None not in mask_node.shape and None not in dims) or (
-            start == 0 and len(mask_node.shape) == len(x.shape) and same_shape(mask_node, x))
+            start == 0 and len(mask_node.shape) == len(x.shape) and same_shape(mask_node, x, self.shape_roots))
         if certain:
             return mask
         tag = self.check(ShapeError, "boolean index did not match indexed array", span)

@@ -69,15 +69,10 @@ def sparse_update_cost(n: int, per_element: float, selectivity: float) -> float:
 
 
 def crossover_selectivity(per_element: float) -> float:
-    """The selectivity below which gather/compute/scatter beats the dense where."""
-    lo, hi = 0.0, 1.0
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if sparse_update_cost(1, per_element, mid) < dense_update_cost(1, per_element):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    """The selectivity below which gather/compute/scatter beats the dense where (in [0, 1])."""
+    per_selected = weight("gather") + per_element + weight("scatter") + weight("dynamic")
+    s = (dense_update_cost(1, per_element) - weight("index")) / per_selected
+    return min(1.0, max(0.0, s))
 
 
 def adaptive_pays(n: int, per_element: float) -> bool:

@@ -189,15 +189,28 @@ def keep_args(node: Node, args: tuple) -> Node:
         else node.replace(args=args)
 
 
-def shape_root(node: Node) -> Node:
+def shape_root(node: Node, memo: dict | None = None) -> Node:
     """The node whose shape `node` provably has: element-wise ops of one array (and scalars)
-    keep that array's shape, even where dimensions are unknown. Iterative."""
+    keep that array's shape, even where dimensions are unknown. Iterative; pass one `memo`
+    dict across calls on the same program to keep it linear."""
     from .ops import OPS
-    roots: dict[int, Node] = {}
-    for n in postorder([node]):
+    roots = {} if memo is None else memo
+    if id(node) in roots:
+        return roots[id(node)]
+    stack = [(node, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if id(n) in roots:
+            continue
         info = OPS.get(n.op)
-        arrays = [a for a in n.args if a.shape != ()]
-        if info is not None and info.kind == "elementwise" and arrays:
+        elementwise = info is not None and info.kind == "elementwise"
+        arrays = [a for a in n.args if a.shape != ()] if elementwise else []
+        pending = [a for a in arrays if id(a) not in roots]
+        if pending and not expanded:
+            stack.append((n, True))
+            stack.extend((a, False) for a in pending)
+            continue
+        if arrays:
             found = {id(roots[id(a)]) for a in arrays}
             roots[id(n)] = roots[id(arrays[0])] if len(found) == 1 else n
         else:
@@ -205,11 +218,11 @@ def shape_root(node: Node) -> Node:
     return roots[id(node)]
 
 
-def same_shape(a: Node, b: Node) -> bool:
+def same_shape(a: Node, b: Node, memo: dict | None = None) -> bool:
     """True when a and b certainly have the same shape (static, or derived from one array)."""
     if a.shape is not None and a.shape == b.shape and None not in a.shape:
         return True
-    return shape_root(a) is shape_root(b)
+    return shape_root(a, memo) is shape_root(b, memo)
 
 
 # ---- printing ----

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import lark
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
-from lark.visitors import Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from . import limits
@@ -111,9 +110,22 @@ def _number_text(tok: Token) -> str:
     return text.replace("_", "")
 
 
-@v_args(meta=True)
-class _ToAst(Transformer_NonRecursive):
-    """Parse tree -> ast nodes. Non-recursive, so deep programs cannot overflow the stack."""
+class _ToAst:
+    """Parse tree -> ast nodes: one method per rule, called with (meta, children) by build()."""
+
+    def build(self, tree: Tree):
+        """Convert bottom-up with an explicit stack: deep programs cannot overflow Python's stack."""
+        done: dict[int, object] = {}
+        stack = [(tree, False)]
+        while stack:
+            node, ready = stack.pop()
+            if ready:
+                kids = [done.pop(id(c)) if isinstance(c, Tree) else c for c in node.children]
+                done[id(node)] = getattr(self, node.data)(node.meta, kids)
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children if isinstance(c, Tree))
+        return done[id(tree)]
 
     def start(self, meta, stmts):
         return [s for s in stmts if s is not None]
@@ -278,12 +290,7 @@ def parse(source: str) -> ast.Module:
     try:
         tree = parser.parse(source)
         _check_depth(tree)
-        statements = _ToAst().transform(tree)
-    except VisitError as e:
-        err = e.orig_exc
-        if isinstance(err, MaskDSLError):
-            raise err.with_source(source) from None
-        raise
+        statements = _ToAst().build(tree)
     except MaskDSLError as e:
         raise e.with_source(source) from None
     except UnexpectedInput as e:

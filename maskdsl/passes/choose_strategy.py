@@ -70,7 +70,7 @@ def densify(update: Node, plan: IndexPlan) -> Node | None:
         return None
     mask = _mask_broadcast(update, plan)
     dense: dict[int, Node | None] = {}
-    for n in postorder([value]):
+    for n in _elementwise_postorder(value):
         if n.op == "select" and _same_index(n, update) and (n.args[0] is x or (
                 n.args[0].shape == x.shape and None not in x.shape)):
             dense[id(n)] = n.args[0]
@@ -86,6 +86,25 @@ def densify(update: Node, plan: IndexPlan) -> Node | None:
         else:
             dense[id(n)] = None
     return dense[id(value)]
+
+
+def _elementwise_postorder(value: Node) -> list[Node]:
+    """value's sub-graph reachable through element-wise ops, children first. Other nodes
+    (selections, reductions, earlier versions of arrays) are leaves: never descended into,
+    so the walk is proportional to the expression, not to the program's history."""
+    order, seen, stack = [], set(), [(value, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            order.append(n)
+            continue
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        if n.op in ELEMENTWISE:
+            stack.extend((a, False) for a in reversed(n.args) if id(a) not in seen)
+    return order
 
 
 def _broadcast(*shapes):
