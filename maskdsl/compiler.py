@@ -205,12 +205,18 @@ class CompiledProgram:
             return result[self.outputs[0]]
         return result
 
+    def translate_error(self, error) -> MaskDSLError:
+        """The MaskDSLError for a TensorFlow error raised while this program ran inside a
+        graph of someone else's (dataset.map, a SavedModel, a Keras model)."""
+        return self._runtime_error(self._current(), error)
+
     def _runtime_error(self, spec: Specialization, error) -> MaskDSLError:
-        match = _TAG_RE.search(error.message or "")
+        message = getattr(error, "message", None) or str(error)
+        match = _TAG_RE.search(message)
         if match and match.group(0) in spec.generated.checks:
             check = spec.generated.checks[match.group(0)]
             return check.error(check.message, check.span, source=self.source_text)
-        first = (error.message or "").strip().split("\n")[0]
+        first = message.strip().split("\n")[0]
         return ShapeError(f"TensorFlow rejected the inputs: {first}", source=self.source_text)
 
     # ---- introspection ----

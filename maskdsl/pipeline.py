@@ -1,0 +1,275 @@
+"""Pipelines: a YAML file of typed inputs, constants, program steps and outputs, compiled once.
+
+    pipeline = maskdsl.Pipeline.from_yaml("clean_sensors.yaml")
+    pipeline(x=rows, limit=5.0)              # dict name -> tf.Tensor
+    pipeline.tf_function                     # tf.function with the declared input signature
+    dataset.map(pipeline.map_fn)             # dicts or tuples, batched or single rows
+    dataset.map(pipeline.make_map_fn(limit=5.0))   # some inputs fixed
+
+The steps are joined into one program and compiled with the declared types, so every
+DSL error is found when the pipeline is loaded and reported at its place in the file.
+docs/pipelines.md has the format, the validation rules and what "row-wise" means.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import cached_property
+
+import numpy as np
+
+from . import compiler
+from .dtypes import Type
+from .errors import ConfigError, DataError, InputError, MaskDSLError, UnknownNameError
+from .pipeline_config import PipelineConfig, PipelineWarning, config_from_dict, load_config
+from .rowwise import RowLayout, find_row_layout
+from .runtime import tf
+
+__all__ = ["Pipeline", "PipelineWarning"]
+
+
+class Pipeline:
+    """A validated, compiled pipeline. Build one with from_yaml() or from_dict()."""
+
+    def __init__(self, config: PipelineConfig):
+        self.config = config
+        self.name = config.name
+        self.input_types: dict[str, Type] = dict(config.inputs)
+        self.inputs: tuple[str, ...] = tuple(config.inputs)
+        self.constants = dict(config.constants)
+        self.steps = config.steps
+        self.outputs: tuple[str, ...] = config.outputs
+        self.options = dict(config.options)
+        self.source_map = config.source_map
+        self.program = self._compile()
+        self._warn()
+
+    # ---- construction ----
+    @classmethod
+    def from_yaml(cls, path_or_text, *, constants: dict | None = None) -> "Pipeline":
+        """Load a pipeline file (a path) or YAML text; `constants` overrides constant values."""
+        return cls(load_config(path_or_text, constants))
+
+    @classmethod
+    def from_dict(cls, data: dict, *, constants: dict | None = None) -> "Pipeline":
+        """A pipeline from plain data with the file's keys (inputs, constants, steps, outputs, ...)."""
+        return cls(config_from_dict(data, constants))
+
+    def with_constants(self, **values) -> "Pipeline":
+        """The same pipeline with some constants given other values (recompiled)."""
+        config = self.config
+        from .pipeline_config import validate, load_yaml, wrap_python
+        root = load_yaml(config.doc) if config.doc.text is not None else wrap_python(config.to_dict())
+        return type(self)(validate(config.doc, root, values))
+
+    def to_dict(self) -> dict:
+        """Plain data that from_dict() turns back into this pipeline."""
+        return self.config.to_dict()
+
+    def _compile(self) -> compiler.CompiledProgram:
+        config, smap = self.config, self.source_map
+        options = {"strategy": self.options.get("strategy", "auto"),
+                   "jit_compile": self.options.get("jit_compile", "auto")}
+        try:
+            draft = compiler.compile(config.program_text, outputs=list(self.outputs), **options)
+            signature = {name: config.inputs[name] for name in draft.inputs if name in config.inputs}
+            return compiler.compile(config.program_text, outputs=list(self.outputs), signature=signature,
+                                    **options)
+        except MaskDSLError as e:
+            if e.span is None and "jit_compile" in e.message and "options" in config.items:
+                item = config.items["options"].value.get("jit_compile")
+                raise config.error(e.message, item, cls=ConfigError) from None
+            if isinstance(e, UnknownNameError) and "not in the signature" in e.message:
+                e = UnknownNameError(e.message.replace("is not in the signature",
+                                                       "is not an input or a constant of the pipeline"),
+                                     e.span, source=e.source,
+                                     hint="declare it under 'inputs:' or assign it in an earlier step")
+            raise smap.repoint(e) from None
+
+    def _warn(self) -> None:
+        config = self.config
+        for message, item in config.warnings:
+            self._warning(message, item)
+        for name in self.inputs:
+            if name not in self.program.inputs:
+                self._warning(f"input '{name}' is never used by the steps", config.input_item(name))
+
+    def _warning(self, message, item) -> None:
+        where = self.config.doc.where(item.key_start if item is not None and item.key_start is not None
+                                      else getattr(item, "start", None))
+        warnings.warn(PipelineWarning(f"{where}: {message}" if where else message), stacklevel=5)
+
+    # ---- running ----
+    def __call__(self, *args, **arrays) -> dict:
+        """Run on arrays (NumPy, lists, scalars or tensors); returns a dict name -> tf.Tensor."""
+        values = self._bind(args, arrays)
+        used = {name: values[name] for name in self.program.inputs}
+        try:
+            result = self.program(**used)
+        except MaskDSLError as e:
+            raise self.source_map.repoint(e) from None
+        if len(self.outputs) == 1:
+            return {self.outputs[0]: result}
+        return {name: result[name] for name in self.outputs}
+
+    def _bind(self, args, arrays) -> dict:
+        if len(args) > len(self.inputs):
+            raise InputError(f"the pipeline takes {len(self.inputs)} inputs ({', '.join(self.inputs) or 'none'}), "
+                             f"got {len(args)} positional")
+        values = dict(zip(self.inputs, args))
+        for name, value in arrays.items():
+            if name in values:
+                raise InputError(f"input '{name}' given twice")
+            if name not in self.input_types:
+                raise InputError(f"unexpected input '{name}'; the pipeline's inputs are: "
+                                 f"{', '.join(self.inputs) or 'none'}")
+            values[name] = value
+        missing = [n for n in self.inputs if n not in values]
+        if missing:
+            raise InputError("missing input" + ("s " if len(missing) > 1 else " ")
+                             + ", ".join(f"'{n}' ({self.input_types[n]})" for n in missing))
+        return values
+
+    @cached_property
+    def tf_function(self):
+        """A tf.function taking every declared input (in declared order, with the declared
+        TensorSpecs) and returning a dict name -> tensor of the outputs."""
+        inner = self.program.tf_function
+        names, used, outputs = list(self.inputs), self.program.inputs, self.outputs
+        specs = [tf.TensorSpec(self.input_types[n].shape, self.input_types[n].dtype, name=n) for n in names]
+
+        def pipeline(*args):
+            values = dict(zip(names, args))
+            result = inner(*[values[n] for n in used])
+            return {n: tf.identity(result[n], name=n) for n in outputs}
+
+        return tf.function(pipeline, input_signature=specs, autograph=False)
+
+    @property
+    def map_fn(self):
+        """A function for dataset.map: elements are dicts (name -> tensor) or tuples in the
+        order of `inputs`; see make_map_fn."""
+        return self.make_map_fn()
+
+    def make_map_fn(self, **fixed):
+        """A dataset.map function with some inputs fixed (e.g. scalars such as a limit).
+
+        Each element holds the other inputs, as a dict or a tuple in declared order. An
+        element whose row inputs have the declared rank is a batch of rows: the program
+        sees the batch as the leading dimension. An element one rank short (one row, as
+        from an unbatched `from_tensor_slices`) is run as a batch of one row, so outputs
+        keep a leading dimension (use .unbatch() to get rows back). Returns a dict.
+        """
+        unknown = [n for n in fixed if n not in self.input_types]
+        if unknown:
+            raise InputError(f"unexpected input '{unknown[0]}'; the pipeline's inputs are: {', '.join(self.inputs)}")
+        constants = {name: self._fixed_tensor(name, value) for name, value in fixed.items()}
+        element_names = [n for n in self.inputs if n not in constants]
+
+        def map_fn(*args):
+            if len(args) == 1 and isinstance(args[0], dict):
+                values = dict(args[0])
+            else:
+                if len(args) != len(element_names):
+                    raise InputError(f"dataset elements have {len(args)} components, the pipeline needs "
+                                     f"{len(element_names)} ({', '.join(element_names)}); use dict elements "
+                                     f"or make_map_fn(name=value) to fix the others")
+                values = dict(zip(element_names, args))
+            for name in values:
+                if name in constants:
+                    raise InputError(f"input '{name}' is both in the dataset elements and fixed by make_map_fn")
+                if name not in self.input_types:
+                    raise InputError(f"dataset elements have '{name}', which is not an input of the pipeline "
+                                     f"(inputs: {', '.join(self.inputs)})")
+            values.update(constants)
+            return self.run_tensors(values)
+
+        return tf.autograph.experimental.do_not_convert(map_fn)  # plain Python: nothing to convert
+
+    def _fixed_tensor(self, name: str, value):
+        want = self.input_types[name]
+        array = np.asarray(value)
+        if array.dtype != np.dtype(want.dtype):
+            if not np.can_cast(array.dtype, want.dtype, "same_kind") and array.dtype.kind != "O":
+                raise InputError(f"value for '{name}' has dtype {array.dtype}; the pipeline declares {want}")
+            array = array.astype(want.dtype)
+        return tf.constant(array)
+
+    def run_tensors(self, values: dict) -> dict:
+        """Run on a dict of tensors (inside dataset.map, a Keras layer or another tf.function).
+
+        Converts dtypes NumPy would convert ("same_kind"), checks ranks and fixed dimensions,
+        and runs an element one rank short of the declaration as a batch of one row.
+        """
+        missing = [n for n in self.inputs if n not in values]
+        if missing:
+            raise InputError("missing input" + ("s " if len(missing) > 1 else " ")
+                             + ", ".join(f"'{n}' ({self.input_types[n]})" for n in missing))
+        tensors, single_rows = [], set()
+        for name in self.inputs:
+            want = self.input_types[name]
+            t = tf.convert_to_tensor(values[name])
+            rank = t.shape.rank
+            if rank == len(want.shape) - 1 and want.shape and want.shape[0] is None:
+                t = tf.expand_dims(t, 0)
+                single_rows.add(True)
+            elif rank == len(want.shape) and want.shape and want.shape[0] is None:
+                single_rows.add(False)
+            elif rank != len(want.shape):
+                raise InputError(f"input '{name}' has shape {t.shape}, the pipeline declares {name}: {want}")
+            shape = t.shape.as_list()
+            if any(w is not None and d is not None and w != d for d, w in zip(shape, want.shape)):
+                raise InputError(f"input '{name}' has shape {t.shape}, the pipeline declares {name}: {want}")
+            if t.dtype.name != want.dtype:
+                if not np.can_cast(np.dtype(t.dtype.as_numpy_dtype), want.dtype, "same_kind"):
+                    raise InputError(f"input '{name}' has dtype {t.dtype.name}, the pipeline declares "
+                                     f"{name}: {want}")
+                t = tf.cast(t, want.dtype)
+            tensors.append(t)
+        if len(single_rows) > 1:
+            raise InputError("some row inputs are single rows and others batches of rows; "
+                             "batch them the same way")
+        return self.tf_function(*tensors)
+
+    def runtime_error(self, error) -> MaskDSLError:
+        """A MaskDSLError (pointing into the file) for an error TensorFlow raised while the
+        pipeline ran inside a graph (dataset.map, a SavedModel, a Keras model)."""
+        return self.source_map.repoint(self.program.translate_error(error))
+
+    # ---- row-wise streaming ----
+    @property
+    def row_inputs(self) -> tuple[str, ...]:
+        """Declared inputs whose first dimension is None: they hold the rows."""
+        return tuple(n for n, t in self.input_types.items() if t.shape and t.shape[0] is None)
+
+    @cached_property
+    def layout(self) -> RowLayout:
+        """Whether the pipeline is row-wise (see maskdsl.rowwise), and if not, why."""
+        from .passes import infer_types, prepare
+        try:
+            used = {n: self.input_types[n] for n in self.program.inputs}
+            typed = infer_types(prepare(self.config.program_text, list(self.outputs), **used))
+            return find_row_layout(typed, self.row_inputs)
+        except Exception as e:  # the analysis is an optimisation: never fail a pipeline over it
+            return RowLayout(False, f"the row analysis failed ({type(e).__name__}: {e})")
+
+    @property
+    def row_wise(self) -> bool:
+        return self.layout.row_wise
+
+    @property
+    def row_wise_reason(self) -> str | None:
+        """Why the pipeline is not row-wise, with where in the file (None when it is)."""
+        layout = self.layout
+        if layout.row_wise:
+            return None
+        where = self.source_map.describe(layout.span)
+        return f"{layout.reason} at {where}" if where else layout.reason
+
+    # ---- introspection ----
+    def explain(self) -> str:
+        return self.program.explain()
+
+    def __repr__(self):
+        name = f" {self.name}" if self.name else ""
+        return f"<maskdsl pipeline{name} inputs={self.inputs} outputs={self.outputs}>"

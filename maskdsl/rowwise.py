@@ -1,0 +1,172 @@
+"""Row-wise programs: those that may run on a batch of rows at a time.
+
+A program is *row-wise* for a set of row inputs (arrays whose first dimension is the
+row axis) when running it on consecutive batches of rows and concatenating each
+output's batches along axis 0 gives exactly the output of one run on all the rows.
+Element-wise arithmetic, masks computed from the same rows, reductions along other
+axes and selections `x[m]` by such masks are row-wise; anything that looks across rows
+(a reduction over axis 0, `shape(x)`, picking rows by position) is not, and neither is
+an output that does not depend on the rows at all.
+
+`find_row_layout` proves it on the typed IR: every value is *constant* (the same for
+every batch), a *row value* with a named row space (axis 0 runs over the input rows,
+or over the elements a particular mask selects from them), or *not row-wise* (with
+the reason and the span of the first such value). The analysis is conservative: what
+it cannot prove is reported as not row-wise, which only means the program is run on
+all rows at once.
+
+>>> from maskdsl.passes import prepare, infer_types
+>>> def layout(src, **types):
+...     return find_row_layout(infer_types(prepare(src, **types)), row_inputs={"x"})
+>>> layout("x[isnan(x)] = 0; rows = x[all(x > 0, axis=1)]", x="float32[None, 3]").row_wise
+True
+>>> layout("y = x - mean(x)", x="float32[None]").reason
+"`mean(x)` reduces over the rows (needed for output 'y')"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Span
+from .indexing import plan_index
+from .ir import Node, Program
+from .ops import OPS
+
+CONSTANT = ("constant",)
+ROWS = ("rows",)
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    row_wise: bool
+    reason: str | None = None      # why not, for messages
+    span: Span | None = None       # where in the program it stops being row-wise
+
+
+@dataclass(frozen=True)
+class _State:
+    kind: str                       # "C" constant, "R" row value, "X" not row-wise
+    space: tuple = CONSTANT         # for R: which rows axis 0 runs over
+    reason: str | None = None
+    span: Span | None = None
+
+
+_C = _State("C")
+
+
+def _rows(space) -> _State:
+    return _State("R", space)
+
+
+def find_row_layout(program: Program, row_inputs) -> RowLayout:
+    """Whether the typed program is row-wise for these row inputs (see the module docstring)."""
+    row_inputs = set(row_inputs)
+    used_rows = [n for n in program.inputs if n.attr("name") in row_inputs]
+    if not used_rows:
+        return RowLayout(False, "no input has rows (a first dimension of None)")
+    source = program.source or ""
+    states: dict[int, _State] = {}
+    for node in program.nodes():
+        states[id(node)] = _classify(node, [states[id(a)] for a in node.args], row_inputs, source)
+    for name, node in program.outputs:
+        state = states[id(node)]
+        if state.kind == "X":
+            return RowLayout(False, f"{state.reason} (needed for output '{name}')", state.span)
+        if state.kind == "C" or not node.shape:
+            return RowLayout(False, f"output '{name}' does not have one entry per row", node.span)
+    return RowLayout(True)
+
+
+def _text(node: Node, source: str) -> str:
+    span = node.span
+    if span is None or not source:
+        return node.op
+    text = source[span.start:span.end]
+    return "`" + (text if len(text) <= 40 else text[:37] + "...") + "`"
+
+
+def _classify(node: Node, args: list[_State], row_inputs: set, source: str) -> _State:
+    op = node.op
+    if op == "input":
+        name = node.attr("name")
+        is_rows = name in row_inputs and node.shape and node.shape[0] is None
+        return _rows(ROWS) if is_rows else _C
+    for state in args:
+        if state.kind == "X":
+            return state
+    if all(state.kind == "C" for state in args):
+        return _C
+
+    def no(reason: str) -> _State:
+        return _State("X", reason=f"{_text(node, source)} {reason}", span=node.span)
+
+    info = OPS.get(op)
+    if info is not None and info.kind == "elementwise":
+        return _elementwise(node, args, no)
+    if op == "reduce":
+        axes = node.attr("axes")
+        if axes is None:
+            axis = node.attr("axis")
+            axes = tuple(range(len(node.args[0].shape))) if axis is None else axis
+        if 0 in axes or any(a < 0 and len(node.args[0].shape) + a == 0 for a in axes):
+            return no("reduces over the rows")
+        return args[0]
+    if op in ("select", "update"):
+        return _index(node, args, no)
+    if op in ("shape", "size"):
+        return no("depends on the number of rows")
+    return no("mixes the rows in a way that cannot be split into batches")
+
+
+def _elementwise(node: Node, args: list[_State], no) -> _State:
+    rank = len(node.shape)
+    spaces = {state.space for state in args if state.kind == "R"}
+    if len(spaces) > 1:
+        return no("combines arrays whose rows were selected differently")
+    for arg, state in zip(node.args, args):
+        if state.kind == "R" and len(arg.shape) != rank:
+            return no("broadcasts an array with rows against one of higher rank (its rows would not line up)")
+        if state.kind == "C" and rank and len(arg.shape) == rank and arg.shape[0] != 1:
+            return no("combines the rows with a fixed-size array along the row axis")
+    return _rows(spaces.pop())
+
+
+def _index(node: Node, args: list[_State], no) -> _State:
+    x, x_state = node.args[0], args[0]
+    operands = node.args[1:-1] if node.op == "update" else node.args[1:]
+    operand_states = args[1:-1] if node.op == "update" else args[1:]
+    if x_state.kind != "R":
+        return no("indexes a fixed array with values that have rows")
+    infos = [(a.shape, a.dtype, a.attr("value") if a.op == "const" else None) for a in operands]
+    plan = plan_index(x.shape, node.attr("index") or (), infos)
+    items = list(plan.items)
+    first = next((i for i, it in enumerate(items) if it.kind not in ("n", "z")), None)
+    if first is None or first > 0:
+        return no("inserts an axis before the rows")
+    row_item = items[first]
+    others = [k for it in items[first + 1:] for k in it.operands if k is not None]
+    if any(operand_states[k].kind != "C" for k in others):
+        return no("indexes a non-row axis with values that have rows")
+    if row_item.kind == "f":
+        if plan.advanced and not plan.adjacent:
+            return no("moves the row axis (separated advanced indices go first, as in NumPy)")
+        space = x_state.space
+    elif row_item.kind == "m":
+        mask_state = operand_states[row_item.operands[0]]
+        if mask_state.kind != "R" or mask_state.space != x_state.space:
+            return no("selects with a mask that is not computed from the same rows")
+        if not plan.only_masks:
+            return no("combines a mask over the rows with other indices")
+        space = ("selected", operands[row_item.operands[0]])
+    else:
+        return no("picks rows by position (an integer, slice or index array on the row axis)")
+    if node.op == "select":
+        return _rows(space)
+    value, value_state = node.args[-1], args[-1]
+    selected_rank = len(plan.result_shape)
+    if value_state.kind == "R" and (value_state.space != space or len(value.shape) != selected_rank):
+        return no("assigns values whose rows do not line up with the selected rows")
+    if value_state.kind == "C" and selected_rank and len(value.shape) == selected_rank and value.shape[0] != 1:
+        return no("assigns a fixed-size array to a number of rows that depends on the data")
+    return x_state
