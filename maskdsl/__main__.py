@@ -1,0 +1,8 @@
+"""`python -m maskdsl`: the same as the `maskdsl` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

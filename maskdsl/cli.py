@@ -1,0 +1,232 @@
+"""The `maskdsl` command: the REPL, a stdin interpreter and the subcommands.
+
+    maskdsl                       REPL in a terminal; reads statements from a pipe otherwise
+    maskdsl explain SRC [--signature NAME=SPEC ...]
+    maskdsl check FILE|SRC [--signature NAME=SPEC ...]
+    maskdsl run PIPELINE --input FILE --output FILE ...   (maskdsl.pipeline_cli)
+    maskdsl export PIPELINE OUT_DIR [--force]             (maskdsl.pipeline_cli)
+
+>>> main(["check", "x[x > 4] *= 2"])
+<string>: ok (inputs: x; outputs: x)
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+
+from . import __version__
+from .errors import InputError, MaskDSLError, UnknownNameError
+
+STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 a program failed, 2 usage)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except MaskDSLError as e:
+        print(e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="maskdsl",
+        description="Compile NumPy-style boolean-indexing programs to TensorFlow. Without a "
+                    "subcommand: an interactive session in a terminal, or statements read from "
+                    "standard input (exit status 1 if any failed).",
+        epilog="example: echo 'x = arange(10); x[x > 4 & x %% 2 == 0] *= 2; x' | maskdsl")
+    parser.add_argument("--version", action="version", version=f"maskdsl {__version__}")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                        help="how masked operations are lowered in the session (default: auto)")
+    parser.set_defaults(handler=interact)
+    commands = parser.add_subparsers(title="subcommands", metavar="COMMAND")
+
+    explain = commands.add_parser("explain", help="show the IR, chosen strategies, costs and TensorFlow code",
+                                  description="Show how a program is compiled: IR before and after "
+                                              "optimisation, strategies with their estimated costs, and "
+                                              "the TensorFlow source.")
+    _add_program_arguments(explain)
+    explain.add_argument("--strategy", choices=STRATEGIES, default="auto", help="force one lowering")
+    explain.set_defaults(handler=explain_command)
+
+    check = commands.add_parser("check", help="check a program for errors (exit status 0 or 1)",
+                                description="Parse and lower a program (with --signature: also type-check "
+                                            "it); errors are printed as FILE:LINE:COLUMN with a caret.")
+    _add_program_arguments(check)
+    check.set_defaults(handler=check_command)
+
+    run = commands.add_parser("run", help="run a pipeline on .npz/.npy data",
+                              description="Run a YAML pipeline on input data and write the outputs.")
+    run.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's YAML file")
+    run.add_argument("--input", metavar="FILE", required=True, help="input data (.npz or .npy)")
+    run.add_argument("--output", metavar="FILE", required=True, help="where to write the outputs (.npz or .npy)")
+    run.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], type=_assignment,
+                     help="override a constant of the pipeline (repeatable)")
+    run.add_argument("--batch-size", metavar="N", type=_positive_int, help="process the data in batches of N")
+    run.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    run.add_argument("--tf-data-service", metavar="URL", help="run the tf.data pipeline on this tf.data service")
+    run.set_defaults(handler=_pipeline_handler("run"))
+
+    export = commands.add_parser("export", help="export a pipeline as a SavedModel",
+                                 description="Export a pipeline as a TensorFlow SavedModel with a "
+                                             "serving signature.")
+    export.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's YAML file")
+    export.add_argument("out_dir", metavar="OUT_DIR", help="the SavedModel directory to write")
+    export.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
+    export.set_defaults(handler=_pipeline_handler("export"))
+    return parser
+
+
+def _add_program_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("program", metavar="FILE|SRC",
+                        help="a file holding the program, '-' for standard input, or the program text")
+    parser.add_argument("--signature", metavar="NAME=SPEC", action="append", default=[], type=_assignment,
+                        help="the type of an input, e.g. x='float32[None, 3]' (repeatable)")
+
+
+def _assignment(text: str) -> str:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return text
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+# ---- no subcommand: the REPL or the stdin interpreter ----
+
+def interact(args) -> int:
+    from .session import Session, run_script
+
+    session = Session(strategy=args.strategy)
+    if sys.stdin.isatty():
+        from .repl import run_repl
+
+        # TensorFlow takes seconds to load: do it while the user types the first line.
+        threading.Thread(target=start_tensorflow, daemon=True).start()
+        return run_repl(session)
+    start_tensorflow()
+    return run_script(session, sys.stdin, sys.stdout, sys.stderr)
+
+
+_tensorflow_lock = threading.Lock()
+_tensorflow_started = False
+
+
+def start_tensorflow() -> None:
+    """Load TensorFlow with its C++ start-up chatter (absl, CUDA probing) kept off the terminal.
+
+    The chatter goes to a temporary file, shown only if loading fails. Safe to call from
+    several threads, and more than once.
+    """
+    global _tensorflow_started
+    with _tensorflow_lock:
+        if _tensorflow_started:
+            return
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with tempfile.TemporaryFile() as log:
+                os.dup2(log.fileno(), 2)
+                try:
+                    from .runtime import tf
+                    tf.constant(0).numpy()  # the first operation probes the devices: more chatter
+                except BaseException:
+                    os.dup2(saved, 2)
+                    log.seek(0)
+                    sys.stderr.write(log.read().decode(errors="replace"))
+                    raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        _tensorflow_started = True
+
+
+# ---- explain and check ----
+
+def read_program(arg: str) -> tuple[str, str]:
+    """(source, name for messages) of a FILE|SRC argument: a file if one exists, '-' for stdin."""
+    if arg == "-":
+        return sys.stdin.read(), "<stdin>"
+    if os.path.isfile(arg):
+        try:
+            with open(arg, encoding="utf-8") as f:
+                return f.read(), arg
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read {arg}: {e}") from None
+    return arg, "<string>"
+
+
+def _signature(pairs: list[str]) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def _compile(source: str, filename: str, signature: dict, strategy: str = "auto"):
+    import maskdsl
+
+    start_tensorflow()
+    try:
+        return maskdsl.compile(source, signature=signature, strategy=strategy)
+    except UnknownNameError as e:
+        missing = [n for n in maskdsl.compile(source).inputs if n not in signature]
+        if missing and e.hint is None:
+            e.hint = f"give its type, e.g. --signature '{missing[0]}=float64[None]'"
+        raise e.with_source(source, filename) from None
+    except MaskDSLError as e:
+        raise e.with_source(source, filename) from None
+
+
+def explain_command(args) -> int:
+    source, filename = read_program(args.program)
+    print(_compile(source, filename, _signature(args.signature), args.strategy).explain())
+    return 0
+
+
+def check_command(args) -> int:
+    source, filename = read_program(args.program)
+    signature = _signature(args.signature)
+    try:
+        if signature:
+            program = _compile(source, filename, signature)
+            inputs, outputs = program.inputs, program.outputs
+        else:  # parse and lower only: no TensorFlow needed
+            from .lower import lower
+            from .parser import parse
+
+            program = lower(parse(source))
+            inputs = tuple(node.attr("name") for node in program.inputs)
+            outputs = tuple(name for name, _ in program.outputs)
+    except MaskDSLError as e:
+        print(e.with_source(source, filename), file=sys.stderr)
+        return 1
+    print(f"{filename}: ok (inputs: {', '.join(inputs) or 'none'}; outputs: {', '.join(outputs) or 'none'})")
+    return 0
+
+
+# ---- run and export live in maskdsl.pipeline_cli ----
+
+def _pipeline_handler(command: str):
+    def handler(args) -> int:
+        try:
+            from .pipeline_cli import export_command, run_command
+        except ModuleNotFoundError as e:
+            if e.name != "maskdsl.pipeline_cli":
+                raise  # the module is there but something it imports is not: show that
+            print(f"maskdsl {command}: pipelines are not available in this installation "
+                  f"(the module maskdsl.pipeline_cli is missing)", file=sys.stderr)
+            return 2
+        return (run_command if command == "run" else export_command)(args)
+    return handler

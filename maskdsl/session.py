@@ -1,0 +1,481 @@
+"""The interpreter behind the REPL and `maskdsl` reading a pipe: variables, statements, commands.
+
+A line is compiled as one program whose inputs are the session variables it reads
+and whose outputs are every name it assigns (plus the value of a final expression
+statement, which is what gets printed). New values are stored only after the whole
+line ran, so a failing line changes no variable.
+
+>>> s = Session()
+>>> print(s.execute("x = arange(6); x[x > 2 & x % 2 == 0] *= 10; x"))
+array([ 0,  1,  2,  3, 40,  5])  # int64[6]
+>>> print(s.execute(":vars"))
+name  dtype  shape
+x     int64  (6,)
+
+Front ends (maskdsl.repl, maskdsl.cli) only read text and print; this module knows
+nothing of terminals.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shlex
+import statistics
+import time
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+
+from . import ast
+from .builtins import FUNCTIONS
+from .dtypes import DTYPES, Type
+from .errors import DataError, MaskDSLError, Span, UnknownNameError, escape_text
+from .lexer import CONSTANTS, OPERATOR_WORDS
+from .parser import parse
+
+STRATEGIES = ("auto", "where", "scatter", "boolean_mask")  # the choices of maskdsl.compile(strategy=)
+TIME_BUDGET = 0.5        # seconds :time spends on repeated runs (at least MIN_RUNS of them)
+MIN_RUNS, MAX_RUNS = 5, 1000
+CACHE_SIZE = 128         # compiled lines kept, keyed by text, strategy and input types
+
+# command -> (arguments, what it does); the order is the order :help lists them in.
+COMMANDS = {
+    "explain": ("STMT", "show the IR before/after optimisation, the chosen strategies and their costs"),
+    "tf": ("STMT", "show the TensorFlow source that STMT runs"),
+    "time": ("STMT", "run STMT repeatedly and report the median time (variables are not changed)"),
+    "vars": ("", "list the variables with their dtype and shape"),
+    "load": ("FILE [as NAME]", "load a .npy array (named after the file, or NAME) or every array of a .npz"),
+    "save": ("NAME [NAME ...] FILE", "save variables to FILE (.npy: one array; .npz: several)"),
+    "strategy": ("[auto|where|scatter|boolean_mask]", "show or force how masked operations are lowered"),
+    "reset": ("", "delete every variable"),
+    "help": ("", "show this help"),
+    "quit": ("", "leave (Ctrl-D does the same)"),
+}
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class CommandError(MaskDSLError):
+    """A REPL command used wrongly (unknown command, missing argument)."""
+    kind = "CommandError"
+
+
+class Quit(Exception):
+    """Raised by `:quit`; front ends stop reading."""
+
+
+class Session:
+    """Variables that persist from one statement to the next, and the REPL's commands."""
+
+    def __init__(self, strategy: str = "auto"):
+        self.vars: dict[str, np.ndarray] = {}
+        self.strategy = strategy
+        self._cache: OrderedDict = OrderedDict()
+
+    # ---- entry point ----
+    def execute(self, text: str) -> str:
+        """Run one input (statements or a `:command`); return what to print ('' for nothing)."""
+        if text.lstrip().startswith(":"):
+            return self.command(text)
+        line = self._prepare(text)
+        values = self._run(line)
+        result = values.pop(line.result, None) if line.result else None
+        self.vars.update(values)  # only now: a failing line changes no variable
+        return format_value(result) if result is not None else ""
+
+    # ---- statements ----
+    def _prepare(self, text: str) -> "_Line":
+        """Compile a line so that it returns every name it assigns and its final expression."""
+        module = parse(text)
+        if not module.statements:
+            return _Line(text, None)
+        assigned = list(dict.fromkeys(s.name for s in module.statements if isinstance(s, ast.Assign)))
+        last = module.statements[-1]
+        if not isinstance(last, ast.ExprStmt):
+            return _Line(text, self._compile(text, assigned))
+        if not assigned:
+            return _Line(text, self._compile(text, None), result="result")
+        # The line assigns and ends with an expression: name that expression, so one program
+        # returns both. Errors are mapped back to the text as typed (see _Insertion).
+        hidden = _fresh_name(text)
+        insertion = _Insertion(text, last.span.start, f"{hidden} = ")
+        try:
+            program = self._compile(insertion.source, [*assigned, hidden])
+        except MaskDSLError as e:
+            raise insertion.map_error(e) from None
+        return _Line(text, program, hidden, insertion)
+
+    def _compile(self, source: str, outputs):
+        """maskdsl.compile with the session variables the source reads as its signature (cached)."""
+        import maskdsl  # TensorFlow loads on first use, not when the REPL starts
+
+        inputs = maskdsl.compile(source, outputs=outputs).inputs  # parse + lower only: cheap
+        unknown = [name for name in inputs if name not in self.vars]
+        signature = {name: str(Type(self.vars[name].dtype.name, self.vars[name].shape))
+                     for name in inputs if name in self.vars}
+        key = (source, tuple(outputs or ()), self.strategy, tuple(signature.items()))
+        program = self._cache.get(key)
+        if program is not None:
+            self._cache.move_to_end(key)
+            return program
+        try:
+            program = maskdsl.compile(source, outputs=outputs, signature=signature, strategy=self.strategy)
+        except UnknownNameError as e:
+            if not unknown:
+                raise
+            raise self._unknown_name(unknown[0], e.span, source) from None
+        self._cache[key] = program
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return program
+
+    def _unknown_name(self, name: str, span: Span | None, source: str) -> UnknownNameError:
+        close = difflib.get_close_matches(name, self.vars, n=1)
+        hint = (f"did you mean '{close[0]}'?" if close else
+                "assign it first, or :load it from a .npy/.npz file")
+        return UnknownNameError(f"name '{escape_text(name)}' is not defined", span, source=source, hint=hint)
+
+    def _run(self, line: "_Line") -> dict[str, np.ndarray]:
+        """Call a compiled line on the session variables; returns output name -> array."""
+        program = line.program
+        if program is None:
+            return {}
+        try:
+            returned = program(**{name: self.vars[name] for name in program.inputs})
+        except MaskDSLError as e:
+            if line.insertion is not None:
+                e = line.insertion.map_error(e)
+            raise e.with_source(line.text) from None
+        if len(program.outputs) == 1:
+            returned = {program.outputs[0]: returned}
+        return {name: np.asarray(value.numpy()) for name, value in returned.items()}
+
+    # ---- commands ----
+    def command(self, text: str) -> str:
+        """Run a `:command`; raises CommandError for unknown ones or wrong arguments."""
+        match = re.match(r"\s*:(\S*)\s*", text)
+        name, rest = match.group(1), text[match.end():].rstrip()
+        if name not in COMMANDS:
+            close = difflib.get_close_matches(name, COMMANDS, n=1)
+            hint = f"did you mean :{close[0]}?" if close else "type :help for the list of commands"
+            raise CommandError(f"unknown command ':{escape_text(name)}'", hint=hint)
+        try:
+            return getattr(self, f"cmd_{name}")(rest)
+        except MaskDSLError as e:
+            # Spans of a statement argument point into `rest`; show them under the whole line.
+            if e.source == rest and e.span is not None:
+                e.span = Span.at(text, e.span.start + match.end(), e.span.end + match.end())
+                e.source = None
+            raise e.with_source(text) from None
+
+    def _statement_arg(self, rest: str, command: str) -> str:
+        if not rest.strip():
+            raise CommandError(f"usage: :{command} {COMMANDS[command][0]}")
+        return rest
+
+    def cmd_explain(self, rest: str) -> str:
+        return self._compile(self._statement_arg(rest, "explain"), None).explain()
+
+    def cmd_tf(self, rest: str) -> str:
+        return self._compile(self._statement_arg(rest, "tf"), None).source.rstrip()
+
+    def cmd_time(self, rest: str) -> str:
+        line = self._prepare(self._statement_arg(rest, "time"))
+        if line.program is None:
+            raise CommandError(":time needs a statement, not only a comment")
+        started = time.perf_counter()
+        self._run(line)  # the first call traces the tf.function
+        first = time.perf_counter() - started
+        times = []
+        while len(times) < MIN_RUNS or (sum(times) < TIME_BUDGET and len(times) < MAX_RUNS):
+            started = time.perf_counter()
+            self._run(line)
+            times.append(time.perf_counter() - started)
+        return (f"median {format_seconds(statistics.median(times))} over {len(times)} runs "
+                f"(min {format_seconds(min(times))}, max {format_seconds(max(times))}; "
+                f"first call, with tracing: {format_seconds(first)})")
+
+    def cmd_vars(self, rest: str) -> str:
+        self._no_args(rest, "vars")
+        if not self.vars:
+            return "(no variables)"
+        rows = [("name", "dtype", "shape")]
+        rows += [(name, value.dtype.name, str(value.shape)) for name, value in self.vars.items()]
+        widths = [max(len(row[i]) for row in rows) for i in range(2)]
+        return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows)
+
+    def cmd_load(self, rest: str) -> str:
+        args = _split_args(rest)
+        if len(args) == 1:
+            path, name = args[0], None
+        elif len(args) == 3 and args[1] == "as":
+            path, name = args[0], check_name(args[2])
+        else:
+            raise CommandError(f"usage: :load {COMMANDS['load'][0]}")
+        arrays = load_arrays(path, name)
+        self.vars.update(arrays)
+        return "\n".join(f"{name}: {Type(value.dtype.name, value.shape)}" for name, value in arrays.items())
+
+    def cmd_save(self, rest: str) -> str:
+        args = _split_args(rest)
+        if len(args) < 2:
+            raise CommandError(f"usage: :save {COMMANDS['save'][0]}")
+        *names, path = args
+        for name in names:
+            if name not in self.vars:
+                raise self._unknown_name(name, None, rest)
+        save_arrays(path, {name: self.vars[name] for name in names})
+        return f"saved {', '.join(names)} to {escape_text(path)}"
+
+    def cmd_strategy(self, rest: str) -> str:
+        choice = rest.strip()
+        if choice:
+            if choice not in STRATEGIES:
+                raise CommandError(f"unknown strategy '{escape_text(choice)}'; choose one of {', '.join(STRATEGIES)}")
+            self.strategy = choice
+        return f"strategy: {self.strategy}"
+
+    def cmd_reset(self, rest: str) -> str:
+        self._no_args(rest, "reset")
+        self.vars.clear()
+        self._cache.clear()
+        return "all variables deleted"
+
+    def cmd_help(self, rest: str) -> str:
+        width = max(len(f":{name} {args}") for name, (args, _) in COMMANDS.items())
+        lines = ["Type statements such as `x = arange(10); x[x > 4 & x % 2 == 0] *= 2; x`.",
+                 "An expression at the end of a line is printed. Brackets left open continue",
+                 "the statement on the next line. Commands:"]
+        lines += [f"  {f':{name} {args}':<{width}}  {summary}" for name, (args, summary) in COMMANDS.items()]
+        lines += ["Built-in functions: " + " ".join(FUNCTIONS), "Ctrl-C cancels the current line."]
+        return "\n".join(lines)
+
+    def cmd_quit(self, rest: str) -> str:
+        raise Quit()
+
+    def _no_args(self, rest: str, command: str) -> None:
+        if rest.strip():
+            raise CommandError(f":{command} takes no arguments")
+
+
+# ---- values and files ----
+
+def format_value(value: np.ndarray) -> str:
+    """NumPy's repr, then the dtype and shape as a comment.
+
+    >>> print(format_value(np.arange(3)))
+    array([0, 1, 2])  # int64[3]
+    >>> print(format_value(np.asarray(np.float32(0.1))))
+    0.1  # float32
+    """
+    text = str(value[()]) if value.ndim == 0 else np.array_repr(value)
+    return f"{text}  # {Type(value.dtype.name, value.shape)}"
+
+
+def format_seconds(seconds: float) -> str:
+    """
+    >>> format_seconds(0.0000123), format_seconds(0.25), format_seconds(3)
+    ('12.3 µs', '250 ms', '3.00 s')
+    """
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale or unit == "µs":
+            value = seconds / scale
+            return f"{value:.3g} {unit}" if unit != "s" else f"{value:.2f} s"
+
+
+def check_name(name: str) -> str:
+    """A variable name a program can read, or a CommandError saying why not.
+
+    >>> check_name("x_2")
+    'x_2'
+    """
+    if not _NAME.fullmatch(name):
+        raise CommandError(f"'{escape_text(name)}' is not a valid name (letters, digits and _; "
+                           f"not starting with a digit)")
+    if name.startswith("__") or name in FUNCTIONS or name in CONSTANTS or name in OPERATOR_WORDS:
+        raise CommandError(f"'{name}' cannot be a variable name: it is reserved")
+    return name
+
+
+def load_arrays(path: str, name: str | None = None) -> dict[str, np.ndarray]:
+    """Arrays of a .npy (under `name`, default the file's stem) or .npz file (under their keys)."""
+    shown = escape_text(path)
+    try:
+        with open(os.path.expanduser(path), "rb") as f:
+            loaded = np.load(f, allow_pickle=False)
+            if isinstance(loaded, np.ndarray):
+                stem = os.path.splitext(os.path.basename(path))[0]
+                arrays = {name or stem: loaded}
+            else:
+                arrays = {key: loaded[key] for key in loaded.files}
+                if name is not None:
+                    if len(arrays) != 1:
+                        raise CommandError(f"{shown} holds {len(arrays)} arrays ({escape_text(', '.join(arrays))}); "
+                                           f"'as NAME' needs exactly one, or load it without 'as'")
+                    arrays = {name: next(iter(arrays.values()))}
+    except OSError as e:
+        raise DataError(f"cannot read {shown}: {e.strerror or e}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"cannot load {shown}: not a .npy or .npz file of numbers ({e})") from None
+    for key, array in arrays.items():
+        try:
+            check_name(key)
+        except CommandError as e:
+            raise DataError(f"cannot load {shown}: {e.message}; use :load FILE as NAME") from None
+        if array.dtype.name not in DTYPES:
+            raise DataError(f"cannot load {shown}: '{key}' has dtype {array.dtype}, which maskdsl "
+                            f"does not support ({', '.join(DTYPES)})")
+    return {key: array.astype(array.dtype.name, copy=False) for key, array in arrays.items()}  # native byte order
+
+
+def save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write one array to a .npy file or several to a .npz file."""
+    target = os.path.expanduser(path)
+    try:
+        if path.endswith(".npz"):
+            np.savez(target, **arrays)
+        elif path.endswith(".npy"):
+            if len(arrays) != 1:
+                raise CommandError("a .npy file holds one array; save several to a .npz file")
+            np.save(target, next(iter(arrays.values())))
+        else:
+            raise CommandError(f"cannot save to {escape_text(path)}: the file name must end in .npy or .npz")
+    except OSError as e:
+        raise DataError(f"cannot write {escape_text(path)}: {e.strerror or e}") from None
+
+
+def _split_args(rest: str) -> list[str]:
+    try:
+        return shlex.split(rest)
+    except ValueError as e:
+        raise CommandError(f"cannot read the arguments: {e}") from None
+
+
+# ---- reading statements ----
+
+def needs_more(text: str) -> bool:
+    """True while a bracket is still open: the statement goes on on the next line.
+
+    >>> needs_more("x = [1,"), needs_more("x = [1]  # [ in a comment"), needs_more(":vars [")
+    (True, False, False)
+    """
+    if text.lstrip().startswith(":"):
+        return False
+    depth = 0
+    for line in text.split("\n"):
+        for ch in line.split("#", 1)[0]:
+            depth += (ch in "([") - (ch in ")]")
+            if depth < 0:
+                return False  # more closers than openers: let the parser say so
+    return depth > 0
+
+
+def run_script(session: Session, stream: TextIO, out: TextIO, err: TextIO,
+               filename: str = "<stdin>") -> int:
+    """Run statements read from a file or pipe, printing results; 1 if any failed, else 0.
+
+    >>> import io
+    >>> run_script(Session(), io.StringIO("y = 2 * 3\\ny\\n"), io.StringIO(), io.StringIO())
+    0
+    """
+    read, pending, start = "", "", 0
+    failed = False
+
+    def run(text: str) -> bool:
+        return run_and_print(session, text, out, err, lambda e: _rebase(e, read, start, filename))
+
+    try:
+        for line in stream:
+            if not pending:
+                start = len(read)
+            read += line
+            pending += line
+            if not needs_more(pending):
+                failed |= not run(pending.rstrip("\r\n"))
+                pending = ""
+        if pending.strip():  # brackets still open at the end: the parser will say so
+            failed |= not run(pending)
+    except Quit:
+        pass
+    return 1 if failed else 0
+
+
+def run_and_print(session: Session, text: str, out: TextIO, err: TextIO, relocate=None) -> bool:
+    """Execute `text`, print its output or its error; False if it failed (Quit passes through)."""
+    try:
+        output = session.execute(text)
+    except MaskDSLError as e:
+        print(relocate(e) if relocate else e, file=err)
+        return False
+    except Quit:
+        raise
+    except Exception as e:  # a bug in maskdsl, not in the user's program
+        print(f"internal error: {type(e).__name__}: {escape_text(str(e))}\n"
+              f"(this is a maskdsl bug; please report it)", file=err)
+        return False
+    if output:
+        print(output, file=out)
+    return True
+
+
+def _rebase(error: MaskDSLError, source: str, start: int, filename: str) -> MaskDSLError:
+    """Point an error raised for source[start:] into the whole source, as file:line:col."""
+    offset = error.span.start if error.span is not None else 0
+    end = error.span.end if error.span is not None else offset + 1
+    error.span = Span.at(source, start + offset, start + end)
+    error.source, error.filename = source, filename
+    return error
+
+
+# ---- naming the final expression ----
+
+def _fresh_name(text: str) -> str:
+    """A name that appears nowhere in text (so it cannot clash with the user's)."""
+    name, n = "_result", 0
+    while name in text:
+        n += 1
+        name = f"_result{n}"
+    return name
+
+
+@dataclass
+class _Line:
+    """A compiled input line; `result` names the output that holds the value to print."""
+    text: str
+    program: object | None
+    result: str | None = None
+    insertion: "_Insertion | None" = None
+
+
+class _Insertion:
+    """`text` with `inserted` put at `offset`; maps error spans back to the original text.
+
+    >>> ins = _Insertion("x = 1; x + y", 7, "_r = ")
+    >>> ins.source
+    'x = 1; _r = x + y'
+    >>> ins.original_offset(15), ins.original_offset(8), ins.original_offset(3)
+    (10, 7, 3)
+    """
+
+    def __init__(self, text: str, offset: int, inserted: str):
+        self.text, self.offset, self.length = text, offset, len(inserted)
+        self.source = text[:offset] + inserted + text[offset:]
+
+    def original_offset(self, position: int) -> int:
+        if position < self.offset:
+            return position
+        return max(self.offset, position - self.length)
+
+    def map_error(self, error: MaskDSLError) -> MaskDSLError:
+        if error.source not in (None, self.source):
+            return error
+        if error.span is not None:
+            error.span = Span.at(self.text, self.original_offset(error.span.start),
+                                 self.original_offset(error.span.end))
+        error.source = self.text
+        return error
