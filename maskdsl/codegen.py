@@ -361,7 +361,7 @@ class Emitter:
             self.line(f"{coords} = tf.where({mask})")
             tag = self.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
             return self.emit(node, f"tf.tensor_scatter_nd_update({self.ref(x)}, {coords}, "
-                                   f"rt.selected_values({v}, {self.ref(x)}, {coords}, {tag}))")
+                                   f"rt.selected_values({v}, {self.ref(x)}, {coords}, {tag}), name={tag})")
         tag = self.check(ShapeError, "index out of bounds, mask mismatch or values that do not fit the selection",
                          span)
         self.emit(node, f"rt.scatter_general({self.ref(x)}, {self.items_literal(plan)}, {plan.newaxes!r}, "

@@ -281,14 +281,12 @@ def selected_values(values, x, coords, tag):
 
 
 def broadcast_checked(values, want, tag):
-    """broadcast_to(values, want), failing with `tag` when NumPy would refuse to broadcast."""
-    shape = tf.shape(values, out_type=tf.int64)
-    pad = len(want.shape) and int(want.shape[0]) - len(values.shape)
-    padded = tf.concat([tf.ones([pad], tf.int64), shape], 0)
-    ok = tf.reduce_all(tf.logical_or(tf.equal(padded, want), tf.equal(padded, 1)))
-    check = tf.debugging.assert_equal(ok, True, message=tag)
-    with tf.control_dependencies([check]):
-        return tf.broadcast_to(values, want)
+    """broadcast_to(values, want), failing with `tag` when NumPy would refuse to broadcast.
+
+    The op itself carries the tag as its name: TensorFlow names the failing node in its
+    error. (An assert beside it is not enough: Grappler may drop a BroadcastTo whose
+    shapes do not fit, so that the consumer fails first, untagged.)"""
+    return tf.broadcast_to(values, want, name=tag)
 
 
 def gather(x, idx, axis, tag):

@@ -24,7 +24,7 @@ SPARSE_UPDATE = '''def program(x_0):
     t3 = tf.sin(t2)
     t4 = tf.exp(t3)
     t5 = tf.where(t1)
-    x_1 = tf.tensor_scatter_nd_update(x_0, t5, rt.selected_values(t4, x_0, t5, 'maskdsl-check-1'))
+    x_1 = tf.tensor_scatter_nd_update(x_0, t5, rt.selected_values(t4, x_0, t5, 'maskdsl-check-1'), name='maskdsl-check-1')
     return {'x': x_1}
 '''
 

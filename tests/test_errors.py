@@ -112,3 +112,13 @@ def test_missing_input_names_it_with_a_caret():
     with pytest.raises(InputError) as info:
         maskdsl.compile("y = x + k")(x=np.arange(3))
     assert "'k'" in str(info.value) and "^" in str(info.value)
+
+
+def test_wrong_number_of_values_is_a_tagged_error_not_a_tensorflow_one():
+    # Grappler can drop the BroadcastTo of mismatched values; the scatter then carries the tag.
+    f = maskdsl.compile("x[x > 1] = [1, 2]; x")
+    with pytest.raises(ShapeError, match="do not match the number of selected elements") as info:
+        f(x=np.arange(5))
+    assert info.value.span is not None and "^" in str(info.value)
+    assert_array = np.testing.assert_array_equal
+    assert_array(f(x=np.array([0, 5, 7, 1, 0])).numpy(), [0, 1, 2, 1, 0])
