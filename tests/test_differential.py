@@ -234,6 +234,18 @@ CASES = [
     ("x[:] = 1", "x[:] = 1", {"x": "i"}),
     ("x[...] = 2", "x[...] = 2", {"x": "m34"}),
     ("x[x > 0] = x[x < 0][0]", "x[x > 0] = x[x < 0][0]", {"x": "i"}),
+    # --- adapted from NumPy's own boolean-indexing tests (numpy/_core/tests/test_indexing.py) ---
+    ("x[True, ...]", "result = x[True, ...]", {"x": "m34"}),                   # 0-d bool with ellipsis
+    ("x[..., True]", "result = x[..., True]", {"x": "i"}),                     # 0-d bool adds a trailing axis
+    ("x[False, 0]", "result = x[False, 0]", {"x": "m34"}),
+    ("x[x[:, 0] > -3, [0, 2]]", "result = x[x[:, 0] > -3, [0, 2]]", {"x": "m34"}),  # mask + int array
+    ("x[x[:, 0] > -3, 1:3]", "result = x[x[:, 0] > -3, 1:3]", {"x": "m34"}),        # mask + slice
+    ("x[1:, x[0] > -4]", "result = x[1:, x[0] > -4]", {"x": "m34"}),               # slice + mask
+    ("x[x[:, :, 0] > 0, 1:]", "result = x[x[:, :, 0] > 0, 1:]", {"x": "f234"}),    # 2-D mask over leading dims
+    ("x[x > 100] = 5", "x[x > 100] = 5", {"x": "i"}),                          # empty mask assignment
+    ("x[x[:, 0] > -3, 1:3] = 0", "x[x[:, 0] > -3, 1:3] = 0", {"x": "m34"}),
+    ("x[1:, x[0] > -4] += 100", "x[1:, x[0] > -4] += 100", {"x": "m34"}),
+    ("x[x[:, 0] > -3, [1]]", "result = x[x[:, 0] > -3, [1]]", {"x": "m34"}),         # broadcast (2,) with (1,)
     # --- reductions ---
     ("sum(x)", "result = np.sum(x)", {"x": "i"}),
     ("sum(x[x > 0])", "result = np.sum(x[x > 0])", {"x": "i"}),
