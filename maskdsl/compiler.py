@@ -264,6 +264,8 @@ def _static(program: Program) -> bool:
     for n in program.nodes():
         if n.shape is None or None in n.shape:
             return False
+        if n.op == "select" and set(n.attr("index")) & {"m", "z"}:
+            return False  # gathers at the coordinates of a mask's true elements, even if the result is static
         if n.op == "update" and n.attr("strategy") in ("scatter", "adaptive") and set(n.attr("index")) & {"m", "z"}:
             return False  # the coordinates of a mask's true elements
     return True
