@@ -67,6 +67,7 @@ class Generated:
     checks: dict[str, Check] = field(default_factory=dict)
     output_names: tuple = ()
     input_names: tuple = ()
+    line_spans: dict = field(default_factory=dict)  # source line number -> span of the node it computes
 
 
 def literal(value) -> str:
@@ -110,6 +111,8 @@ class Emitter:
         self.counter = 0
         self.checks: dict[str, Check] = {}
         self.indent = 4
+        self.line_spans: dict[int, Span] = {}
+        self.current_span: Span | None = None
         self.shape_roots: dict = {}
         self.branch_only: dict[int, Node] = {}  # nodes emitted inside a tf.cond branch, not before
         self.statement_names: dict[int, str] = {}
@@ -146,6 +149,8 @@ class Emitter:
 
     def line(self, text: str) -> None:
         self.lines.append(" " * self.indent + text)
+        if self.current_span is not None:
+            self.line_spans[len(self.lines) + 1] = self.current_span  # +1: the `def program` line
 
     def emit(self, node: Node, expr: str) -> None:
         name = self.fresh(node)
@@ -154,6 +159,7 @@ class Emitter:
 
     # ---- nodes ----
     def node(self, node: Node) -> None:
+        self.current_span = node.span
         handler = getattr(self, f"op_{node.op}", None)
         if handler is None:
             if node.op in SIMPLE or node.op in ON_INT or node.op in ON_FLOAT or node.op in ("pow", "pos", "not",
@@ -362,8 +368,10 @@ class Emitter:
             tag = self.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
             return self.emit(node, f"tf.tensor_scatter_nd_update({self.ref(x)}, {coords}, "
                                    f"rt.selected_values({v}, {self.ref(x)}, {coords}, {tag}), name={tag})")
-        tag = self.check(ShapeError, "index out of bounds, mask mismatch or values that do not fit the selection",
-                         span)
+        masked = any(it.kind in "mz" for it in plan.items)
+        tag = self.check(ShapeError if masked else IndexOutOfRangeError,
+                         "boolean index did not match the indexed array, or the values do not fit the selection"
+                         if masked else "index out of bounds", span)
         self.emit(node, f"rt.scatter_general({self.ref(x)}, {self.items_literal(plan)}, {plan.newaxes!r}, "
                         f"{self.operands_literal(operands)}, {v}, {tag})")
 
@@ -468,4 +476,5 @@ def generate(program: Program) -> Generated:
     code = compile(source, "<maskdsl>", "exec")
     exec(code, namespace)  # the generated source only: names are generated, literals printed from values
     return Generated(source, namespace["program"], emitter.checks,
-                     tuple(name for name, _ in program.outputs), tuple(n.attr("name") for n in program.inputs))
+                     tuple(name for name, _ in program.outputs), tuple(n.attr("name") for n in program.inputs),
+                     emitter.line_spans)

@@ -30,6 +30,7 @@ from .runtime import TAG
 
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
 _TAG_RE = re.compile(re.escape(TAG) + r"\d+")
+_LINE_RE = re.compile(r'File "<maskdsl>", line (\d+)')
 
 
 @dataclass
@@ -216,8 +217,14 @@ class CompiledProgram:
         if match and match.group(0) in spec.generated.checks:
             check = spec.generated.checks[match.group(0)]
             return check.error(check.message, check.span, source=self.source_text)
-        first = message.strip().split("\n")[0]
-        return ShapeError(f"TensorFlow rejected the inputs: {first}", source=self.source_text)
+        # No check of ours fired: point at the statement whose generated line failed (TensorFlow's
+        # traceback names `<maskdsl>`, line N) and quote TensorFlow's own reason.
+        lines = [int(n) for n in _LINE_RE.findall(message)]
+        span = next((spec.generated.line_spans[n] for n in reversed(lines) if n in spec.generated.line_spans), None)
+        reason = next((ln.strip() for ln in message.splitlines()
+                       if ln.strip() and not ln.startswith((" ", "\t", "Graph execution", "Detected at", "File "))
+                       and "[[{{node" not in ln), message.strip().split("\n")[0])
+        return ShapeError(f"TensorFlow rejected the inputs: {reason}", span, source=self.source_text)
 
     # ---- introspection ----
     def _current(self) -> Specialization:

@@ -122,3 +122,18 @@ def test_wrong_number_of_values_is_a_tagged_error_not_a_tensorflow_one():
     assert info.value.span is not None and "^" in str(info.value)
     assert_array = np.testing.assert_array_equal
     assert_array(f(x=np.array([0, 5, 7, 1, 0])).numpy(), [0, 1, 2, 1, 0])
+
+
+def test_unchecked_tensorflow_failures_point_at_the_statement():
+    # Two unknown dimensions assumed equal at compile time; TensorFlow finds out at run time.
+    f = maskdsl.compile("y = x * 2\nz = y + w", signature={"x": "int32[None]", "w": "int32[None]"})
+    with pytest.raises(ShapeError, match=r"Incompatible shapes: \[3\] vs. \[4\]") as info:
+        f(x=np.arange(3, dtype=np.int32), w=np.arange(4, dtype=np.int32))
+    err = info.value
+    assert (err.line, err.column) == (2, 5) and "z = y + w" in str(err) and "^^^^^" in str(err)
+
+
+def test_integer_array_out_of_range_in_an_update_is_an_index_error():
+    f = maskdsl.compile("x[x < x ^ x] = 0", signature={"x": "int32[6]"})  # (x < x) ^ x: an int index
+    with pytest.raises(IndexOutOfRangeError):
+        f(x=np.array([3, -1, 0, 7, -8, 2], np.int32))
