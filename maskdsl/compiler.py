@@ -65,6 +65,21 @@ def _input_type(name: str, value) -> tuple[object, Type]:
     return array, Type(array.dtype.name, array.shape)
 
 
+def bind_arguments(what: str, names: tuple, args, kwargs) -> dict:
+    """Match positional and keyword arguments to input names (missing ones are the caller's to report)."""
+    if len(args) > len(names):
+        raise InputError(f"the {what} takes {len(names)} input{'s' if len(names) != 1 else ''} "
+                         f"({', '.join(names) or 'none'}), got {len(args)} positional")
+    values = dict(zip(names, args))
+    for name, value in kwargs.items():
+        if name in values:
+            raise InputError(f"input '{name}' given twice")
+        if name not in names:
+            raise InputError(f"unexpected input '{name}'; the {what}'s inputs are: {', '.join(names) or 'none'}")
+        values[name] = value
+    return values
+
+
 class CompiledProgram:
     """A compiled maskdsl program; call it with arrays to run its tf.function."""
 
@@ -152,17 +167,7 @@ class CompiledProgram:
 
     # ---- calling ----
     def _bind_args(self, args, kwargs) -> dict:
-        if len(args) > len(self.inputs):
-            raise InputError(f"the program takes {len(self.inputs)} input{'s' if len(self.inputs) != 1 else ''} "
-                             f"({', '.join(self.inputs) or 'none'}), got {len(args)} positional")
-        values = dict(zip(self.inputs, args))
-        for name, value in kwargs.items():
-            if name in values:
-                raise InputError(f"input '{name}' given twice")
-            if name not in self.inputs:
-                raise InputError(f"unexpected input '{name}'; the program's inputs are: "
-                                 f"{', '.join(self.inputs) or 'none'}")
-            values[name] = value
+        values = bind_arguments("program", self.inputs, args, kwargs)
         missing = [n for n in self.inputs if n not in values]
         if missing:
             node = next(n for n in self._program.inputs if n.attr("name") == missing[0])

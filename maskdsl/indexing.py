@@ -148,7 +148,7 @@ def plan_index(shape: tuple, pattern: tuple, operands: list, spans=None) -> Inde
         if kind == "a":
             value = operands[ops[0]][2]
             if value is not None and dims[0] is not None:
-                for v in _flatten(value):
+                for v in flatten(value):
                     if not -dims[0] <= v < dims[0]:
                         raise IndexOutOfRangeError(f"index {v} is out of bounds for axis {xdim} with size {dims[0]}",
                                                    spans[ops[0]])
@@ -197,10 +197,10 @@ def plan_index(shape: tuple, pattern: tuple, operands: list, spans=None) -> Inde
                      tuple(resolved))
 
 
-def _flatten(value):
+def flatten(value):
     if isinstance(value, tuple):
         for v in value:
-            yield from _flatten(v)
+            yield from flatten(v)
     else:
         yield value
 
@@ -208,4 +208,4 @@ def _flatten(value):
 def _count(value):
     if value is None:
         return None
-    return sum(1 for v in _flatten(value) if v)
+    return sum(1 for v in flatten(value) if v)

@@ -118,8 +118,10 @@ def input_node(name: str, span: Span | None = None) -> Node:
     return Node("input", (), (("name", name),), span=span)
 
 
-def postorder(roots) -> list[Node]:
-    """All nodes reachable from roots, children before parents; iterative (no recursion)."""
+def postorder(roots, children=None) -> list[Node]:
+    """All nodes reachable from roots, children before parents; iterative (no recursion).
+
+    `children(node)` chooses which arguments to descend into (default: all)."""
     order, seen = [], set()
     stack = [(r, False) for r in reversed(list(roots))]
     while stack:
@@ -131,7 +133,8 @@ def postorder(roots) -> list[Node]:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
+        kids = node.args if children is None else children(node)
+        stack.extend((a, False) for a in reversed(kids) if id(a) not in seen)
     return order
 
 

@@ -113,17 +113,7 @@ class Pipeline:
         return {name: result[name] for name in self.outputs}
 
     def _bind(self, args, arrays) -> dict:
-        if len(args) > len(self.inputs):
-            raise InputError(f"the pipeline takes {len(self.inputs)} inputs ({', '.join(self.inputs) or 'none'}), "
-                             f"got {len(args)} positional")
-        values = dict(zip(self.inputs, args))
-        for name, value in arrays.items():
-            if name in values:
-                raise InputError(f"input '{name}' given twice")
-            if name not in self.input_types:
-                raise InputError(f"unexpected input '{name}'; the pipeline's inputs are: "
-                                 f"{', '.join(self.inputs) or 'none'}")
-            values[name] = value
+        values = compiler.bind_arguments("pipeline", self.inputs, args, arrays)
         missing = [n for n in self.inputs if n not in values]
         if missing:
             raise InputError("missing input" + ("s " if len(missing) > 1 else " ")

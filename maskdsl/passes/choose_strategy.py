@@ -23,7 +23,7 @@ the new value is computed element-wise on the whole array (the new value is chea
 from __future__ import annotations
 
 from .. import cost
-from ..indexing import IndexPlan, plan_index
+from ..indexing import IndexPlan, flatten, plan_index
 from ..ir import Node, Program, const, postorder, rewrite
 from ..ops import ELEMENTWISE, OPS
 
@@ -92,19 +92,7 @@ def _elementwise_postorder(value: Node) -> list[Node]:
     """value's sub-graph reachable through element-wise ops, children first. Other nodes
     (selections, reductions, earlier versions of arrays) are leaves: never descended into,
     so the walk is proportional to the expression, not to the program's history."""
-    order, seen, stack = [], set(), [(value, False)]
-    while stack:
-        n, expanded = stack.pop()
-        if expanded:
-            order.append(n)
-            continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        if n.op in ELEMENTWISE:
-            stack.extend((a, False) for a in reversed(n.args) if id(a) not in seen)
-    return order
+    return postorder([value], lambda n: n.args if n.op in ELEMENTWISE else ())
 
 
 def _broadcast(*shapes):
@@ -142,7 +130,7 @@ def _choose_update(node: Node, forced: str = "auto", xla: bool = False) -> Node:
     dense_cost = cost.dense_update_cost(n, per_element)
     where = _with_value(node, dense)
     if mask.op == "const":
-        flat = list(_flatten(mask.attr("value")))
+        flat = list(flatten(mask.attr("value")))
         selectivity = sum(1 for v in flat if v) / max(1, len(flat))
         sparse_cost = cost.sparse_update_cost(n, per_element, selectivity)
         costs = (("where", round(dense_cost)), (f"scatter at selectivity {selectivity:.3g}", round(sparse_cost)))
@@ -172,14 +160,6 @@ def _choose_update(node: Node, forced: str = "auto", xla: bool = False) -> Node:
 
 def _with_value(node: Node, value: Node) -> Node:
     return node.replace(args=node.args[:-1] + (value,))
-
-
-def _flatten(v):
-    if isinstance(v, tuple):
-        for x in v:
-            yield from _flatten(x)
-    else:
-        yield v
 
 
 def _choose_select(node: Node) -> Node:
