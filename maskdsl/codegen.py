@@ -385,8 +385,9 @@ class Emitter:
             checked = self.fresh()
             self.line(f"{checked} = {mask}")
         fraction = self.fresh()
-        self.line(f"{fraction} = tf.cast(tf.math.count_nonzero({checked}), tf.float64) / "
-                  f"tf.cast(tf.maximum(tf.size({checked}), 1), tf.float64)")
+        # a float32 sum counts without count_nonzero's int64 copy; the fraction need not be exact
+        self.line(f"{fraction} = tf.reduce_sum(tf.cast({checked}, tf.float32)) / "
+                  f"tf.cast(tf.maximum(tf.size({checked}), 1), tf.float32)")
         attrs = tuple((k, v) for k, v in node.attrs if k not in ("strategy", "threshold", "costs", "reason"))
         branches = []
         for strategy, value in (("scatter", sparse), ("where", dense)):

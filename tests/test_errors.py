@@ -137,3 +137,11 @@ def test_integer_array_out_of_range_in_an_update_is_an_index_error():
     f = maskdsl.compile("x[x < x ^ x] = 0", signature={"x": "int32[6]"})  # (x < x) ^ x: an int index
     with pytest.raises(IndexOutOfRangeError):
         f(x=np.array([3, -1, 0, 7, -8, 2], np.int32))
+
+
+@pytest.mark.xfail(strict=True, reason="Grappler folds `x * 0 + y` into `y` and drops the checks placed beside it, "
+                                       "so a clash between a mask's count and a known length can go unnoticed")
+def test_broadcast_clash_hidden_by_grappler_is_an_error():
+    f = maskdsl.compile("x[m] = x * 0 + x[m]")
+    with pytest.raises(ShapeError):
+        f(x=np.array([3, -1, 0, 7, -8, 2], np.int32), m=np.array([1, 0, 1, 0, 0, 0], bool))
