@@ -420,6 +420,9 @@ class Emitter:
         shape = list(node.attr("shape"))
         self.emit(node, f"tf.fill({shape!r}, {self.as_dtype(node.args[0], node.dtype)})")
 
+    def op_expand(self, node):
+        self.emit(node, f"rt.expand_mask({self.ref(node.args[0])}, {int(node.attr('trailing'))})")
+
     def op_shape(self, node):
         self.emit(node, f"tf.shape({self.ref(node.args[0])}, out_type=tf.int64)")
 

@@ -105,6 +105,8 @@ OPS.update({
     "arange": OpInfo("arange", 3, 3, kind="source", cost="cheap"),
     "fill": OpInfo("fill", 1, 1, kind="source", cost="cheap"),  # zeros/ones/full
     "shape": OpInfo("shape", 1, 1, kind="structural", cost="free"),
+    # expand(m): a mask over leading dims reshaped to broadcast against the whole array
+    "expand": OpInfo("expand", 1, 1, kind="structural", cost="free"),
     "size": OpInfo("size", 1, 1, kind="structural", cost="free"),
     "stack": OpInfo("stack", 0, 100_000, kind="structural", cost="cheap"),  # list literals of values
 })

@@ -44,3 +44,12 @@ def test_naive_single_where_would_leak_nan():
     # The reason for the double where: the single-where formulation's gradient is nan at x == 0.
     naive = grad(lambda x: tf.where(x > 0, tf.math.log(x), x), X)
     assert np.isnan(naive).any()
+
+
+def test_row_mask_guards_the_unselected_rows_too():
+    f = maskdsl.compile("m = x[:, 0] > 0; x[m] = log(x[m]); x", signature={"x": "float32[None, 2]"})
+    x = tf.Variable([[1.0, 0.5], [-1.0, 2.0], [0.0, 3.0]])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(f(x=x))
+    g = tape.gradient(y, x).numpy()
+    np.testing.assert_array_equal(g, [[1.0, 2.0], [1.0, 1.0], [1.0, 1.0]])  # d log(v) = 1/v; identity elsewhere

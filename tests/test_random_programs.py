@@ -55,7 +55,8 @@ def programs(draw):
             lines.append(f"x[{draw(m)}] {op} {draw(st.sampled_from(['2', '3', '-1']))}")
         elif kind == "dense":
             mask = draw(m)
-            lines.append(f"x[{mask}] = ({draw(e)}) * 0 + x[{mask}] * 2")
+            # a scalar term keeps the shapes NumPy-valid (a whole-array term would clash with the selection)
+            lines.append(f"x[{mask}] = x[{mask}] * 2 + sum({draw(e)}) * 0")
         elif kind == "bind":
             lines.append(f"y = {draw(e)}")
         elif kind == "reduce":

@@ -52,7 +52,8 @@ def _mask_broadcast(update: Node, plan: IndexPlan) -> Node | None:
     trailing = len(update.args[0].shape) - item.dims[-1] - 1
     if trailing == 0:
         return mask
-    return None  # guards for masks with trailing dims are applied by the runtime check instead
+    return Node("expand", (mask,), (("trailing", trailing),), "bool", mask.shape + (1,) * trailing, False,
+                mask.span)
 
 
 def densify(update: Node, plan: IndexPlan) -> Node | None:
