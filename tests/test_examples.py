@@ -4,6 +4,7 @@ import runpy
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -32,3 +33,62 @@ def test_pick_even(capsys):
     x = np.array([7, 2, 9, 4, 4, 11, 0, -6])
     np.testing.assert_array_equal(run_example("pick_even.py"), x[x % 2 == 0])
     assert "tf.boolean_mask" in capsys.readouterr().out
+
+
+def test_masked_reduction(capsys):
+    x = np.load(EXAMPLES / "data" / "sensors.npz")["x"]
+    valid = np.isfinite(x) & (x > 0)
+    result = run_example("masked_reduction.py")
+    np.testing.assert_allclose(result["total"], x[valid].sum(dtype=np.float64), rtol=1e-5)
+    assert result["n"] == np.count_nonzero(valid)
+    np.testing.assert_allclose(result["average"], x[valid].mean(dtype=np.float64), rtol=1e-5)
+    assert result["highest"] == x[valid].max()
+    assert result["total"].dtype == np.float32 and result["n"].dtype == np.int64
+    out = capsys.readouterr().out
+    assert "tf.reduce_sum(tf.where(" in out and "boolean_mask" not in out
+
+
+def test_tf_data_pipeline():
+    x = np.load(EXAMPLES / "data" / "sensors.npz")["x"]
+    limit = np.float32(100.0)
+    spike = np.any(x > limit, axis=1)
+    clean = x.copy()
+    clean[np.isnan(clean) | (clean > limit)] = 0.0
+    result = run_example("tf_data_pipeline.py")
+    np.testing.assert_array_equal(result["spike"], spike)
+    np.testing.assert_array_equal(result["x"], clean)
+    np.testing.assert_array_equal(result["spiky"], clean[spike])
+
+
+@pytest.mark.slow
+def test_keras_mask_layer():
+    result = run_example("keras_mask_layer.py")
+    x = result["inputs"]
+    clean = x.copy()
+    clean[np.isnan(clean)] = 0.0
+    clean[clean > 4] = 4
+    np.testing.assert_array_equal(result["cleaned"], clean)
+    assert np.isnan(x).any() and (x > 4).any()
+    np.testing.assert_allclose(result["weights"], [3.0, -2.0, 1.0], atol=0.05)
+    assert result["loss"][-1] < result["loss"][0] / 100
+
+
+def test_saved_model_export(tmp_path):
+    x = np.array([1.0, np.nan, 250.0, 7.5, -3.0], np.float32)
+    x[np.isnan(x)] = 0.0
+    x[x > 5.0] = 5.0
+    result = runpy.run_path(str(EXAMPLES / "saved_model_export.py"))["main"](str(tmp_path / "model"))
+    np.testing.assert_array_equal(result, x)
+    assert result.dtype == np.float32
+    assert (tmp_path / "model" / "saved_model.pb").exists()
+
+
+def test_gradient_masked_update():
+    x = np.array([-3.0, -1.0, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0])
+    m = x > 0
+    # loss(w) = mean((w * log1p(x[m]) - 2.5 * log1p(x[m]))**2 over the selected, 0 elsewhere)
+    expected_gradient = 2 * np.sum((1.0 - 2.5) * np.log1p(x[m]) ** 2) / x.size
+    result = run_example("gradient_masked_update.py")
+    np.testing.assert_allclose(result["first_gradient"], expected_gradient, rtol=1e-5)
+    np.testing.assert_allclose(result["w"], 2.5, rtol=1e-4)
+    assert np.isfinite(result["loss"])
