@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import re
+
+import numpy as np
 from dataclasses import dataclass, field
 
 from . import runtime  # before TensorFlow: it sets TensorFlow's log level
@@ -90,10 +92,9 @@ def literal(value) -> str:
 def _converted(value, dtype: str):
     """A literal as `dtype` would hold it (2.7 -> 2 for integers: NumPy's unsafe cast on assignment)."""
     kind = dtype_kind(dtype)
-    if kind in "iu" and isinstance(value, float):
-        return int(value)
-    if kind == "b" and not isinstance(value, tuple):
-        return bool(value)
+    if (kind in "iu" and isinstance(value, float)) or (kind == "b" and not isinstance(value, tuple)):
+        with np.errstate(all="ignore"):  # NumPy's unsafe cast, as assignment does (inf, nan included)
+            return np.array(value).astype(dtype).item()
     return value
 
 

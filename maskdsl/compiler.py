@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -19,7 +20,8 @@ import numpy as np
 from . import codegen, cost, runtime  # runtime first: it quiets TensorFlow's start-up logging
 from .runtime import tf
 from .dtypes import DTYPES, Type
-from .errors import InputError, MaskDSLError, ShapeError, UnknownNameError
+from .errors import (DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError, UnknownNameError,
+                     ValueDSLError)
 from .ir import Node, Program, format_program, postorder
 from .lower import lower
 from .parser import parse
@@ -31,6 +33,9 @@ from .runtime import TAG
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
 _TAG_RE = re.compile(re.escape(TAG) + r"\d+")
 _LINE_RE = re.compile(r'File "<maskdsl>", line (\d+)')
+# TensorFlow's reasons for failures no check of ours caught, when they are not a ShapeError.
+_TF_REASONS = (("Requires delta != 0", ValueDSLError), ("is not in [0,", IndexOutOfRangeError),
+               ("out of bounds", IndexOutOfRangeError), ("No OpKernel was registered", DTypeError))
 
 
 @dataclass
@@ -45,6 +50,11 @@ class Specialization:
 
 def _input_type(name: str, value) -> tuple[object, Type]:
     """Convert one call argument; returns (tensor-or-array, its Type)."""
+    if isinstance(value, (tf.SparseTensor, tf.RaggedTensor)):
+        raise InputError(f"input '{name}' is a {type(value).__name__}; maskdsl takes dense arrays "
+                         f"(use tf.sparse.to_dense or .to_tensor())")
+    if isinstance(value, np.ma.MaskedArray):  # np.asarray would silently drop the mask
+        raise InputError(f"input '{name}' is a masked array; pass np.ma.filled(x, fill) and the mask separately")
     if isinstance(value, (tf.Tensor, tf.Variable)) or tf.is_tensor(value):
         dtype = value.dtype.name
         if dtype not in DTYPES:
@@ -63,6 +73,22 @@ def _input_type(name: str, value) -> tuple[object, Type]:
         raise InputError(f"input '{name}' has unsupported dtype {array.dtype} "
                          f"(supported: {', '.join(DTYPES)})")
     return array, Type(array.dtype.name, array.shape)
+
+
+def _cast_exactly(name: str, array: np.ndarray, dtype: str) -> np.ndarray:
+    """array as `dtype` (a list of Python ints for an int8 signature), refusing to change a value:
+    no wrap-around (300 -> 44, uint8 200 -> int8 -56) and no overflow to infinity."""
+    with np.errstate(all="ignore"):
+        out = array.astype(dtype)
+        if out.dtype.kind in "iub":
+            lost = (out != array) | (out.astype(array.dtype) != array)
+        else:
+            lost = np.isfinite(array) & ~np.isfinite(out)
+    if np.any(lost):
+        bad = array[lost].flat[0].item()
+        raise InputError(f"input '{name}' holds {bad!r}, which {dtype} cannot represent "
+                         f"(the signature says {dtype}; the array is {array.dtype})")
+    return out
 
 
 def bind_arguments(what: str, names: tuple, args, kwargs) -> dict:
@@ -178,11 +204,17 @@ class CompiledProgram:
 
     def _convert(self, values: dict) -> tuple[list, dict]:
         converted, types = [], {}
-        for name in self.inputs:
-            value, t = _input_type(name, values[name])
-            if self.signature is not None:
-                want = self.signature[name]
-                value, t = self._conform(name, value, t, want)
+        for node in self._program.inputs:
+            name = node.attr("name")
+            try:
+                value, t = _input_type(name, values[name])
+                if self.signature is not None:
+                    want = self.signature[name]
+                    value, t = self._conform(name, value, t, want)
+            except InputError as e:  # point at the input's first use in the program
+                if e.span is None:
+                    e.span = node.span
+                raise e.with_source(self.source_text) from None
             converted.append(value)
             types[name] = t
         return converted, types
@@ -193,20 +225,25 @@ class CompiledProgram:
             raise InputError(f"input '{name}' has shape {list(t.shape)}, the signature says {want}")
         if t.dtype != want.dtype:
             if isinstance(value, np.ndarray) and np.can_cast(value.dtype, want.dtype, "same_kind"):
-                value = value.astype(want.dtype)
+                value = _cast_exactly(name, value, want.dtype)
             else:
                 raise InputError(f"input '{name}' has dtype {t.dtype}, the signature says {want.dtype}")
         return value, want
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, /, *args, **kwargs):  # positional-only self: an input may be called `self`
         values = self._bind_args(args, kwargs)
         converted, types = self._convert(values)
         spec = self._last if self.signature is not None else self._specialize(types)
         self._last = spec
         try:
             result = spec.function(*converted)
-        except tf.errors.InvalidArgumentError as e:
+        except tf.errors.OpError as e:  # InvalidArgument from our checks; OOM, ... from TensorFlow itself
             raise self._runtime_error(spec, e) from None
+        except (TypeError, ValueError) as e:
+            traced = self._tracing_error(spec, e)  # a TensorFlow op refused its dtypes while tracing
+            if traced is None:
+                raise
+            raise traced from None
         if len(self.outputs) == 1:
             return result[self.outputs[0]]
         return result
@@ -215,6 +252,18 @@ class CompiledProgram:
         """The MaskDSLError for a TensorFlow error raised while this program ran inside a
         graph of someone else's (dataset.map, a SavedModel, a Keras model)."""
         return self._runtime_error(self._current(), error)
+
+    def _tracing_error(self, spec: Specialization, error: Exception) -> MaskDSLError | None:
+        """A DTypeError for an exception raised by TensorFlow while tracing generated code (an op
+        without a kernel for a dtype NumPy supports), pointing at the line's statement; None if the
+        exception did not come from the generated code."""
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == "<maskdsl>"]
+        if not frames:
+            return None
+        span = spec.generated.line_spans.get(frames[-1].lineno)
+        reason = str(error).strip().split("\n")[0]
+        return DTypeError(f"TensorFlow cannot compute this for these dtypes: {reason}", span,
+                          source=self.source_text)
 
     def _runtime_error(self, spec: Specialization, error) -> MaskDSLError:
         message = getattr(error, "message", None) or str(error)
@@ -229,7 +278,11 @@ class CompiledProgram:
         reason = next((ln.strip() for ln in message.splitlines()
                        if ln.strip() and not ln.startswith((" ", "\t", "Graph execution", "Detected at", "File "))
                        and "[[{{node" not in ln), message.strip().split("\n")[0])
-        return ShapeError(f"TensorFlow rejected the inputs: {reason}", span, source=self.source_text)
+        if isinstance(error, tf.errors.ResourceExhaustedError):
+            return LimitError(f"the arrays this program makes do not fit in memory (TensorFlow: {reason})", span,
+                              source=self.source_text, hint="a size computed from the inputs may be far too large")
+        cls = next((c for text, c in _TF_REASONS if text in reason), ShapeError)
+        return cls(f"TensorFlow rejected the inputs: {reason}", span, source=self.source_text)
 
     # ---- introspection ----
     def _current(self) -> Specialization:
@@ -312,7 +365,7 @@ _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
 
 
-def evaluate(source: str, **arrays):
+def evaluate(source: str, /, **arrays):  # positional-only: an input may be called `source`
     """Compile (cached by source) and run once: `maskdsl.evaluate("x[x > 4]", x=arr)`."""
     program = _CACHE.get(source)
     if program is None:

@@ -50,6 +50,14 @@ def escape_text(text: str) -> str:
     return "".join(out)
 
 
+def escape_message(text: str) -> str:
+    """A message with control characters shown as escapes (a name or a file name can hold any
+    character; printing it raw could move the cursor or recolour a terminal). Newlines stay."""
+    if text.isprintable():
+        return text
+    return "\n".join(line if line.isprintable() else escape_text(line) for line in text.split("\n"))
+
+
 def describe_char(ch: str) -> str:
     """A character as a message can name it: 'x', 'ｘ' (U+FF58), or U+00A0 for invisible ones."""
     code = f"U+{ord(ch):04X}"
@@ -117,11 +125,12 @@ class MaskDSLError(Exception):
         return ":".join(where) if self.filename else ", ".join(where)
 
     def __str__(self) -> str:
-        loc = self.location()
-        head = f"{loc}: {self.kind}: {self.message}" if loc else f"{self.kind}: {self.message}"
+        loc = escape_message(self.location())
+        message = escape_message(self.message)
+        head = f"{loc}: {self.kind}: {message}" if loc else f"{self.kind}: {message}"
         parts = [head, *self.caret_lines()]
         if self.hint:
-            parts.append(f"hint: {self.hint}")
+            parts.append(f"hint: {escape_message(self.hint)}")
         return "\n".join(parts)
 
 

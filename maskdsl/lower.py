@@ -34,7 +34,8 @@ class _Marker:
         self.kind, self.node, self.parts = kind, node, parts
 
 
-def _not_a_value(item, what: str):
+def _not_a_value(item: _Marker):
+    what = {"n": "None", "e": "'...'", "s": "a slice"}[item.kind]
     raise ParseError(f"{what} can only be used inside an index", item.node.span)
 
 
@@ -86,13 +87,13 @@ class Lowering:
     def value(self, root: ast.Node) -> Node:
         out = self.expr(root)
         if isinstance(out, _Marker):
-            _not_a_value(out, "None" if out.kind == "n" else "'...'" if out.kind == "e" else "a slice")
+            _not_a_value(out)
         return out
 
     def build(self, node: ast.Node, kids: list):
         for k in kids:
             if isinstance(k, _Marker) and not isinstance(node, ast.Index):
-                _not_a_value(k, "None" if k.kind == "n" else "'...'" if k.kind == "e" else "a slice")
+                _not_a_value(k)
         span = node.span
         if isinstance(node, ast.Name):
             return self.read(node.id, span)
@@ -128,6 +129,8 @@ class Lowering:
             return self.call(node, kids[:n_pos], dict(zip((k for k, _ in node.kwargs), kids[n_pos:])),
                              node.kwarg_spans)
         if isinstance(node, ast.Index):
+            if isinstance(kids[0], _Marker):  # `None[0]`: index items are not values
+                _not_a_value(kids[0])
             pattern, operands = self.index_items(node.items, kids[1:])
             return Node("select", (kids[0], *operands), (("index", pattern),), span=span)
         raise ParseError(f"unsupported syntax {type(node).__name__}", span)
@@ -137,6 +140,9 @@ class Lowering:
             bad = next(c for c, k in zip(node.items, kids) if k.op != "const")
             raise ParseError("list literals may only hold numbers (or lists of numbers)", bad.span,
                              hint="use where(...) or arithmetic to combine arrays")
+        depth = 1 + max((len(k.shape) for k in kids), default=0)
+        if depth > limits.MAX_LIST_DEPTH:
+            raise LimitError(f"list literal nested deeper than {limits.MAX_LIST_DEPTH} levels", node.span)
         values = [k.attr("value") for k in kids]
         try:
             array = np.asarray([_to_list(v) for v in values])
@@ -225,6 +231,9 @@ class Lowering:
         if stmt.index is None and stmt.op is None:
             self.write(stmt.name, self.value(stmt.value), stmt.span, stmt.name_span)
             return
+        if stmt.name in RESERVED:  # `where[m] = 1`, `abs += 1`: the same error as `where = 1`
+            raise ParseError(f"cannot assign to '{stmt.name}': it is a built-in function", stmt.name_span,
+                             hint="choose another name")
         # read left to right (target, index, value): inputs are numbered in reading order
         current = self.read(stmt.name, stmt.name_span)
         if stmt.index is None:

@@ -62,7 +62,11 @@ class _BracketTracker:
     def process(self, stream):
         self.local.open = []
         self.local.last = None
-        for tok in stream:
+        for count, tok in enumerate(stream, 1):
+            if count > limits.MAX_TOKENS:  # bounds the work of every later phase, before it starts
+                raise LimitError(f"program has more than {limits.MAX_TOKENS} tokens", _token_span(tok))
+            if tok.type == "NAME":
+                _check_name(tok)  # here, in reading order, so the first bad name is the one reported
             if tok.type == "_NL" and self.local.open:
                 continue
             if tok.value in OPENERS and tok.type != "_NL":
@@ -94,8 +98,15 @@ def _meta_span(meta) -> Span | None:
     return Span(meta.start_pos, meta.end_pos, meta.line, meta.column)
 
 
+# Words of the grammar. Where an operator cannot follow, the contextual lexer would read
+# `and`/`or` as a NAME (`and = 1`, `x[: or]`); they are never names.
+KEYWORDS = frozenset(("and", "or", "not", "True", "False", "None", "nan", "inf"))
+
+
 def _check_name(tok: Token) -> str:
     name = str(tok)
+    if name in KEYWORDS:
+        raise ParseError(f"'{name}' is a keyword, not a name", _token_span(tok))
     if name.startswith("__"):
         raise ParseError(f"names starting with '__' are reserved: {name!r}", _token_span(tok))
     return name
@@ -226,11 +237,12 @@ class _ToAst:
         return ast.Name(_check_name(children[0]), span=_meta_span(meta))
 
     def int_lit(self, meta, children):
-        value = int(_number_text(children[0]))
-        if value > limits.MAX_INT_LITERAL:
+        text = _number_text(children[0]).lstrip("0") or "0"
+        # compare digit counts before int(): Python refuses to convert more than 4300 digits
+        if len(text) > len(str(limits.MAX_INT_LITERAL)) or int(text) > limits.MAX_INT_LITERAL:
             raise LimitError(f"integer literal larger than the int64 limit {limits.MAX_INT_LITERAL}",
                              _meta_span(meta))
-        return ast.Const(value, span=_meta_span(meta))
+        return ast.Const(int(text), span=_meta_span(meta))
 
     def float_lit(self, meta, children):
         value = float(_number_text(children[0]))
@@ -265,15 +277,25 @@ class _ToAst:
         return ast.Sequence(items, "list", span=_meta_span(meta))
 
 
+# Left-associative chains (`a + b - c`, `x[0][1]`) grow the tree on the left; a long flat
+# chain is not nesting, so its left spine does not count towards MAX_DEPTH.
+_CHAINS = {"add": "sum", "sub": "sum", "mul": "term", "truediv": "term", "floordiv": "term", "mod": "term",
+           "or_": "or", "xor": "xor", "and_": "and", "getitem": "postfix"}
+
+
 def _check_depth(tree: Tree) -> None:
-    """Reject trees deeper than MAX_DEPTH before anything recursive sees them."""
+    """Reject trees nested deeper than MAX_DEPTH before anything else walks them."""
     stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > limits.MAX_DEPTH:
             raise LimitError(f"expression nested deeper than {limits.MAX_DEPTH} levels",
                              _meta_span(node.meta))
-        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+        chain = _CHAINS.get(node.data)
+        for i, child in enumerate(node.children):
+            if isinstance(child, Tree):
+                flat = i == 0 and chain is not None and _CHAINS.get(child.data) == chain
+                stack.append((child, depth if flat else depth + 1))
 
 
 def parse(source: str) -> ast.Module:
@@ -363,6 +385,19 @@ def _explain(e: UnexpectedInput, source: str, tracker: _BracketTracker) -> Parse
         opener = still_open[-1]
         return ParseError(f"missing '{OPENERS[opener.value]}' to close '{opener.value}' opened at "
                           f"line {opener.line}, column {opener.column}", span)
+    if not at_end and previous is not None and previous.type in ("INT", "FLOAT") \
+            and token.type in ("NAME", "INT", "FLOAT") and previous.end_pos == token.start_pos:
+        # a number glued to a name or another number: `1__0`, `1_`, `1e`, `0x10`, `1j`, `1.5.3`, `2x`
+        text = source[previous.start_pos:token.end_pos]
+        if text[:2].lower() in ("0x", "0b", "0o"):
+            hint = "maskdsl numbers are decimal"
+        elif text[-1] in "jJ":
+            hint = "complex numbers are not supported"
+        elif token.type == "NAME" and token.value[0] not in "eE_":
+            hint = f"did you mean {previous.value} * {token.value}?"
+        else:
+            hint = "write digits with single '_' between them, and an exponent with digits: 1_000, 2.5e3"
+        return ParseError(f"invalid number {text!r}", Span.at(source, previous.start_pos, token.end_pos), hint=hint)
     if not at_end and token.type in ("NAME", "INT", "FLOAT", "LPAR", "LSQB") and "_NL" in expected:
         return ParseError(f"unexpected {found}: statements must be separated by ';' or a newline",
                           span, hint="did you forget an operator or a ';'?")

@@ -2,7 +2,9 @@
 
 Any node whose arguments are all constants, and whose result is small, is replaced by
 a constant holding the value NumPy gives (via the reference evaluator, so folding
-cannot disagree with it). Errors NumPy would raise surface now, at compile time.
+cannot disagree with it); so is `shape(x)` or `size(x)` of an array of static shape.
+Arithmetic on Python literals stays Python's (with infer_types' int64 limits). Errors
+NumPy would raise surface now, at compile time.
 
 >>> from maskdsl.passes import prepare, infer_types
 >>> print(format_program(fold_constants(infer_types(prepare("y = x * sqrt(float32(4))", x="float32[3]")))))
@@ -18,6 +20,7 @@ from .. import limits
 from ..dtypes import numel
 from ..ir import Node, Program, const, format_program, keep_args, rewrite
 from ..reference import evaluate_node
+from .infer_types import fold_literals
 
 FOLDABLE_KINDS = ("elementwise", "reduce", "index", "structural")
 
@@ -27,15 +30,23 @@ def _fold(node: Node, args) -> Node:
     from ..ops import OPS
     if node.op in ("const", "input") or OPS[node.op].kind not in FOLDABLE_KINDS:
         return node
+    if node.op in ("size", "shape") and args[0].shape is not None and None not in args[0].shape:
+        # known at compile time whatever the values: `size(x) ** 99` then meets fold_literals' limits
+        dims = args[0].shape
+        return const(numel(dims), span=node.span) if node.op == "size" else \
+            const(tuple(dims), dtype="int64", weak=False, span=node.span)
     if not args or not all(a.op == "const" for a in args):
         return node
     size = numel(node.shape)
     if size is None or size > limits.MAX_FOLDED_ELEMENTS:
         return node
+    if node.weak and OPS[node.op].python is not None and all(a.weak for a in args):
+        return fold_literals(node, args)  # Python's arithmetic, with its limits (`size(x) ** 99`)
     value = evaluate_node(node, [a.attr("value") if a.weak else np.asarray(a.attr("value"), a.dtype)
                                  for a in args])
-    if node.weak:
-        return const(value, span=node.span)
+    if node.weak:  # a Python scalar, never a NumPy one: codegen prints only parsed-value types
+        scalar = value if isinstance(value, (bool, int, float)) else np.asarray(value).item()
+        return const(scalar, span=node.span)
     array = np.asarray(value, dtype=node.dtype)
     folded = array.tolist()
     return const(_tupled(folded), dtype=node.dtype, weak=False, span=node.span)

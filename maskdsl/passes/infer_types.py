@@ -38,7 +38,7 @@ def _const_value(node: Node):
     return node.attr("value") if node.op == "const" else None
 
 
-def _fold_literals(node: Node, args) -> Node | None:
+def fold_literals(node: Node, args) -> Node | None:
     """`2 ** -1`, `1 + 2`: Python arithmetic on two literals gives a literal."""
     info = OPS[node.op]
     if info.python is None or not all(a.op == "const" and a.weak for a in args):
@@ -64,7 +64,7 @@ def _fold_literals(node: Node, args) -> Node | None:
 
 
 def _elementwise(node: Node, args) -> Node:
-    folded = _fold_literals(node, args)
+    folded = fold_literals(node, args)
     if folded is not None:
         return folded
     types = [_type(a) for a in args]
@@ -133,9 +133,11 @@ def _reduce(node: Node, args) -> Node:
     else:
         axes = []
         for a in axis:
-            if not -rank <= a < max(rank, 1) or (rank == 0 and a not in (0, -1)):
+            # NumPy lets a 0-d array be reduced over axis 0 or -1 (a no-op), except by mean
+            if not -rank <= a < max(rank, 1) or (rank == 0 and (a not in (0, -1) or kind == "mean")):
                 raise ShapeError(f"axis {a} is out of bounds for array of dimension {rank}", node.span)
-            axes.append(a % rank if rank else 0)
+            if rank:
+                axes.append(a % rank)
         if len(set(axes)) != len(axes):
             raise ShapeError("duplicate value in 'axis'", node.span)
         axes = tuple(sorted(axes))
@@ -154,11 +156,19 @@ def _index_operands(args):
     return [(a.shape, a.dtype, _const_value(a)) for a in args]
 
 
+def _plan(node: Node, shape: tuple, operands):
+    plan = plan_index(shape, node.attr("index"), _index_operands(operands), [a.span for a in operands])
+    if len(plan.items) > limits.MAX_RANK:
+        raise LimitError(f"an index of {len(plan.items)} items (with the dimensions it leaves implicit); "
+                         f"at most {limits.MAX_RANK} are allowed", node.span)
+    return plan
+
+
 def _select(node: Node, args) -> Node:
     x, operands = args[0], args[1:]
     if x.shape == () and x.weak:
         raise DTypeError("a literal cannot be indexed", node.span)
-    plan = plan_index(x.shape, node.attr("index"), _index_operands(operands), [a.span for a in operands])
+    plan = _plan(node, x.shape, operands)
     return _typed(node, args, x.dtype, plan.result_shape, index=plan.resolved)
 
 
@@ -166,7 +176,7 @@ def _update(node: Node, args) -> Node:
     x, operands, value = args[0], args[1:-1], args[-1]
     pattern = node.attr("index")
     if pattern:
-        plan = plan_index(x.shape, pattern, _index_operands(operands), [a.span for a in operands])
+        plan = _plan(node, x.shape, operands)
         target, resolved = plan.result_shape, plan.resolved
     else:
         target, resolved = x.shape, ()
@@ -254,16 +264,20 @@ RULES = {
 
 def _infer(node: Node, args) -> Node:
     rule = RULES.get(node.op)
+    if rule is None and node.op not in ELEMENTWISE:
+        raise MaskDSLError(f"no type rule for {node.op}", node.span)
     try:
-        if rule is not None:
-            return rule(node, args)
-        if node.op in ELEMENTWISE:
-            return _elementwise(node, args)
+        typed = rule(node, args) if rule is not None else _elementwise(node, args)
     except MaskDSLError as e:
         if e.span is None:
             e.span = node.span
         raise
-    raise MaskDSLError(f"no type rule for {node.op}", node.span)
+    if typed.shape is not None and len(typed.shape) > limits.MAX_RANK:
+        # TensorFlow aborts the whole process on arrays of more than 254 dimensions
+        what = f"input '{node.attr('name')}'" if node.op == "input" else "an array"
+        raise LimitError(f"{what} of {len(typed.shape)} dimensions; at most {limits.MAX_RANK} are allowed",
+                         node.span)
+    return typed
 
 
 def infer_types(program: Program) -> Program:
