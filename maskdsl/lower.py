@@ -92,7 +92,9 @@ class Lowering:
 
     def build(self, node: ast.Node, kids: list):
         for k in kids:
-            if isinstance(k, _Marker) and not isinstance(node, ast.Index):
+            # None is a new axis inside an index, and `axis=None` in a reduction (checked there)
+            if isinstance(k, _Marker) and not isinstance(node, ast.Index) and not (
+                    isinstance(node, ast.Call) and k.kind == "n"):
                 _not_a_value(k)
         span = node.span
         if isinstance(node, ast.Name):
@@ -175,6 +177,10 @@ class Lowering:
     def call(self, node: ast.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes) -> Node:
         fn = FUNCTIONS.get(node.func)
         span = node.span
+        for i, arg in enumerate([*args, *kwargs.values()]):
+            if isinstance(arg, _Marker) and not (fn is not None and fn.lowering == "reduce" and (
+                    (i == 1 and len(args) > 1) or (i >= len(args) and list(kwargs)[i - len(args)] == "axis"))):
+                _not_a_value(arg)
         if fn is None:
             close = difflib.get_close_matches(node.func, FUNCTIONS, n=3)
             hint = f"did you mean {' or '.join(close)}?" if close else None
@@ -212,7 +218,7 @@ class Lowering:
         if len(args) > 1 and "axis" in kwargs:
             raise ParseError(f"{fn.name}() got axis twice", span)
         axis = None
-        if axis_node is not None:
+        if axis_node is not None and not isinstance(axis_node, _Marker):  # axis=None: every element
             axis = _const_value(axis_node, "axis must be an integer or a tuple of integers")
             axis = None if axis is None else tuple(axis) if isinstance(axis, tuple) else (axis,)
             if axis is not None and not all(isinstance(a, int) and not isinstance(a, bool) for a in axis):

@@ -280,6 +280,8 @@ CASES = [
     ("sum(x[x > 0], keepdims=True)", "result = np.sum(x[x > 0], keepdims=True)", {"x": "i"}),
     ("max(x[x[:, 0] > -3], axis=0)", "result = np.max(x[x[:, 0] > -3], axis=0)", {"x": "m34"}),
     ("sum(x > 0)", "result = np.sum(x > 0)", {"x": "i"}),
+    ("sum(x, axis=None)", "result = np.sum(x, axis=None)", {"x": "m34"}),
+    ("max(x, None, keepdims=True)", "result = np.max(x, None, keepdims=True)", {"x": "f234"}),
     ("mean(x)", "result = np.mean(x)", {"x": "f"}),
     # --- dtypes and promotion (NEP 50) ---
     ("x + 1", "result = x + 1", {"x": "i8"}),
