@@ -67,8 +67,6 @@ class Generated:
     source: str
     function: object
     checks: dict[str, Check] = field(default_factory=dict)
-    output_names: tuple = ()
-    input_names: tuple = ()
     line_spans: dict = field(default_factory=dict)  # source line number -> span of the node it computes
 
 
@@ -480,6 +478,4 @@ def generate(program: Program) -> Generated:
     namespace = {"__builtins__": {}, "tf": tf, "rt": runtime}
     code = compile(source, "<maskdsl>", "exec")
     exec(code, namespace)  # the generated source only: names are generated, literals printed from values
-    return Generated(source, namespace["program"], emitter.checks,
-                     tuple(name for name, _ in program.outputs), tuple(n.attr("name") for n in program.inputs),
-                     emitter.line_spans)
+    return Generated(source, namespace["program"], emitter.checks, emitter.line_spans)

@@ -18,10 +18,6 @@ inf = float("inf")
 TAG = "maskdsl-check-"
 
 
-def _int_limits(dtype: tf.DType):
-    return dtype.min, dtype.max
-
-
 # ---- integer and float division with NumPy's semantics ----
 
 def floordiv_int(a, b):
