@@ -2,8 +2,9 @@
 
 NumPy:       valid = np.isfinite(x) & (x > 0); x[valid].sum(), np.count_nonzero(valid),
              x[valid].mean(), x[valid].max()
-TensorFlow:  tf.reduce_sum(tf.where(valid, x, 0)) and friends: no tf.boolean_mask, so no
-             array whose size depends on the data (the generated code is printed below)
+TensorFlow:  tf.reduce_sum(tf.where(valid, x, 0)) and friends, chunk by chunk
+             (rt.masked_reduce): no tf.boolean_mask, so no array whose size depends on
+             the data (the generated code is printed below)
 """
 
 from pathlib import Path

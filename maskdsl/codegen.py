@@ -234,6 +234,9 @@ class Emitter:
         strategy = node.attr("strategy")
         if strategy == "masked":
             return self.masked_reduce(node)
+        if kind == "count" and node.attr("axis") is None and not keep:
+            truth = self.ref(x) if x.dtype == "bool" else f"tf.not_equal({self.ref(x)}, 0)"
+            return self.emit(node, f"rt.count_true({truth})")
         if kind == "count":
             return self.emit(node, f"tf.math.count_nonzero({self.ref(x)}, axis={axis}, keepdims={keep}, dtype=tf.int64)")
         if kind in ("any", "all"):
@@ -264,6 +267,8 @@ class Emitter:
         axes = list(range(len(x.shape))) if whole else list(range(len(mask.shape)))
         keep = node.attr("keepdims")
         axis = repr(axes)
+        if not trailing and len(axes) == len(x.shape):
+            return self.whole_masked_reduce(node, m)
         if kind in ("sum", "prod"):
             acc = node.dtype
             identity = "0" if kind == "sum" else "1"
@@ -281,7 +286,7 @@ class Emitter:
         if kind == "mean":
             acc = "float32" if node.dtype == "float16" else node.dtype
             total = f"tf.reduce_sum(tf.where({mb}, {self.as_dtype(x, acc)}, tf.constant(0, {tf_dtype(acc)})), axis={axis}, keepdims={keep})"
-            count = f"tf.cast(tf.math.count_nonzero({m}), {tf_dtype(acc)})"
+            count = f"tf.cast(rt.count_true({m}), {tf_dtype(acc)})"
             if whole and trailing:  # every selected row holds size(rest) elements
                 count = f"{count} * tf.cast(tf.reduce_prod(tf.shape({self.ref(x)})[{len(mask.shape)}:]), {tf_dtype(acc)})"
             expr = f"{total} / ({count})"
@@ -293,7 +298,23 @@ class Emitter:
         self.emit(node, f"{REDUCERS[kind]}(tf.where({mb}, {xv}, tf.constant({fill}({tf_dtype(node.dtype)}), "
                         f"{tf_dtype(node.dtype)})), axis={axis}, keepdims={keep})")
         name = self.ref(node)
-        self.line(f"{name} = rt.nonempty({name}, tf.math.count_nonzero({m}), {tag})")
+        self.line(f"{name} = rt.nonempty({name}, tf.cast(tf.reduce_any({m}), tf.int32), {tag})")
+
+    def whole_masked_reduce(self, node, mask: str):
+        """reduce(x[m]) with m of x's shape, over all of it: chunked (rt.masked_reduce)."""
+        kind, x = node.attr("kind"), node.args[0]
+        acc = "float32" if kind == "mean" and node.dtype == "float16" else node.dtype
+        if kind in ("min", "max"):
+            tag = self.check(ValueDSLError, f"zero-size array to reduction operation {kind}imum which has no identity",
+                             node.span)
+        else:
+            tag = "None"
+        expr = f"rt.masked_reduce({kind!r}, {self.ref(x)}, {mask}, {tf_dtype(acc)}, {tag})"
+        if acc != node.dtype:
+            expr = f"tf.cast({expr}, {tf_dtype(node.dtype)})"
+        if node.attr("keepdims"):
+            expr = f"tf.reshape({expr}, {[1] * len(x.shape)!r})"
+        self.emit(node, expr)
 
     def mask_checked(self, mask_node: Node, x: Node, start: int, span) -> str:
         """The mask's name, wrapped in a run-time shape check unless its shape is certain."""
@@ -384,8 +405,7 @@ class Emitter:
             checked = self.fresh()
             self.line(f"{checked} = {mask}")
         fraction = self.fresh()
-        # a float32 sum counts without count_nonzero's int64 copy; the fraction need not be exact
-        self.line(f"{fraction} = tf.reduce_sum(tf.cast({checked}, tf.float32)) / "
+        self.line(f"{fraction} = tf.cast(rt.count_true({checked}), tf.float32) / "
                   f"tf.cast(tf.maximum(tf.size({checked}), 1), tf.float32)")
         attrs = tuple((k, v) for k, v in node.attrs if k not in ("strategy", "threshold", "costs", "reason"))
         branches = []

@@ -180,10 +180,14 @@ class CompiledProgram:
         if self.jit_compile is False:
             return False
         # XLA drops in-graph assertions, so "auto" uses it only where no run-time check is needed,
-        # and only for arrays large enough to repay its compile time (cost_weights.json).
+        # and only when the program writes arrays large enough to repay its compile time
+        # (cost_weights.json). What XLA gains is fusing the element-wise work that makes a large
+        # result; a program whose outputs are all small (reductions) runs faster without it, since
+        # masked reductions are chunked and XLA:CPU reduces large arrays 2.5-3.5x slower
+        # (docs/performance.md).
         if generated.checks or not static:
             return False
-        largest = max((int(np.prod(n.shape)) for n in program.nodes() if n.shape), default=0)
+        largest = max((int(np.prod(n.shape)) for _, n in program.outputs if n.shape), default=0)
         return largest >= int(cost.model().get("jit_min_elements", 1 << 62))
 
     @property

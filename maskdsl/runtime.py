@@ -288,3 +288,98 @@ def broadcast_checked(values, want, tag):
 def gather(x, idx, axis, tag):
     n = tf.shape(x, out_type=tf.int64)[axis]
     return tf.gather(x, wrap_index(idx, n, tag), axis=axis)
+
+
+# ---- whole-array masked reductions, in chunks ----
+#
+# At 1e7 float32 elements a full-size temporary such as where(m, x, 0) costs more than
+# the reduction: glibc serves blocks above its mmap threshold (at most 32 MiB) with fresh
+# pages, which fault on first touch. Reducing chunk by chunk keeps every temporary small
+# (recycled from the heap) and in cache: sum(x[m]) at 1e7 takes a third of the one-shot
+# where (benchmarks/results, docs/performance.md).
+
+CHUNK = 1 << 20  # elements per chunk
+MAX_UNROLLED = 64  # static shapes: at most this many chunks are unrolled into the graph
+
+
+def _chunk_parts(kind, xs, ms, acc):
+    """One chunk's partial results (a tuple) for reduce `kind` over xs[ms]."""
+    if kind in ("sum", "mean"):
+        total = tf.reduce_sum(tf.where(ms, cast(xs, acc), tf.zeros([], acc)))
+        if kind == "sum":
+            return (total,)
+        return total, tf.cast(tf.reduce_sum(tf.cast(ms, tf.int32)), tf.int64)
+    if kind == "prod":
+        return (tf.reduce_prod(tf.where(ms, cast(xs, acc), tf.ones([], acc))),)
+    if kind == "count":
+        hit = tf.logical_and(ms, tf.not_equal(xs, tf.zeros([], xs.dtype)))
+        return (tf.cast(tf.reduce_sum(tf.cast(hit, tf.int32)), tf.int64),)
+    if kind == "any":
+        return (tf.reduce_any(tf.logical_and(ms, cast(xs, tf.bool))),)
+    if kind == "all":
+        return (tf.reduce_all(tf.logical_or(logical_not(ms), cast(xs, tf.bool))),)
+    reducer, fill = (reduce_max, lowest) if kind == "max" else (reduce_min, highest)
+    return reducer(tf.where(ms, cast(xs, acc), tf.constant(fill(acc), acc))), tf.reduce_any(ms)
+
+
+def _combine_parts(kind, a, b):
+    if kind == "prod":
+        return (a[0] * b[0],)
+    if kind == "any":
+        return (tf.logical_or(a[0], b[0]),)
+    if kind == "all":
+        return (tf.logical_and(a[0], b[0]),)
+    if kind in ("max", "min"):
+        pick = maximum if kind == "max" else minimum
+        return pick(a[0], b[0]), tf.logical_or(a[1], b[1])
+    return tuple(p + q for p, q in zip(a, b))  # sum, mean (total, count), count
+
+
+def _chunked(kind, x, m, acc):
+    """The partial results over all of x[m]: unrolled chunks for a static size, a loop otherwise."""
+    x, m = tf.reshape(x, [-1]), tf.reshape(m, [-1])
+    n = x.shape[0]
+    if n is not None:
+        if n <= 2 * CHUNK:
+            return _chunk_parts(kind, x, m, acc)
+        step = max(CHUNK, -(-n // MAX_UNROLLED))
+        parts = _chunk_parts(kind, x[:step], m[:step], acc)
+        for i in range(step, n, step):
+            parts = _combine_parts(kind, parts, _chunk_parts(kind, x[i:i + step], m[i:i + step], acc))
+        return parts
+    first = _chunk_parts(kind, x[:CHUNK], m[:CHUNK], acc)
+
+    def body(i, *parts):
+        more = _chunk_parts(kind, x[i:i + CHUNK], m[i:i + CHUNK], acc)
+        return (i + CHUNK, *_combine_parts(kind, parts, more))
+
+    size = tf.size(x)
+    return tf.while_loop(lambda i, *_: i < size, body, (tf.constant(CHUNK), *first))[1:]
+
+
+def masked_reduce(kind, x, m, acc, tag=None):
+    """reduce_kind(x[m]) over the whole array (x and m of one shape), NumPy's semantics.
+
+    `acc` is the accumulator dtype (NumPy's result dtype; float32 for float16 means).
+    min / max fail with `tag` when nothing is selected, as NumPy raises.
+
+    >>> float(masked_reduce("mean", tf.constant([1., 2., 6.]), tf.constant([True, False, True]), tf.float32))
+    3.5
+    """
+    parts = _chunked(kind, x, m, acc)
+    if kind == "mean":
+        return parts[0] / tf.cast(parts[1], acc)
+    if kind in ("max", "min"):
+        return nonempty(parts[0], tf.cast(parts[1], tf.int32), tag)
+    return parts[0]
+
+
+def count_true(m):
+    """The number of true elements of a bool array (int64), chunked like masked_reduce.
+
+    tf.math.count_nonzero casts the whole mask to int64 first: 80 MB of fresh pages at 1e7.
+
+    >>> int(count_true(tf.constant([[True, False], [True, True]])))
+    3
+    """
+    return _chunked("count", m, m, tf.int64)[0]

@@ -141,6 +141,14 @@ def test_jit_compile_auto_and_forced():
         maskdsl.compile("y = x[x > 0]", signature={"x": "float32[16]"}, jit_compile=True)
 
 
+def test_jit_compile_auto_follows_the_size_of_what_the_program_writes():
+    from maskdsl import cost
+    big = f"float32[{int(cost.model()['jit_min_elements'])}]"
+    assert maskdsl.compile("x[x > 0] *= 2", signature={"x": big}).jit is True
+    # the same large input, reduced to a scalar: chunked reductions beat XLA's (measured)
+    assert maskdsl.compile("sum(x[x > 0])", signature={"x": big}).jit is False
+
+
 def test_bad_options():
     with pytest.raises(maskdsl.MaskDSLError, match="strategy"):
         maskdsl.compile("x", strategy="fastest")

@@ -30,7 +30,7 @@ SPARSE_UPDATE = '''def program(x_0):
 
 MASKED_SUM = '''def program(x_0):
     t1 = tf.greater(x_0, tf.constant(0, tf.float32))
-    s_1 = tf.reduce_sum(tf.where(t1, x_0, tf.constant(0, tf.float32)), axis=[0], keepdims=False)
+    s_1 = rt.masked_reduce('sum', x_0, t1, tf.float32, None)
     return {'s': s_1}
 '''
 

@@ -45,7 +45,7 @@ def test_masked_reduction(capsys):
     assert result["highest"] == x[valid].max()
     assert result["total"].dtype == np.float32 and result["n"].dtype == np.int64
     out = capsys.readouterr().out
-    assert "tf.reduce_sum(tf.where(" in out and "boolean_mask" not in out
+    assert "rt.masked_reduce('sum'" in out and "boolean_mask" not in out
 
 
 def test_tf_data_pipeline():

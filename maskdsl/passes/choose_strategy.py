@@ -185,8 +185,8 @@ def _choose_reduce(node: Node, args, forced: str = "auto") -> Node:
                 not node.attr("keepdims") or len(item.dims) == 1):
             mask = _index_operands(x)[item.operands[0]]
             return node.replace(args=(x.args[0], mask)).with_attrs(
-                strategy="masked", reason=f"{node.attr('kind')} of a selection: reduce where(mask, x, identity), "
-                                          f"no dynamic shape")
+                strategy="masked", reason=f"{node.attr('kind')} of a selection: reduce where(mask, x, identity) chunk by "
+                                          f"chunk, no dynamic shape")
     return node.with_attrs(strategy="plain", reason="reduction")
 
 
