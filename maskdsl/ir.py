@@ -159,8 +159,13 @@ class Program:
     def roots(self) -> list[Node]:
         return [s.value for s in self.statements] + [n for _, n in self.outputs]
 
-    def nodes(self) -> list[Node]:
-        return postorder(self.roots())
+    def nodes(self) -> tuple[Node, ...]:
+        """Every node, children before parents (computed once: a Program never changes)."""
+        cached = self.__dict__.get("_nodes")
+        if cached is None:
+            cached = tuple(postorder(self.roots()))
+            object.__setattr__(self, "_nodes", cached)
+        return cached
 
 
 def rewrite(program: Program, fn) -> Program:

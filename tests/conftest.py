@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MASKDSL_CHECK_IR", "1")  # verify the IR after every optimiser pass
 
 import numpy as np
 import pytest
