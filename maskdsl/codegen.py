@@ -27,6 +27,7 @@ from . import runtime  # before TensorFlow: it sets TensorFlow's log level
 from .runtime import tf
 from .dtypes import dtype_kind
 from .errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, Span, ValueDSLError
+from .gcpause import paused
 from .indexing import plan_index
 from .ir import Node, Program, postorder, same_shape
 
@@ -491,6 +492,7 @@ def branch_only_nodes(program: Program) -> dict[int, Node]:
     return only
 
 
+@paused
 def generate(program: Program) -> Generated:
     """Emit the TensorFlow source of a typed, strategy-annotated program and build its function."""
     emitter = Emitter(program)

@@ -21,6 +21,7 @@ from . import limits
 from .builtins import FUNCTIONS
 from .dtypes import DTYPES
 from .errors import DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError
+from .gcpause import paused
 from .ir import Node, Program, Statement, const, input_node, scope
 from .parser import parse  # noqa: F401  (re-exported for the doctest and callers)
 
@@ -305,6 +306,7 @@ def _static_shape(node: Node) -> tuple:
     return tuple(dims)
 
 
+@paused
 def lower(module: ast.Module, outputs=None) -> Program:
     """Lower a parsed module to an (untyped) IR program."""
     try:

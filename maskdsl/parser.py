@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast
 from . import limits
 from .errors import LimitError, MaskDSLError, ParseError, Span, describe_char
+from .gcpause import paused
 
 AUGMENTED_OPS = {
     "+=": "add", "-=": "sub", "*=": "mul", "/=": "truediv", "//=": "floordiv", "%=": "mod",
@@ -298,6 +299,7 @@ def _check_depth(tree: Tree) -> None:
                 stack.append((child, depth if flat else depth + 1))
 
 
+@paused
 def parse(source: str) -> ast.Module:
     """Parse program text into an ast.Module; every failure is a MaskDSLError."""
     if not isinstance(source, str):

@@ -14,6 +14,7 @@ import os
 
 from ..dtypes import Type
 from ..errors import InputError, MaskDSLError
+from ..gcpause import paused
 from ..ir import Node, Program, rewrite, verify
 from ..lower import lower
 from ..parser import parse
@@ -27,6 +28,7 @@ from .simplify_masks import simplify_masks
 PASSES = (infer_types, fold_constants, simplify_masks, merge_updates, eliminate_dead_code, choose_strategy)
 
 
+@paused
 def bind(program: Program, types: dict[str, Type]) -> Program:
     """Give the program's input nodes their types (a specialisation of the program)."""
     missing = [n.attr("name") for n in program.inputs if n.attr("name") not in types]
@@ -53,6 +55,7 @@ def prepare(source: str, outputs=None, **types) -> Program:
 CHECK_EACH_PASS = os.environ.get("MASKDSL_CHECK_IR", "") not in ("", "0")
 
 
+@paused
 def optimize(program: Program, passes=PASSES, check: bool = True, options=None) -> Program:
     """Run the passes in order; with check, verify the IR (after each pass with CHECK_EACH_PASS)."""
     try:
