@@ -18,7 +18,10 @@ X_FLOAT = np.array([0.5, -1.25, 0.0, 3.0, -2.0, 9.5], np.float32)
 
 def expressions(is_float: bool):
     leaves = st.sampled_from(["x", "x", "1", "2", "3", "-4"] + (["0.5", "x * 0.25"] if is_float else ["0"]))
-    unary = ["-({})", "abs({})"] + (["sqrt(abs({}))", "floor({})", "exp({} / 8)", "tanh({})"] if is_float
+    # exp and tanh get small arguments: float32 transcendental results may differ from NumPy's by
+    # an ulp (docs/language.md), and near tanh's saturation a comparison such as `1 <= tanh(x)`
+    # turns that ulp into a different mask (TensorFlow's tanh(9.5) is 1.0, NumPy's 0.99999994).
+    unary = ["-({})", "abs({})"] + (["sqrt(abs({}))", "floor({})", "exp({} / 8)", "tanh({} / 8)"] if is_float
                                    else ["~({})", "sign({})"])
     binary = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) // ({})", "({}) % ({})", "maximum({}, {})"]
     if not is_float:
@@ -84,7 +87,13 @@ def run_both(is_float, src):
     return {k: np.asarray(v) for k, v in got.items()}, expected
 
 
-@settings(max_examples=int(os.environ.get("MASKDSL_RANDOM_PROGRAMS", 40)), deadline=None, suppress_health_check=list(HealthCheck))
+# The suite's 40 programs are the same on every run (derandomize), so CI results are
+# reproducible; MASKDSL_RANDOM_PROGRAMS=<n> explores n fresh random programs instead.
+EXPLORE = "MASKDSL_RANDOM_PROGRAMS" in os.environ
+
+
+@settings(max_examples=int(os.environ.get("MASKDSL_RANDOM_PROGRAMS", 40)), deadline=None,
+          derandomize=not EXPLORE, suppress_health_check=list(HealthCheck))
 @given(programs())
 def test_tensorflow_matches_reference(case):
     is_float, src = case
