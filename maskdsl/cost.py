@@ -64,14 +64,18 @@ def dense_update_cost(n: int, per_element: float) -> float:
 
 
 def sparse_update_cost(n: int, per_element: float, selectivity: float) -> float:
+    """Find the selected elements (index), copy x (tensor_scatter_nd_update writes a new
+    array: one full-size write, priced as a cheap op), and per selected element gather,
+    compute, scatter and pay the dynamic shape."""
     k = n * selectivity
-    return n * weight("index") + k * (weight("gather") + per_element + weight("scatter") + weight("dynamic"))
+    return n * (weight("index") + weight("cheap")) + k * (
+        weight("gather") + per_element + weight("scatter") + weight("dynamic"))
 
 
 def crossover_selectivity(per_element: float) -> float:
     """The selectivity below which gather/compute/scatter beats the dense where (in [0, 1])."""
     per_selected = weight("gather") + per_element + weight("scatter") + weight("dynamic")
-    s = (dense_update_cost(1, per_element) - weight("index")) / per_selected
+    s = (dense_update_cost(1, per_element) - sparse_update_cost(1, per_element, 0.0)) / per_selected
     return min(1.0, max(0.0, s))
 
 

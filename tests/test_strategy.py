@@ -35,6 +35,16 @@ def test_expensive_update_with_unknown_selectivity_branches_at_run_time():
         assert_same(f(x=x, t=np.float32(t)).numpy(), numpy_expensive(x, np.float32(t)), rtol=1e-5)
 
 
+def test_a_cheap_risky_value_stays_dense_and_keeps_xla():
+    """sqrt(abs(.)) once earned a run-time branch (the model forgot the scatter's copy of x);
+    its sparse branch was 4-8x slower at every selectivity and cost the program XLA."""
+    big = f"float32[{int(cost.model()['jit_min_elements'])}]"
+    f = maskdsl.compile("y = x * 2 + 1; y[m] = sqrt(abs(y[m])); y[y > 10] = 10",
+                        signature={"x": big, "m": big.replace("float32", "bool")})
+    assert strategy_of(f) == ["where", "where"] and f.jit is True
+    assert cost.sparse_update_cost(1, 1.0, 0.0) == cost.weight("index") + cost.weight("cheap")
+
+
 def test_adaptive_gradient_is_finite_and_matches_dense():
     f = compiled(EXPENSIVE, signature=SIG)
     dense = compiled(EXPENSIVE, signature=SIG, strategy="where")
