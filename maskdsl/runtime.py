@@ -353,8 +353,8 @@ def _chunked(kind, x, m, acc):
         more = _chunk_parts(kind, x[i:i + CHUNK], m[i:i + CHUNK], acc)
         return (i + CHUNK, *_combine_parts(kind, parts, more))
 
-    size = tf.size(x)
-    return tf.while_loop(lambda i, *_: i < size, body, (tf.constant(CHUNK), *first))[1:]
+    size = tf.size(x, out_type=tf.int64)  # int64: arrays may exceed 2**31 elements
+    return tf.while_loop(lambda i, *_: i < size, body, (tf.constant(CHUNK, tf.int64), *first))[1:]
 
 
 def masked_reduce(kind, x, m, acc, tag=None):
