@@ -38,6 +38,9 @@ def scope(table=None):
         _TABLE_VAR.reset(token)
 
 
+_set = object.__setattr__
+
+
 class Node:
     """One IR value. Create with Node(...); never mutate (the attributes are read-only)."""
 
@@ -52,9 +55,13 @@ class Node:
         if node is not None:
             return node
         node = object.__new__(cls)
-        for name, value in (("op", op), ("args", args), ("attrs", attrs), ("dtype", dtype),
-                            ("shape", shape), ("weak", weak), ("span", span)):
-            object.__setattr__(node, name, value)
+        _set(node, "op", op)  # unrolled: the hottest function of a compile
+        _set(node, "args", args)
+        _set(node, "attrs", attrs)
+        _set(node, "dtype", dtype)
+        _set(node, "shape", shape)
+        _set(node, "weak", weak)
+        _set(node, "span", span)
         table[key] = node
         return node
 
@@ -76,10 +83,14 @@ class Node:
         fields.update(changes)
         return Node(**fields)
 
-    def with_attrs(self, **updates) -> "Node":
+    def attrs_with(self, **updates) -> tuple:
+        """This node's attrs with `updates` applied, in canonical (sorted) order."""
         attrs = dict(self.attrs)
         attrs.update(updates)
-        return self.replace(attrs=tuple(sorted(attrs.items())))
+        return tuple(sorted(attrs.items()))
+
+    def with_attrs(self, **updates) -> "Node":
+        return self.replace(attrs=self.attrs_with(**updates))
 
     @property
     def typed(self) -> bool:

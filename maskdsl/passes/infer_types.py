@@ -30,8 +30,9 @@ def _type(node: Node) -> Type:
 
 
 def _typed(node: Node, args, dtype: str, shape: tuple, weak: bool = False, **attrs) -> Node:
-    out = node.replace(args=tuple(args), dtype=dtype, shape=tuple(shape), weak=weak)
-    return out.with_attrs(**attrs) if attrs else out
+    """The node with its arguments, type and extra attributes, built once (nodes are interned)."""
+    return node.replace(args=tuple(args), dtype=dtype, shape=tuple(shape), weak=weak,
+                        attrs=node.attrs_with(**attrs) if attrs else node.attrs)
 
 
 def _const_value(node: Node):
