@@ -48,8 +48,29 @@ class Specialization:
     jit: bool
 
 
+_DTYPE_NAMES = {np.dtype(name): name for name in DTYPES}
+
+
 def _input_type(name: str, value) -> tuple[object, Type]:
     """Convert one call argument; returns (tensor-or-array, its Type)."""
+    if type(value) is not np.ndarray:  # a plain array skips these checks (~40 us: tf.is_tensor tests protocols)
+        tensor = _tensor_input(name, value)
+        if tensor is not None:
+            return tensor
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError) as e:
+            raise InputError(f"input '{name}' cannot be converted to an array: {e}") from None
+    dtype = _DTYPE_NAMES.get(value.dtype) or value.dtype.name  # .name is a slow Python property
+    if dtype not in DTYPES:
+        raise InputError(f"input '{name}' has unsupported dtype {value.dtype} "
+                         f"(supported: {', '.join(DTYPES)})")
+    return value, Type(dtype, value.shape)
+
+
+def _tensor_input(name: str, value) -> tuple[object, Type] | None:
+    """(tensor, Type) for a dense tensor; None for anything NumPy should convert; an
+    InputError for what neither should (sparse, ragged, masked, text, None, ...)."""
     if isinstance(value, (tf.SparseTensor, tf.RaggedTensor)):
         raise InputError(f"input '{name}' is a {type(value).__name__}; maskdsl takes dense arrays "
                          f"(use tf.sparse.to_dense or .to_tensor())")
@@ -65,14 +86,7 @@ def _input_type(name: str, value) -> tuple[object, Type]:
         return value, Type(dtype, shape)
     if isinstance(value, (str, bytes, dict, set)) or value is None or callable(value):
         raise InputError(f"input '{name}' must be an array, a list or a number, not {type(value).__name__}")
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"input '{name}' cannot be converted to an array: {e}") from None
-    if array.dtype.name not in DTYPES:
-        raise InputError(f"input '{name}' has unsupported dtype {array.dtype} "
-                         f"(supported: {', '.join(DTYPES)})")
-    return array, Type(array.dtype.name, array.shape)
+    return None
 
 
 def _cast_exactly(name: str, array: np.ndarray, dtype: str) -> np.ndarray:
