@@ -134,6 +134,11 @@ class Emitter:
         self.checks[tag] = Check(error, message, span)
         return repr(tag)
 
+    def empty_check(self, kind: str, span: Span | None) -> str:
+        """The tag of min/max's run-time check that something is reduced (NumPy raises ValueError)."""
+        return self.check(ValueDSLError, f"zero-size array to reduction operation {kind}imum which has no identity",
+                          span)
+
     def ref(self, node: Node) -> str:
         if id(node) not in self.names and node.op == "const":
             self.emit(node, f"tf.constant({literal(node.attr('value'))}, {tf_dtype(node.dtype)})")
@@ -248,8 +253,7 @@ class Emitter:
             return self.emit(node, expr if acc == node.dtype else f"tf.cast({expr}, {tf_dtype(node.dtype)})")
         expr = f"{REDUCERS[kind]}({self.as_dtype(x, node.dtype)}, axis={axis}, keepdims={keep})"
         if kind in ("min", "max") and (None in x.shape):
-            tag = self.check(ValueDSLError, f"zero-size array to reduction operation {kind}imum which has no identity",
-                             node.span)
+            tag = self.empty_check(kind, node.span)
             self.emit(node, expr)
             name = self.ref(node)
             self.line(f"{name} = rt.nonempty({name}, tf.size({self.ref(x)}), {tag})")
@@ -295,7 +299,7 @@ class Emitter:
         # min / max: the identity is the dtype's extreme; an empty selection is an error (NumPy)
         fill = "rt.highest" if kind == "min" else "rt.lowest"
         xv = self.as_dtype(x, node.dtype)
-        tag = self.check(ValueDSLError, f"zero-size array to reduction operation {kind}imum which has no identity", span)
+        tag = self.empty_check(kind, span)
         self.emit(node, f"{REDUCERS[kind]}(tf.where({mb}, {xv}, tf.constant({fill}({tf_dtype(node.dtype)}), "
                         f"{tf_dtype(node.dtype)})), axis={axis}, keepdims={keep})")
         name = self.ref(node)
@@ -305,11 +309,7 @@ class Emitter:
         """reduce(x[m]) with m of x's shape, over all of it: chunked (rt.masked_reduce)."""
         kind, x = node.attr("kind"), node.args[0]
         acc = "float32" if kind == "mean" and node.dtype == "float16" else node.dtype
-        if kind in ("min", "max"):
-            tag = self.check(ValueDSLError, f"zero-size array to reduction operation {kind}imum which has no identity",
-                             node.span)
-        else:
-            tag = "None"
+        tag = self.empty_check(kind, node.span) if kind in ("min", "max") else "None"
         expr = f"rt.masked_reduce({kind!r}, {self.ref(x)}, {mask}, {tf_dtype(acc)}, {tag})"
         if acc != node.dtype:
             expr = f"tf.cast({expr}, {tf_dtype(node.dtype)})"

@@ -302,18 +302,23 @@ CHUNK = 1 << 20  # elements per chunk
 MAX_UNROLLED = 64  # static shapes: at most this many chunks are unrolled into the graph
 
 
+def _count(bools):
+    """The true elements of one chunk, as int64 (an int32 sum: a chunk is far below 2**31)."""
+    return tf.cast(tf.reduce_sum(tf.cast(bools, tf.int32)), tf.int64)
+
+
 def _chunk_parts(kind, xs, ms, acc):
-    """One chunk's partial results (a tuple) for reduce `kind` over xs[ms]."""
+    """One chunk's partial results (a tuple) for reduce `kind` over xs[ms]; kind "true"
+    counts the true elements of ms (xs is not read)."""
+    if kind == "true":
+        return (_count(ms),)
     if kind in ("sum", "mean"):  # select before widening (int32 -> int64): half the bytes written
         total = tf.reduce_sum(cast(tf.where(ms, xs, tf.zeros([], xs.dtype)), acc))
-        if kind == "sum":
-            return (total,)
-        return total, tf.cast(tf.reduce_sum(tf.cast(ms, tf.int32)), tf.int64)
+        return (total,) if kind == "sum" else (total, _count(ms))
     if kind == "prod":
         return (tf.reduce_prod(cast(tf.where(ms, xs, tf.ones([], xs.dtype)), acc)),)
     if kind == "count":
-        hit = tf.logical_and(ms, tf.not_equal(xs, tf.zeros([], xs.dtype)))
-        return (tf.cast(tf.reduce_sum(tf.cast(hit, tf.int32)), tf.int64),)
+        return (_count(tf.logical_and(ms, tf.not_equal(xs, tf.zeros([], xs.dtype)))),)
     if kind == "any":
         return (tf.reduce_any(tf.logical_and(ms, cast(xs, tf.bool))),)
     if kind == "all":
@@ -332,7 +337,7 @@ def _combine_parts(kind, a, b):
     if kind in ("max", "min"):
         pick = maximum if kind == "max" else minimum
         return pick(a[0], b[0]), tf.logical_or(a[1], b[1])
-    return tuple(p + q for p, q in zip(a, b))  # sum, mean (total, count), count
+    return tuple(p + q for p, q in zip(a, b))  # sum, mean (total, count), count, true
 
 
 def _chunked(kind, x, m, acc):
@@ -382,4 +387,4 @@ def count_true(m):
     >>> int(count_true(tf.constant([[True, False], [True, True]])))
     3
     """
-    return _chunked("count", m, m, tf.int64)[0]
+    return _chunked("true", m, m, tf.int64)[0]

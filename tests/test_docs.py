@@ -98,9 +98,10 @@ def python_files():
     return [p for p in DOCS if any(b.language == "python" for b in read_blocks(p))]
 
 
-@pytest.mark.parametrize("path", python_files(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_python_examples(path, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def run_python_blocks(path: Path):
+    """Run the python blocks of `path` in order, in one namespace (the working directory
+    must be ROOT); yield (block, what it printed, the output block after it or None).
+    no-run blocks are only compiled. Also used by tools/refresh_doc_outputs.py."""
     namespace = {"__name__": "__docs__"}
     blocks = read_blocks(path)
     for i, block in enumerate(blocks):
@@ -117,10 +118,16 @@ def test_python_examples(path, monkeypatch):
             except Exception as e:
                 raise AssertionError(f"{block.where}: the example raised {type(e).__name__}: {e}") from e
         following = blocks[i + 1] if i + 1 < len(blocks) else None
-        if following is not None and "output" in following.options:
-            assert _same_text(out.getvalue(), following.text), (
-                f"{following.where}: the output shown is not what {block.where} prints:\n"
-                + _show(out.getvalue(), following.text))
+        yield block, out.getvalue(), following if following is not None and "output" in following.options else None
+
+
+@pytest.mark.parametrize("path", python_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_examples(path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    for block, printed, shown in run_python_blocks(path):
+        if shown is not None:
+            assert _same_text(printed, shown.text), (
+                f"{shown.where}: the output shown is not what {block.where} prints:\n" + _show(printed, shown.text))
 
 
 def test_output_blocks_follow_python_blocks():

@@ -11,40 +11,29 @@ examples print, right or wrong.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import sys
-import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_docs import read_blocks  # noqa: E402
+from test_docs import run_python_blocks  # noqa: E402
 
 
 def refresh(path: Path) -> int:
     """Replace each output block's text in `path`; returns how many changed."""
     os.chdir(ROOT)
-    lines = path.read_text(encoding="utf-8").split("\n")
-    namespace = {"__name__": "__docs__"}
-    blocks = read_blocks(path)
     edits = []
-    for i, block in enumerate(blocks):
-        if block.language != "python" or "output" in block.options or "no-run" in block.options:
+    for _, printed, shown in run_python_blocks(path):
+        if shown is None:
             continue
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            exec(compile(block.text, block.where, "exec"), namespace)
-        following = blocks[i + 1] if i + 1 < len(blocks) else None
-        if following is not None and "output" in following.options:
-            new = [line.rstrip() for line in out.getvalue().rstrip().split("\n")]
-            old_count = len(following.text.split("\n"))
-            if new != following.text.split("\n"):
-                edits.append((following.line, old_count, new))
+        new = [line.rstrip() for line in printed.rstrip().split("\n")]
+        old = shown.text.split("\n")
+        if new != old:
+            edits.append((shown.line, len(old), new))
+    lines = path.read_text(encoding="utf-8").split("\n")
     for start, count, new in reversed(edits):  # block.line is the fence; its body follows
         lines[start:start + count] = new
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -50,20 +50,23 @@ def prepare(source: str, outputs=None, **types) -> Program:
     return bind(program, {k: Type.parse(v) for k, v in types.items()})
 
 
-# Verify the IR after every pass (the test suite sets MASKDSL_CHECK_IR=1); otherwise it is
-# verified once, after the last pass: per-pass checks were a fifth of a one-line compile.
-CHECK_EACH_PASS = os.environ.get("MASKDSL_CHECK_IR", "") not in ("", "0")
+def check_each_pass() -> bool:
+    """Verify the IR after every pass (the test suite sets MASKDSL_CHECK_IR=1)? Otherwise it is
+    verified once, after the last pass: per-pass checks were a fifth of a one-line compile.
+    Read at each call, so the setting holds whichever module imported maskdsl first."""
+    return os.environ.get("MASKDSL_CHECK_IR", "") not in ("", "0")
 
 
 @paused
 def optimize(program: Program, passes=PASSES, check: bool = True, options=None) -> Program:
-    """Run the passes in order; with check, verify the IR (after each pass with CHECK_EACH_PASS)."""
+    """Run the passes in order; with check, verify the IR (after each pass if check_each_pass())."""
+    each = check and check_each_pass()
     try:
         for run in passes:
             program = run(program) if run is not choose_strategy or options is None else run(program, **options)
-            if check and CHECK_EACH_PASS:
+            if each:
                 verify(program)
-        if check and not CHECK_EACH_PASS:
+        if check and not each:
             verify(program)
     except MaskDSLError as e:
         raise e.with_source(program.source) from None
