@@ -84,19 +84,13 @@ class _BracketTracker:
 @lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _BracketTracker]:
     tracker = _BracketTracker()
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, postlex=tracker), tracker
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", keep_all_tokens=True,
+                maybe_placeholders=True, postlex=tracker, transformer=_Build()), tracker
 
 
 def _token_span(tok: Token) -> Span:
     return Span(tok.start_pos, tok.end_pos if tok.end_pos is not None else tok.start_pos + 1,
                 tok.line, tok.column)
-
-
-def _meta_span(meta) -> Span | None:
-    if getattr(meta, "empty", True):
-        return None
-    return Span(meta.start_pos, meta.end_pos, meta.line, meta.column)
 
 
 # Words of the grammar. Where an operator cannot follow, the contextual lexer would read
@@ -122,37 +116,54 @@ def _number_text(tok: Token) -> str:
     return text.replace("_", "")
 
 
-class _ToAst:
-    """Parse tree -> ast nodes: one method per rule, called with (meta, children) by build()."""
+class _Paren:
+    """`( expr )`: the expression, and the span with its brackets, which the enclosing node starts
+    or ends at (`(a + b) * c` starts at the `(`), while the expression's own span stays inside."""
 
-    def build(self, tree: Tree):
-        """Convert bottom-up with an explicit stack: deep programs cannot overflow Python's stack."""
-        done: dict[int, object] = {}
-        stack = [(tree, False)]
-        while stack:
-            node, ready = stack.pop()
-            if ready:
-                kids = [done.pop(id(c)) if isinstance(c, Tree) else c for c in node.children]
-                done[id(node)] = getattr(self, node.data)(node.meta, kids)
-                continue
-            stack.append((node, True))
-            stack.extend((c, False) for c in node.children if isinstance(c, Tree))
-        return done[id(tree)]
+    __slots__ = ("node", "span")
 
-    def start(self, meta, stmts):
-        return [s for s in stmts if s is not None]
+    def __init__(self, node, span: Span):
+        self.node = node
+        self.span = span
+
+
+def _bare(child):
+    return child.node if type(child) is _Paren else child
+
+
+def _cover(first, last) -> Span:
+    """The span from the start of `first` to the end of `last` (tokens, nodes or brackets)."""
+    a = _token_span(first) if type(first) is Token else first.span
+    end = last.end_pos if type(last) is Token else last.span.end
+    return Span(a.start, end, a.line, a.column)
+
+
+def _items(children) -> list:
+    """The nodes among a rule's children: tokens (commas, brackets) and absent options dropped."""
+    return [_bare(c) for c in children if c is not None and type(c) is not Token]
+
+
+class _Build:
+    """Lark calls one method per grammar rule while it parses (bottom-up), with the rule's
+    children: tokens (all kept, for spans), nodes built by earlier calls, None for an absent
+    optional part. Building here, instead of walking a parse tree afterwards, makes no tree
+    and needs none of Lark's position bookkeeping: spans come from the tokens at each edge."""
+
+    def start(self, children):
+        return [c for c in children if isinstance(c, ast.Node)]
 
     # statements
-    def assign(self, meta, children):
-        target, value = children
-        return self._assignment(meta, target, None, value)
+    def assign(self, children):
+        target, _, value = children
+        return self._assignment(children, target, None, value)
 
-    def augassign(self, meta, children):
+    def augassign(self, children):
         target, op, value = children
-        return self._assignment(meta, target, AUGMENTED_OPS[str(op)], value)
+        return self._assignment(children, target, AUGMENTED_OPS[str(op)], value)
 
-    def _assignment(self, meta, target, op, value):
-        span = _meta_span(meta)
+    def _assignment(self, children, target, op, value):
+        span = _cover(children[0], children[-1])
+        target, value = _bare(target), _bare(value)
         if isinstance(target, ast.Name):
             return ast.Assign(target.id, target.span, None, op, value, span=span)
         if isinstance(target, ast.Index) and isinstance(target.value, ast.Name):
@@ -160,13 +171,15 @@ class _ToAst:
         raise ParseError("can only assign to a name or to name[index]", target.span,
                          hint="write `y = ...` or `y[mask] = ...`")
 
-    def expr_stmt(self, meta, children):
-        return ast.ExprStmt(children[0], span=_meta_span(meta))
+    def expr_stmt(self, children):
+        (expr,) = children
+        return ast.ExprStmt(_bare(expr), span=expr.span)
 
-    # operators
+    # operators: [left, operator token, right]
     def _binary(op):
-        def build(self, meta, children):
-            return ast.Binary(op, children[0], children[-1], span=_meta_span(meta))
+        def build(self, children):
+            left, _, right = children
+            return ast.Binary(op, _bare(left), _bare(right), span=_cover(left, right))
         return build
 
     or_ = _binary("or")
@@ -180,9 +193,11 @@ class _ToAst:
     mod = _binary("mod")
     pow = _binary("pow")
 
+    # prefix operators: [operator token, operand]
     def _unary(op):
-        def build(self, meta, children):
-            return ast.Unary(op, children[0], span=_meta_span(meta))
+        def build(self, children):
+            sign, operand = children
+            return ast.Unary(op, _bare(operand), span=_cover(sign, operand))
         return build
 
     neg = _unary("neg")
@@ -190,14 +205,14 @@ class _ToAst:
     invert = _unary("invert")
     not_ = _unary("not")
 
-    def compare(self, meta, children):
-        operands = tuple(children[0::2])
+    def compare(self, children):
+        operands = tuple(_bare(c) for c in children[0::2])
         ops = tuple(COMPARISON_OPS[str(t)] for t in children[1::2])
-        return ast.Compare(ops, operands, span=_meta_span(meta))
+        return ast.Compare(ops, operands, span=_cover(children[0], children[-1]))
 
     # postfix
-    def call(self, meta, children):
-        name_tok, arguments = children
+    def call(self, children):
+        name_tok, _, arguments, close = children
         args, kwargs, spans = [], [], []
         for arg in arguments or ():
             if isinstance(arg, tuple):
@@ -209,93 +224,122 @@ class _ToAst:
             else:
                 args.append(arg)
         return ast.Call(_check_name(name_tok), _token_span(name_tok), tuple(args), tuple(kwargs), tuple(spans),
-                        span=_meta_span(meta))
+                        span=_cover(name_tok, close))
 
-    def arguments(self, meta, children):
-        return [c for c in children if c is not None]
+    arguments = staticmethod(_items)
+    subscripts = staticmethod(_items)
 
-    def kwarg(self, meta, children):
-        return (_check_name(children[0]), children[1], _meta_span(meta))
+    def kwarg(self, children):
+        name_tok, _, value = children
+        return (_check_name(name_tok), _bare(value), _cover(name_tok, value))
 
-    def getitem(self, meta, children):
-        value, items = children
-        return ast.Index(value, tuple(items), span=_meta_span(meta))
+    def getitem(self, children):
+        value, _, items, close = children
+        return ast.Index(_bare(value), tuple(items), span=_cover(value, close))
 
-    def subscripts(self, meta, children):
-        return [c for c in children if c is not None]
+    def slice2(self, children):
+        lower, _, upper = children
+        return ast.Slice(_bare(lower), _bare(upper), None, span=_cover_present(children))
 
-    def slice2(self, meta, children):
-        return ast.Slice(children[0], children[1], None, span=_meta_span(meta))
+    def slice3(self, children):
+        lower, _, upper, _, step = children
+        return ast.Slice(_bare(lower), _bare(upper), _bare(step), span=_cover_present(children))
 
-    def slice3(self, meta, children):
-        return ast.Slice(children[0], children[1], children[2], span=_meta_span(meta))
+    def ellipsis(self, children):
+        return ast.EllipsisLit(span=_token_span(children[0]))
 
-    def ellipsis(self, meta, children):
-        return ast.EllipsisLit(span=_meta_span(meta))
+    # atoms: [token] or [open, ..., close]
+    def atom(self, children):
+        open_, expr, close = children  # `( expr )`
+        return _Paren(_bare(expr), _cover(open_, close))
 
-    # atoms
-    def name(self, meta, children):
-        return ast.Name(_check_name(children[0]), span=_meta_span(meta))
+    def name(self, children):
+        (tok,) = children
+        return ast.Name(_check_name(tok), span=_token_span(tok))
 
-    def int_lit(self, meta, children):
-        text = _number_text(children[0]).lstrip("0") or "0"
+    def int_lit(self, children):
+        (tok,) = children
+        text = _number_text(tok).lstrip("0") or "0"
         # compare digit counts before int(): Python refuses to convert more than 4300 digits
         if len(text) > len(str(limits.MAX_INT_LITERAL)) or int(text) > limits.MAX_INT_LITERAL:
             raise LimitError(f"integer literal larger than the int64 limit {limits.MAX_INT_LITERAL}",
-                             _meta_span(meta))
-        return ast.Const(int(text), span=_meta_span(meta))
+                             _token_span(tok))
+        return ast.Const(int(text), span=_token_span(tok))
 
-    def float_lit(self, meta, children):
-        value = float(_number_text(children[0]))
+    def float_lit(self, children):
+        (tok,) = children
+        value = float(_number_text(tok))
         if value == float("inf"):
-            raise ParseError(f"float literal {str(children[0])!r} is out of range (larger than float64)",
-                             _meta_span(meta), hint="write `inf` for infinity")
-        return ast.Const(value, span=_meta_span(meta))
+            raise ParseError(f"float literal {str(tok)!r} is out of range (larger than float64)",
+                             _token_span(tok), hint="write `inf` for infinity")
+        return ast.Const(value, span=_token_span(tok))
 
-    def true_lit(self, meta, children):
-        return ast.Const(True, span=_meta_span(meta))
+    def _constant(value):
+        def build(self, children):
+            return ast.Const(value, span=_token_span(children[0]))
+        return build
 
-    def false_lit(self, meta, children):
-        return ast.Const(False, span=_meta_span(meta))
+    true_lit = _constant(True)
+    false_lit = _constant(False)
+    nan_lit = _constant(float("nan"))
+    inf_lit = _constant(float("inf"))
 
-    def nan_lit(self, meta, children):
-        return ast.Const(float("nan"), span=_meta_span(meta))
+    def none_lit(self, children):
+        return ast.NoneLit(span=_token_span(children[0]))
 
-    def inf_lit(self, meta, children):
-        return ast.Const(float("inf"), span=_meta_span(meta))
+    def tuple_lit(self, children):
+        return ast.Sequence(tuple(_items(children)), "tuple", span=_cover(children[0], children[-1]))
 
-    def none_lit(self, meta, children):
-        return ast.NoneLit(span=_meta_span(meta))
-
-    def tuple_lit(self, meta, children):
-        return ast.Sequence(tuple(c for c in children if c is not None), "tuple", span=_meta_span(meta))
-
-    def list_lit(self, meta, children):
-        items = tuple(c for c in children if c is not None)
+    def list_lit(self, children):
+        items = tuple(_items(children))
+        span = _cover(children[0], children[-1])
         if len(items) > limits.MAX_LITERAL_ELEMENTS:
-            raise LimitError(f"list literal has more than {limits.MAX_LITERAL_ELEMENTS} elements",
-                             _meta_span(meta))
-        return ast.Sequence(items, "list", span=_meta_span(meta))
+            raise LimitError(f"list literal has more than {limits.MAX_LITERAL_ELEMENTS} elements", span)
+        return ast.Sequence(items, "list", span=span)
+
+
+def _cover_present(children) -> Span:
+    present = [c for c in children if c is not None]
+    return _cover(present[0], present[-1])
 
 
 # Left-associative chains (`a + b - c`, `x[0][1]`) grow the tree on the left; a long flat
 # chain is not nesting, so its left spine does not count towards MAX_DEPTH.
 _CHAINS = {"add": "sum", "sub": "sum", "mul": "term", "truediv": "term", "floordiv": "term", "mod": "term",
-           "or_": "or", "xor": "xor", "and_": "and", "getitem": "postfix"}
+           "or": "or", "xor": "xor", "and": "and"}
 
 
-def _check_depth(tree: Tree) -> None:
-    """Reject trees nested deeper than MAX_DEPTH before anything else walks them."""
-    stack = [(tree, 0)]
+def _chain(node) -> str | None:
+    if type(node) is ast.Binary:
+        return _CHAINS.get(node.op)
+    return "postfix" if type(node) is ast.Index else None
+
+
+def _nested(node) -> tuple:
+    """A node's children as the parse tree nests them: a call's arguments and an index's items
+    sit one level below the call or index (inside their brackets)."""
+    if type(node) is ast.Call:
+        return ((None, node.args + tuple(v for _, v in node.kwargs)),)
+    if type(node) is ast.Index:
+        return (node.value, (None, node.items))
+    if type(node) is ast.Assign:
+        return (node.value,) if node.index is None else (node.value, (None, node.index))
+    return node.children()
+
+
+def _check_depth(statements) -> None:
+    """Reject expressions nested deeper than MAX_DEPTH before anything else walks them."""
+    stack = [(s, 1) for s in statements]
     while stack:
         node, depth = stack.pop()
         if depth > limits.MAX_DEPTH:
-            raise LimitError(f"expression nested deeper than {limits.MAX_DEPTH} levels",
-                             _meta_span(node.meta))
-        chain = _CHAINS.get(node.data)
-        for i, child in enumerate(node.children):
-            if isinstance(child, Tree):
-                flat = i == 0 and chain is not None and _CHAINS.get(child.data) == chain
+            raise LimitError(f"expression nested deeper than {limits.MAX_DEPTH} levels", node.span)
+        chain = _chain(node)
+        for i, child in enumerate(_nested(node)):
+            if type(child) is tuple:  # a bracketed group
+                stack.extend((c, depth + 2) for c in child[1])
+            else:
+                flat = i == 0 and chain is not None and _chain(child) == chain
                 stack.append((child, depth if flat else depth + 1))
 
 
@@ -312,9 +356,8 @@ def parse(source: str) -> ast.Module:
         raise ParseError("NUL character (U+0000) in program text", Span.at(source, nul), source=source)
     parser, tracker = _parser()
     try:
-        tree = parser.parse(source)
-        _check_depth(tree)
-        statements = _ToAst().build(tree)
+        statements = parser.parse(source)
+        _check_depth(statements)
     except MaskDSLError as e:
         raise e.with_source(source) from None
     except UnexpectedInput as e:

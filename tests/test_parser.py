@@ -107,6 +107,45 @@ def test_spans_point_into_source():
     assert (value.right.span.line, value.right.span.column) == (1, 9)
 
 
+
+def _text(src, node):
+    return src[node.span.start:node.span.end]
+
+
+def test_spans_with_brackets():
+    # a parenthesised expression's own span stays inside its brackets; the node around it
+    # starts or ends at the bracket
+    src = "y = (a + b) * -(c)"
+    value = parse(src).statements[0].value
+    assert _text(src, value) == "(a + b) * -(c)"
+    assert _text(src, value.left) == "a + b"
+    assert _text(src, value.right) == "-(c)"
+    assert _text(src, value.right.operand) == "c"
+    src = "(x)[m] = f(a, k=(1))[::2]"
+    stmt = parse(src).statements[0]
+    assert _text(src, stmt) == src
+    assert (stmt.name, _text(src, stmt.index[0])) == ("x", "m")
+    call = stmt.value.value
+    assert _text(src, stmt.value) == "f(a, k=(1))[::2]"
+    assert _text(src, call) == "f(a, k=(1))"
+    assert [src[s.start:s.end] for s in call.kwarg_spans] == ["k=(1)"]
+    assert _text(src, stmt.value.items[0]) == "::2"
+    src = "z = [(1), 2,] + ()"
+    value = parse(src).statements[0].value
+    assert (_text(src, value.left), _text(src, value.right)) == ("[(1), 2,]", "()")
+    assert [_text(src, i) for i in value.left.items] == ["1", "2"]
+
+
+def test_the_first_error_in_reading_order_is_reported():
+    # a bad literal on line 1 is reported before a syntax error on line 2
+    with pytest.raises(ParseError, match="line 1, column 5: .*leading zeros"):
+        parse("y = 08\nz = (")
+    with pytest.raises(ParseError, match="line 1, column 1: .*can only assign"):
+        parse("x + 1 = 2\ny = 1e400")
+    with pytest.raises(ParseError, match="line 1, column 5: .*out of range"):
+        parse("y = 1e400\nx + 1 = 2")
+
+
 SYNTAX_ERRORS = [
     ("x[x > ] = 1",
      "line 1, column 7: ParseError: expected an expression after '>', found ']'\n  x[x > ] = 1\n        ^"),
