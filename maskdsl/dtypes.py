@@ -78,9 +78,16 @@ class Type:
         return f"weak {base}" if self.weak else base
 
 
+@lru_cache(maxsize=64)
 def dtype_kind(dtype: str) -> str:
     """'b', 'i', 'u' or 'f'."""
     return np.dtype(dtype).kind
+
+
+@lru_cache(maxsize=64)
+def _int_range(dtype: str) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
 
 
 def literal_type(value) -> Type:
@@ -113,18 +120,25 @@ def result_dtype(op: str, types: list[Type]) -> tuple[str, bool]:
     Weak operands only stay weak if every operand is weak and the op is a Python operator
     (Python's own arithmetic on literals); functions always return strong NumPy values.
     """
-    keys = tuple((t.dtype, t.weak and t.shape == ()) for t in types)
-    dtype, error = _ask_numpy(op, keys)
+    dtype, weak, error = _result(op, tuple((t.dtype, t.weak and t.shape == ()) for t in types))
     if error is not None:
         described = ", ".join(str(t) for t in types)
         raise DTypeError(f"{op} is not defined for {described} (NumPy: {error})")
+    return dtype, weak
+
+
+@lru_cache(maxsize=4096)
+def _result(op: str, keys: tuple) -> tuple[str | None, bool, str | None]:
+    dtype, error = _ask_numpy(op, keys)
+    if error is not None:
+        return None, False, error
     from .ops import OPS
     weak = op in OPS and OPS[op].python is not None and all(w for _, w in keys)
     if weak:  # Python's own arithmetic on literals: bools become ints (True + True == 2)
         sample = {"bool": True, "int64": 1, "float64": 1.5}
         value = OPS[op].python(*(sample[d] for d, _ in keys))
         dtype = literal_type(value).dtype
-    return dtype, weak
+    return dtype, weak, None
 
 
 def can_cast(from_dtype: str, to_dtype: str, casting: str = "same_kind") -> bool:
@@ -137,16 +151,16 @@ def check_literal_fits(value, dtype: str) -> str | None:
     if isinstance(value, bool) or kind == "b":
         return None
     if isinstance(value, int) and kind in "iu":
-        info = np.iinfo(dtype)
-        if not info.min <= value <= info.max:
+        low, high = _int_range(dtype)
+        if not low <= value <= high:
             return f"Python integer {value} out of bounds for {dtype}"
     if isinstance(value, float) and kind in "iu":
         if value != value:
             return "cannot convert float NaN to integer"
         if value in (float("inf"), float("-inf")):
             return "cannot convert float infinity to integer"
-        info = np.iinfo(dtype)
-        if not info.min <= int(value) <= info.max:
+        low, high = _int_range(dtype)
+        if not low <= int(value) <= high:
             return f"float {value} out of bounds for {dtype}"
     return None
 
@@ -157,6 +171,10 @@ def broadcast_shapes(*shapes: Shape) -> Shape | None:
     An unknown dimension against a known one n > 1 is taken to be n (checked at run time);
     against 1 or another unknown it stays unknown.
     """
+    if len(shapes) == 2 and (shapes[0] == shapes[1] or shapes[1] == ()):  # the common cases
+        return tuple(shapes[0])
+    if len(shapes) == 2 and shapes[0] == ():
+        return tuple(shapes[1])
     rank = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(rank):

@@ -78,10 +78,10 @@ class Node:
         return default
 
     def replace(self, **changes) -> "Node":
-        fields = {"op": self.op, "args": self.args, "attrs": self.attrs, "dtype": self.dtype,
-                  "shape": self.shape, "weak": self.weak, "span": self.span}
-        fields.update(changes)
-        return Node(**fields)
+        get = changes.get
+        return Node(get("op", self.op), get("args", self.args), get("attrs", self.attrs),
+                    get("dtype", self.dtype), get("shape", self.shape), get("weak", self.weak),
+                    get("span", self.span))
 
     def attrs_with(self, **updates) -> tuple:
         """This node's attrs with `updates` applied, in canonical (sorted) order."""
@@ -187,12 +187,17 @@ def rewrite(program: Program, fn) -> Program:
     """
     new: dict[int, Node] = {}
     keep = []  # keeps rewritten nodes alive while their ids are memo keys
+    changed = False
     with scope(program.table) as table:
         for node in program.nodes():
-            args = tuple(new[id(a)] for a in node.args)
+            args = tuple([new[id(a)] for a in node.args]) if node.args else ()
             out = fn(node, args)
             new[id(node)] = out
-            keep.append(out)
+            if out is not node:
+                changed = True
+                keep.append(out)
+    if not changed:  # the same program, with its node order already computed
+        return program
     return Program(
         tuple(new.get(id(n), n) for n in program.inputs),
         tuple(Statement(s.target, s.version, new[id(s.value)], s.span) for s in program.statements),
@@ -204,8 +209,8 @@ def rewrite(program: Program, fn) -> Program:
 
 def keep_args(node: Node, args: tuple) -> Node:
     """The identity rewrite: the node with its (possibly rewritten) arguments."""
-    return node if args == node.args and all(a is b for a, b in zip(args, node.args)) \
-        else node.replace(args=args)
+    # nodes compare by identity (no __eq__), so tuple equality is element identity
+    return node if args == node.args else node.replace(args=args)
 
 
 def shape_root(node: Node, memo: dict | None = None) -> Node:
