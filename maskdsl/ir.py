@@ -17,20 +17,61 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import weakref
+from _weakref import _remove_dead_weakref
 from dataclasses import dataclass, field
 
 from .errors import Span
 
+class InternTable:
+    """Structure key -> node, holding nodes weakly: a node nothing else uses is dropped.
+
+    WeakValueDictionary does the same, but its get and set are Python code on the hottest
+    path of a compile (every node built); this keeps only what interning needs.
+
+    >>> with scope() as table:
+    ...     a = Node("input", attrs=(("name", "x"),))
+    ...     same = Node("input", attrs=(("name", "x"),)) is a
+    >>> same, len(table)
+    (True, 1)
+    >>> del a
+    >>> len(table)
+    0
+    """
+
+    __slots__ = ("_refs", "_remove", "__weakref__")
+
+    def __init__(self):
+        self._refs: dict[tuple, weakref.KeyedRef] = {}
+        refs = self._refs
+
+        # the node died: forget it, unless the key was reused (bound now: at interpreter
+        # exit module globals are gone before the last nodes)
+        def remove(ref, refs=refs, remove_dead=_remove_dead_weakref):
+            remove_dead(refs, ref.key)
+
+        self._remove = remove
+
+    def get(self, key):
+        ref = self._refs.get(key)
+        return None if ref is None else ref()
+
+    def __setitem__(self, key, node):
+        self._refs[key] = weakref.KeyedRef(node, self._remove, key)
+
+    def __len__(self):
+        return len(self._refs)
+
+
 # Nodes are interned per program: equal structure within one program is one node, but
 # two programs never share nodes (each keeps the spans of its own source).
-_GLOBAL_TABLE: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+_GLOBAL_TABLE = InternTable()
 _TABLE_VAR: contextvars.ContextVar = contextvars.ContextVar("maskdsl_ir_table", default=_GLOBAL_TABLE)
 
 
 @contextlib.contextmanager
 def scope(table=None):
     """Intern the nodes built inside in `table` (a fresh one by default); yields the table."""
-    table = weakref.WeakValueDictionary() if table is None else table
+    table = InternTable() if table is None else table
     token = _TABLE_VAR.set(table)
     try:
         yield table
