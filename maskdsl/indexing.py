@@ -70,12 +70,32 @@ def _slice_length(n, lower, upper, step):
 _UNKNOWN = object()
 
 
+# Plans by (shape, pattern, operands). A plan depends on nothing else (spans only shape error
+# messages, and a failed plan is never stored); type inference and strategy choice both ask.
+_PLANS: dict[tuple, IndexPlan] = {}
+_MAX_PLANS = 4096
+
+
 def plan_index(shape: tuple, pattern: tuple, operands: list, spans=None) -> IndexPlan:
     """Plan `x[pattern]` for x of `shape`.
 
     operands: one (shape, dtype, const_value_or_None) per operand, in pattern order.
     spans: optional operand spans for error messages (index into the same order).
     """
+    key = (tuple(shape), tuple(pattern), tuple(operands))
+    try:
+        plan = _PLANS.get(key)
+    except TypeError:  # an operand value that cannot be a key: plan without the cache
+        return _plan(shape, pattern, operands, spans)
+    if plan is None:
+        plan = _plan(shape, pattern, operands, spans)
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def _plan(shape: tuple, pattern: tuple, operands: list, spans=None) -> IndexPlan:
     spans = spans or [None] * len(operands)
     items, resolved, k = [], [], 0
     for p in pattern:

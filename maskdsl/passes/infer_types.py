@@ -13,6 +13,7 @@ return y=y1
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def _elementwise(node: Node, args) -> Node:
     strong = [a.dtype for a in args if not a.weak]
     compute = dtype
     if node.op in COMPARISONS or node.op in ("isnan", "isinf", "isfinite", "not"):
-        compute = np.result_type(*(a.dtype if not a.weak else _weak_sample(a) for a in args)).name \
+        compute = _comparison_dtype(tuple((a.dtype, a.weak) for a in args)) \
             if node.op in COMPARISONS else args[0].dtype
         if node.op in COMPARISONS and strong:
             for a in args:
@@ -99,8 +100,11 @@ def _elementwise(node: Node, args) -> Node:
     return _typed(node, args, dtype, shape, weak, compute=compute)
 
 
-def _weak_sample(node: Node):
-    return {"bool": False, "int64": 0, "float64": 0.0}[node.dtype]
+@lru_cache(maxsize=256)
+def _comparison_dtype(operands: tuple) -> str:
+    """The dtype NumPy compares (dtype, weak) operands in: a weak literal counts by its kind."""
+    samples = {"bool": False, "int64": 0, "float64": 0.0}
+    return np.result_type(*(samples[dtype] if weak else dtype for dtype, weak in operands)).name
 
 
 def _input(node: Node, args) -> Node:
