@@ -175,23 +175,13 @@ class _Build:
         (expr,) = children
         return ast.ExprStmt(_bare(expr), span=expr.span)
 
-    # operators: [left, operator token, right]
-    def _binary(op):
-        def build(self, children):
-            left, _, right = children
-            return ast.Binary(op, _bare(left), _bare(right), span=_cover(left, right))
-        return build
+    def expr(self, children):
+        """A flat chain `[not...] operand (operator [not...] operand)*`, grouped by precedence."""
+        return _Chain(children).parse(0)
 
-    or_ = _binary("or")
-    xor = _binary("xor")
-    and_ = _binary("and")
-    add = _binary("add")
-    sub = _binary("sub")
-    mul = _binary("mul")
-    truediv = _binary("truediv")
-    floordiv = _binary("floordiv")
-    mod = _binary("mod")
-    pow = _binary("pow")
+    def pow(self, children):
+        left, _, right = children
+        return ast.Binary("pow", _bare(left), _bare(right), span=_cover(left, right))
 
     # prefix operators: [operator token, operand]
     def _unary(op):
@@ -203,12 +193,6 @@ class _Build:
     neg = _unary("neg")
     pos = _unary("pos")
     invert = _unary("invert")
-    not_ = _unary("not")
-
-    def compare(self, children):
-        operands = tuple(_bare(c) for c in children[0::2])
-        ops = tuple(COMPARISON_OPS[str(t)] for t in children[1::2])
-        return ast.Compare(ops, operands, span=_cover(children[0], children[-1]))
 
     # postfix
     def call(self, children):
@@ -296,6 +280,65 @@ class _Build:
         if len(items) > limits.MAX_LITERAL_ELEMENTS:
             raise LimitError(f"list literal has more than {limits.MAX_LITERAL_ELEMENTS} elements", span)
         return ast.Sequence(items, "list", span=span)
+
+
+# Binary operators by precedence (higher binds tighter) and their ast names; `not` is a
+# prefix operator between `and` and the comparisons, which chain (`a < b <= c`).
+_BINARY = {"|": (1, "or"), "or": (1, "or"), "^": (2, "xor"), "&": (3, "and"), "and": (3, "and"),
+           "+": (6, "add"), "-": (6, "sub"), "*": (7, "mul"), "/": (7, "truediv"), "//": (7, "floordiv"),
+           "%": (7, "mod"), **{op: (5, None) for op in COMPARISON_OPS}}
+_NOT_LEVEL = 4
+_COMPARE_LEVEL = 5
+
+
+class _Chain:
+    """Precedence climbing over one chain's children (tokens and operands, left to right).
+
+    Each recursive call raises the precedence level, so recursion is at most a few levels
+    deep; a run of `not`s is read in a loop (its depth is _check_depth's to bound).
+    """
+
+    __slots__ = ("items", "at")
+
+    def __init__(self, items):
+        self.items = items
+        self.at = 0
+
+    def parse(self, level: int):
+        items = self.items
+        nots = []
+        while type(items[self.at]) is Token and items[self.at].type == "NOT":
+            nots.append(items[self.at])
+            self.at += 1
+        if nots:
+            if level > _NOT_LEVEL:  # `a == not b`, `a + not b`: Python refuses these too
+                before = items[self.at - len(nots) - 1]
+                raise ParseError(f"'not' cannot follow '{before}' without brackets", _token_span(nots[0]),
+                                 hint=f"write '{before} (not ...)'")
+            left = self.parse(_NOT_LEVEL)
+            for tok in reversed(nots):
+                left = ast.Unary("not", _bare(left), span=_cover(tok, left))
+        else:
+            left = items[self.at]
+            self.at += 1
+        while self.at < len(items):
+            op = items[self.at]
+            precedence, name = _BINARY[op.value]
+            if precedence < level:
+                break
+            if name is None:  # a comparison chain: operands are sums
+                operands, ops = [_bare(left)], []
+                while self.at < len(items) and items[self.at].value in COMPARISON_OPS:
+                    ops.append(COMPARISON_OPS[items[self.at].value])
+                    self.at += 1
+                    right = self.parse(_COMPARE_LEVEL + 1)
+                    operands.append(_bare(right))
+                left = ast.Compare(tuple(ops), tuple(operands), span=_cover(left, right))
+            else:
+                self.at += 1
+                right = self.parse(precedence + 1)  # left-associative
+                left = ast.Binary(name, _bare(left), _bare(right), span=_cover(left, right))
+        return left
 
 
 def _cover_present(children) -> Span:

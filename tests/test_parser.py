@@ -75,6 +75,14 @@ PRECEDENCE = [
     ("a < b | c > d", "(or (cmp a lt b) (cmp c gt d))"),
     ("a + b < c * d", "(cmp (add a b) lt (mul c d))"),
     ("1_000 + .5 + 5. + 1e3", "(add (add (add 1000 0.5) 5.0) 1000.0)"),
+    # every level in one chain, loosest to tightest and back
+    ("a | b ^ c & d", "(or a (xor b (and c d)))"),
+    ("a & b ^ c | d", "(or (xor (and a b) c) d)"),
+    ("a or not b and c", "(or a (and (not b) c))"),
+    ("not a == b & c | d", "(or (and (not (cmp a eq b)) c) d)"),
+    ("a * b + c < d - e / f", "(cmp (add (mul a b) c) lt (sub d (truediv e f)))"),
+    ("a & b == c + d * e ** f", "(and a (cmp b eq (add c (mul d (pow e f)))))"),
+    ("a < b + c <= d & e", "(and (cmp a lt (add b c) le d) e)"),
 ]
 
 
@@ -190,6 +198,8 @@ SYNTAX_ERRORS = [
                 "hint: maskdsl has no attributes, strings or decorators: only names, numbers, operators, calls and indexing"),
     ("ｘ = 1", "line 1, column 1: ParseError: unexpected character 'ｘ' (U+FF58)\n  ｘ = 1\n  ^\n"
               "hint: names must be written with ASCII letters, digits and '_'"),
+    ("y = a == not b", "line 1, column 10: ParseError: 'not' cannot follow '==' without brackets\n"
+                       "  y = a == not b\n           ^^^\nhint: write '== (not ...)'"),
     ("x = 1\0", "line 1, column 6: ParseError: NUL character (U+0000) in program text\n  x = 1U+0000\n       ^^^^^^"),
 ]
 
