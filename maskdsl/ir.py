@@ -176,17 +176,21 @@ def postorder(roots, children=None) -> list[Node]:
     `children(node)` chooses which arguments to descend into (default: all)."""
     order, seen = [], set()
     stack = [(r, False) for r in reversed(list(roots))]
+    pop, push, visit, add = stack.pop, stack.append, order.append, seen.add
     while stack:
-        node, expanded = stack.pop()
+        node, expanded = pop()
         if expanded:
-            order.append(node)
+            visit(node)
             continue
-        if id(node) in seen:
+        key = id(node)
+        if key in seen:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
+        add(key)
+        push((node, True))
         kids = node.args if children is None else children(node)
-        stack.extend((a, False) for a in reversed(kids) if id(a) not in seen)
+        for a in reversed(kids):
+            if id(a) not in seen:
+                push((a, False))
     return order
 
 

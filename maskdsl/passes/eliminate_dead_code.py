@@ -19,4 +19,6 @@ def eliminate_dead_code(program: Program) -> Program:
     """Keep only the statements an output depends on."""
     live = {id(n) for n in postorder([n for _, n in program.outputs])}
     kept = tuple(s for s in program.statements if id(s.value) in live)
+    if len(kept) == len(program.statements):
+        return program  # unchanged, with its node order already computed
     return Program(program.inputs, kept, program.outputs, program.source, program.table)
