@@ -409,11 +409,16 @@ class Emitter:
         self.line(f"{fraction} = tf.cast(rt.count_true({checked}), tf.float32) / "
                   f"tf.cast(tf.maximum(tf.size({checked}), 1), tf.float32)")
         attrs = tuple((k, v) for k, v in node.attrs if k not in ("strategy", "threshold", "costs", "reason"))
+        attrs = tuple((k, v) for k, v in attrs if k != "dense_xla")
         branches = []
         for strategy, value in (("scatter", sparse), ("where", dense)):
             branch = Node("update", (x, *operands, value), attrs + (("strategy", strategy),), node.dtype, node.shape,
                           node.weak, node.span)
+            checks = len(self.checks)
             branches.append(self.branch(f"{strategy}_branch", branch))
+        if node.attr("dense_xla") and len(self.checks) == checks:
+            # XLA drops in-graph checks, so only a branch without any runs under it
+            branches[1] = f"tf.function({branches[1]}, jit_compile=True, autograph=False)"
         self.emit(node, f"tf.cond({fraction} < {float(node.attr('threshold'))!r}, {branches[0]}, {branches[1]})")
 
     def branch(self, label: str, node: Node) -> str:

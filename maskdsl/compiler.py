@@ -171,7 +171,8 @@ class CompiledProgram:
         with self._lock:
             bound = bind(self._program, types)
             typed = optimize(bound, (infer_types,))
-            options = {"strategy": self.strategy, "xla": self.jit_compile is True}
+            options = {"strategy": self.strategy, "xla": self.jit_compile is True,
+                       "xla_branch": self.jit_compile == "auto"}
             optimized = optimize(typed, PASSES[1:], options=options)
             generated = codegen.generate(optimized)
             jit = self._decide_jit(optimized, generated)

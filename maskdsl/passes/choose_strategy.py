@@ -6,7 +6,9 @@
 - masked update whose value is expensive and whose mask is sparse -> `scatter`
   (gather, compute on the selected elements, scatter back), by the cost model; when
   the mask's selectivity is unknown at compile time -> `adaptive`: the mask is
-  counted at run time and tf.cond picks, at the crossover the cost model derives;
+  counted at run time and tf.cond picks, at the crossover the cost model derives
+  (with xla_branch, a dense branch doing float64 transcendental work on static
+  shapes runs under XLA, whose float64 kernels are faster than TensorFlow's);
 - `x[m] = values` (one value per selected element) -> `scatter`;
 - static slice assignment -> `where` with an index mask;
 - reduction of a selection -> `masked` reduction, no dynamic shape;
@@ -108,7 +110,12 @@ def _guard(arg: Node, mask: Node) -> Node:
     return Node("where", (mask, arg, one), (("compute", arg.dtype),), arg.dtype, shape, False, arg.span)
 
 
-def _choose_update(node: Node, forced: str = "auto", xla: bool = False) -> Node:
+def _float64_transcendental(value: Node) -> bool:
+    """Whether the element-wise work of `value` includes a transcendental op computed in float64."""
+    return any(OPS[n.op].cost == "transcendental" and n.dtype == "float64" for n in _elementwise_postorder(value))
+
+
+def _choose_update(node: Node, forced: str = "auto", xla: bool = False, xla_branch: bool = False) -> Node:
     if not node.attr("index"):
         return node.with_attrs(strategy="replace", reason="whole-array assignment")
     plan = _plan(node)
@@ -147,11 +154,16 @@ def _choose_update(node: Node, forced: str = "auto", xla: bool = False) -> Node:
                for s in (0.001, 0.01, 0.1, 0.5)),
              ("crossover selectivity", round(threshold, 4)))
     if leading and not xla and cost.adaptive_pays(n, per_element):
+        reason = (f"the new value costs {per_element:.3g} per element and the mask's selectivity is unknown: the "
+                  f"mask is counted at run time; below {threshold:.3g} of elements selected tf.cond runs gather, "
+                  f"compute, scatter, above it the dense tf.where")
+        dense_xla = xla_branch and None not in x.shape and _float64_transcendental(dense)
+        if dense_xla:
+            reason += (" (under XLA: its transcendental work is in float64, which XLA's kernels do faster than "
+                       "TensorFlow's)")
         return node.replace(args=node.args[:-1] + (dense, value)).with_attrs(
-            strategy="adaptive", threshold=round(threshold, 6), costs=costs, reason=(
-                f"the new value costs {per_element:.3g} per element and the mask's selectivity is unknown: the "
-                f"mask is counted at run time; below {threshold:.3g} of elements selected tf.cond runs gather, "
-                f"compute, scatter, above it the dense tf.where"))
+            strategy="adaptive", threshold=round(threshold, 6), costs=costs, reason=reason,
+            **({"dense_xla": True} if dense_xla else {}))
     why = "under XLA the dense form is used" if xla and leading else (
         "the new value is cheap, so the dense tf.where wins at any selectivity" if leading else
         "the mask is not on the leading dimensions")
@@ -190,17 +202,20 @@ def _choose_reduce(node: Node, args, forced: str = "auto") -> Node:
     return node.with_attrs(strategy="plain", reason="reduction")
 
 
-def choose_strategy(program: Program, strategy: str = "auto", xla: bool = False) -> Program:
+def choose_strategy(program: Program, strategy: str = "auto", xla: bool = False,
+                    xla_branch: bool = False) -> Program:
     """Annotate index and reduction nodes with a strategy, a reason and estimated costs.
 
     strategy="auto" lets the cost model decide; "where", "scatter" or "boolean_mask"
     force that formulation wherever it is correct (for tests and benchmarks). With
-    xla=True no run-time choice (tf.cond over dynamic shapes) is made.
+    xla=True no run-time choice (tf.cond over dynamic shapes) is made. With
+    xla_branch=True (jit_compile="auto") the dense branch of a run-time choice runs
+    under XLA when its shapes are static and its transcendental work is in float64.
     """
     def choose(node: Node, args) -> Node:
         node = node if all(a is b for a, b in zip(args, node.args)) else node.replace(args=args)
         if node.op == "update":
-            return _choose_update(node, strategy, xla)
+            return _choose_update(node, strategy, xla, xla_branch)
         if node.op == "select":
             return _choose_select(node)
         if node.op == "reduce":
