@@ -406,8 +406,7 @@ class Emitter:
             checked = self.fresh()
             self.line(f"{checked} = {mask}")
         fraction = self.fresh()
-        self.line(f"{fraction} = tf.cast(rt.count_true({checked}), tf.float32) / "
-                  f"tf.cast(tf.maximum(tf.size({checked}), 1), tf.float32)")
+        self.line(f"{fraction} = rt.true_fraction({checked})")
         attrs = tuple((k, v) for k, v in node.attrs if k not in ("strategy", "threshold", "costs", "reason"))
         attrs = tuple((k, v) for k, v in attrs if k != "dense_xla")
         branches = []

@@ -388,3 +388,26 @@ def count_true(m):
     3
     """
     return _chunked("true", m, m, tf.int64)[0]
+
+
+SAMPLE = 1 << 14  # mask elements read to estimate a selectivity
+
+
+def true_fraction(m, sample: int | None = None):
+    """The fraction of true elements of a bool array, estimated from at most about 2 * sample
+    evenly spaced elements (exact up to `sample` elements); 0 for an empty array.
+
+    It only chooses between formulations that give the same result, so an estimate will
+    do: counting a 1e6-element mask exactly took as long as a third of the sparse update
+    it was choosing. The standard error is below 0.4 % for a random mask; a mask whose
+    pattern repeats with the sampling step is misjudged, which costs speed, not results.
+
+    >>> float(true_fraction(tf.constant([True, False, True, True])))
+    0.75
+    >>> round(float(true_fraction(tf.range(10**6) % 10 < 3)), 2)
+    0.3
+    """
+    flat = tf.reshape(m, [-1])
+    step = tf.maximum(tf.size(flat) // (SAMPLE if sample is None else sample), 1)
+    picked = tf.cast(flat[::step], tf.int32)
+    return tf.cast(tf.reduce_sum(picked), tf.float32) / tf.cast(tf.maximum(tf.size(picked), 1), tf.float32)

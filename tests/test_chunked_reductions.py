@@ -77,13 +77,13 @@ def test_empty_selection_raises_as_numpy(kind, shape_kind):
         run(f"{kind}(x[m])", shape_kind, x=F, m=np.zeros(50, bool))
 
 
-def test_adaptive_update_counts_in_chunks(monkeypatch):
-    monkeypatch.setattr(runtime, "CHUNK", 4)
+def test_adaptive_update_samples_the_mask(monkeypatch):
+    monkeypatch.setattr(runtime, "SAMPLE", 4)  # 50 elements: every 12th is read
     x = np.linspace(0.1, 3.0, 50, dtype=np.float32)
     f = maskdsl.compile("x[m] = log1p(exp(sin(x[m]) * cos(x[m])) ** 2)",
                         signature={"x": "float32[None]", "m": "bool[None]"})
-    assert "rt.count_true" in f.source and "tf.cond" in f.source
-    for mask in (x > 2.9, x > 0.5):  # one branch each side of the threshold
+    assert "rt.true_fraction" in f.source and "tf.cond" in f.source
+    for mask in (x > 2.95, x > 0.5):  # one branch each side of the threshold (sampled: 0 and 0.8)
         want = x.copy()
         want[mask] = np.log1p(np.exp(np.sin(x[mask]) * np.cos(x[mask])) ** 2)
         assert_same(np.asarray(f(x=x, m=mask)), want, rtol=1e-5)

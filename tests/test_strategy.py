@@ -105,6 +105,20 @@ def test_dense_branch_stays_plain_otherwise(signature, jit):
     assert strategy_of(f) == ["adaptive"] and "jit_compile=True" not in f.source
 
 
+@pytest.mark.parametrize("shape", [(0,), (10,), (16384,), (1000, 1000), (3_000_001,)])
+def test_run_time_fraction_is_exact_for_small_masks_and_close_for_large(shape):
+    from maskdsl import runtime as rt
+    rng = np.random.default_rng(sum(shape))
+    for p in (0.001, 0.12, 0.5, 1.0):
+        m = rng.random(shape) < p
+        estimate = float(rt.true_fraction(tf.constant(m)))
+        exact = m.mean() if m.size else 0.0
+        if m.size <= rt.SAMPLE:
+            assert estimate == pytest.approx(exact, abs=1e-6)
+        else:  # >= 16,384 samples: standard error < 0.004
+            assert abs(estimate - exact) < 0.02, (p, estimate, exact)
+
+
 def test_cheap_update_stays_dense():
     f = compiled("x[x > t] *= 2", signature=SIG)
     assert strategy_of(f) == ["where"]

@@ -5,8 +5,9 @@
   masked-out elements cannot put nan/inf into values or gradients ("double where");
 - masked update whose value is expensive and whose mask is sparse -> `scatter`
   (gather, compute on the selected elements, scatter back), by the cost model; when
-  the mask's selectivity is unknown at compile time -> `adaptive`: the mask is
-  counted at run time and tf.cond picks, at the crossover the cost model derives
+  the mask's selectivity is unknown at compile time -> `adaptive`: the fraction
+  selected is estimated at run time from an evenly spaced sample of the mask
+  (rt.true_fraction) and tf.cond picks, at the crossover the cost model derives
   (with xla_branch, a dense branch doing float64 transcendental work on static
   shapes runs under XLA, whose float64 kernels are faster than TensorFlow's);
 - `x[m] = values` (one value per selected element) -> `scatter`;
@@ -155,7 +156,7 @@ def _choose_update(node: Node, forced: str = "auto", xla: bool = False, xla_bran
              ("crossover selectivity", round(threshold, 4)))
     if leading and not xla and cost.adaptive_pays(n, per_element):
         reason = (f"the new value costs {per_element:.3g} per element and the mask's selectivity is unknown: the "
-                  f"mask is counted at run time; below {threshold:.3g} of elements selected tf.cond runs gather, "
+                  f"fraction selected is measured at run time (on a sample of the mask); below {threshold:.3g} of elements selected tf.cond runs gather, "
                   f"compute, scatter, above it the dense tf.where")
         dense_xla = xla_branch and None not in x.shape and _float64_transcendental(dense)
         if dense_xla:
