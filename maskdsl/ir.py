@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from .errors import Span
 
+
 class InternTable:
     """Structure key -> node, holding nodes weakly: a node nothing else uses is dropped.
 

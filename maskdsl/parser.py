@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 import lark
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
@@ -359,14 +359,14 @@ def _chain(node) -> str | None:
 
 
 def _nested(node) -> tuple:
-    """A node's children as the parse tree nests them: a call's arguments and an index's items
-    sit one level below the call or index (inside their brackets)."""
+    """A node's children as the grammar nests them; a list is a bracketed group (a call's
+    arguments, an index's items), one level further down than a plain child."""
     if type(node) is ast.Call:
-        return ((None, node.args + tuple(v for _, v in node.kwargs)),)
+        return ([*node.args, *(v for _, v in node.kwargs)],)
     if type(node) is ast.Index:
-        return (node.value, (None, node.items))
+        return (node.value, list(node.items))
     if type(node) is ast.Assign:
-        return (node.value,) if node.index is None else (node.value, (None, node.index))
+        return (node.value,) if node.index is None else (node.value, list(node.index))
     return node.children()
 
 
@@ -379,8 +379,8 @@ def _check_depth(statements) -> None:
             raise LimitError(f"expression nested deeper than {limits.MAX_DEPTH} levels", node.span)
         chain = _chain(node)
         for i, child in enumerate(_nested(node)):
-            if type(child) is tuple:  # a bracketed group
-                stack.extend((c, depth + 2) for c in child[1])
+            if type(child) is list:  # a bracketed group
+                stack.extend((c, depth + 2) for c in child)
             else:
                 flat = i == 0 and chain is not None and _chain(child) == chain
                 stack.append((child, depth if flat else depth + 1))
