@@ -398,8 +398,8 @@ def true_fraction(m, sample: int | None = None):
     evenly spaced elements (exact up to `sample` elements); 0 for an empty array.
 
     It only chooses between formulations that give the same result, so an estimate will
-    do: counting a 1e6-element mask exactly took as long as a third of the sparse update
-    it was choosing. The standard error is below 0.4 % for a random mask; a mask whose
+    do: counting a 1e6-element mask exactly cost about a quarter of the sparse update it
+    was choosing (0.5 ms of 2.2 ms). The standard error is below 0.4 % for a random mask; a mask whose
     pattern repeats with the sampling step is misjudged, which costs speed, not results.
 
     >>> float(true_fraction(tf.constant([True, False, True, True])))

@@ -156,8 +156,8 @@ def _choose_update(node: Node, forced: str = "auto", xla: bool = False, xla_bran
              ("crossover selectivity", round(threshold, 4)))
     if leading and not xla and cost.adaptive_pays(n, per_element):
         reason = (f"the new value costs {per_element:.3g} per element and the mask's selectivity is unknown: the "
-                  f"fraction selected is measured at run time (on a sample of the mask); below {threshold:.3g} of elements selected tf.cond runs gather, "
-                  f"compute, scatter, above it the dense tf.where")
+                  f"fraction selected is measured at run time (on a sample of the mask); below {threshold:.3g} "
+                  f"of elements selected tf.cond runs gather, compute, scatter, above it the dense tf.where")
         dense_xla = xla_branch and None not in x.shape and _float64_transcendental(dense)
         if dense_xla:
             reason += (" (under XLA: its transcendental work is in float64, which XLA's kernels do faster than "

@@ -18,8 +18,8 @@ from functools import lru_cache
 import numpy as np
 
 from .. import limits
-from ..dtypes import (Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits, dtype_kind,
-                      result_dtype)
+from ..dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits,
+                      dtype_kind, result_dtype)
 from ..errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
 from ..indexing import plan_index
 from ..ir import Node, Program, const, format_program, rewrite
@@ -103,8 +103,7 @@ def _elementwise(node: Node, args) -> Node:
 @lru_cache(maxsize=256)
 def _comparison_dtype(operands: tuple) -> str:
     """The dtype NumPy compares (dtype, weak) operands in: a weak literal counts by its kind."""
-    samples = {"bool": False, "int64": 0, "float64": 0.0}
-    return np.result_type(*(samples[dtype] if weak else dtype for dtype, weak in operands)).name
+    return np.result_type(*(WEAK_SAMPLE[dtype] if weak else dtype for dtype, weak in operands)).name
 
 
 def _input(node: Node, args) -> Node:
