@@ -1,4 +1,4 @@
-"""Calibrate maskdsl's cost model on this machine and write maskdsl/cost_weights.json.
+"""Calibrate maskdsl's cost model on this machine and write maskdsl/passes/cost_weights.json.
 
     .venv/bin/python benchmarks/calibrate.py            # measure and write (about 1 minute)
     .venv/bin/python benchmarks/calibrate.py --dry-run  # measure and print only
@@ -76,7 +76,7 @@ import _harness as H  # noqa: E402
 tf = H.quiet_tensorflow()
 
 ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS = ROOT / "maskdsl" / "cost_weights.json"
+WEIGHTS = ROOT / "maskdsl" / "passes" / "cost_weights.json"
 N = 1 << 21
 N_LARGE = 1 << 23
 SMALL = 64
@@ -244,7 +244,7 @@ def sig(x: float, digits: int = 3) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="print the new weights, do not write them")
-    parser.add_argument("--out", default=str(WEIGHTS), help="where to write (default: maskdsl/cost_weights.json)")
+    parser.add_argument("--out", default=str(WEIGHTS), help="where to write (default: maskdsl/passes/cost_weights.json)")
     parser.add_argument("--repay-calls", type=int, default=REPAY_CALLS,
                         help="calls within which XLA must repay its compile time (jit_min_elements)")
     args = parser.parse_args(argv)

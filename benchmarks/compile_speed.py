@@ -4,7 +4,7 @@
 
 Prints medians (the machine is shared: read the ratios, not the absolute numbers):
 1. front end + optimiser on a one-line program: parse + lower + bind
-   (maskdsl.passes.prepare), then all passes (maskdsl.passes.optimize), then code
+   (maskdsl.language.prepare), then all passes (maskdsl.passes.optimize), then code
    generation (Python source + exec), and the first call of the tf.function (tracing);
    parse+lower+optimise (prepare + optimize) is the measure the compile-time targets use;
 2. the same for a 500-statement program, and the per-statement ratio to the one-liner;
@@ -27,8 +27,9 @@ import _harness as H  # noqa: E402
 
 tf = H.quiet_tensorflow()
 import maskdsl  # noqa: E402
-from maskdsl import codegen  # noqa: E402
-from maskdsl.passes import optimize, prepare  # noqa: E402
+from maskdsl.tf import codegen  # noqa: E402
+from maskdsl.language import prepare  # noqa: E402
+from maskdsl.passes import optimize  # noqa: E402
 
 ONE_LINE = "x[x > 4 & x % 2 == 0] *= 2"
 TEMPLATES = (

@@ -799,7 +799,7 @@ def _num(x) -> str:
 
 def _cost_weights():
     try:
-        from maskdsl import cost
+        from maskdsl.passes import cost
         return cost.model()
     except Exception:  # noqa: BLE001
         return None

@@ -2,7 +2,7 @@
 
 Creates examples/data/sensors.npz if it is missing (examples/data/make_sensors.py),
 runs examples/pipelines/clean_sensors.yaml on it through the `maskdsl run` code path
-(maskdsl.pipeline_cli.run_command), writes out/clean_sensors.npz (replacing it, so the
+(maskdsl.cli.pipeline_commands.run_command), writes out/clean_sensors.npz (replacing it, so the
 demo can be run again), then summarises what changed and checks it against NumPy.
 """
 
@@ -40,7 +40,7 @@ def expected(x: np.ndarray, limit: float) -> dict:
 
 
 def main() -> int:
-    from maskdsl.pipeline_cli import run_command
+    from maskdsl.cli.pipeline_commands import run_command
 
     ensure_data()
     OUTPUT.parent.mkdir(exist_ok=True)

@@ -8,7 +8,7 @@ The front end (parser, IR, passes) imports without TensorFlow; `compile`, `evalu
 and the pipeline API load it on first use.
 """
 
-from .errors import (ConfigError, DataError, DTypeError, IndexOutOfRangeError, InputError, LimitError,
+from maskdsl.errors import (ConfigError, DataError, DTypeError, IndexOutOfRangeError, InputError, LimitError,
                      MaskDSLError, ParseError, ShapeError, UnknownNameError, ValueDSLError)
 
 __version__ = "0.1.0"
@@ -17,7 +17,7 @@ _LAZY = {
     "compile": ("compiler", "compile"),
     "evaluate": ("compiler", "evaluate"),
     "CompiledProgram": ("compiler", "CompiledProgram"),
-    "Pipeline": ("pipeline", "Pipeline"),
+    "Pipeline": ("pipeline.pipeline", "Pipeline"),
 }
 
 __all__ = ["compile", "evaluate", "CompiledProgram", "Pipeline", "MaskDSLError", "ParseError",

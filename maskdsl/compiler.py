@@ -17,18 +17,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import codegen, cost, runtime  # runtime first: it quiets TensorFlow's start-up logging
-from .runtime import tf
-from .dtypes import DTYPES, Type
-from .errors import (DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError, UnknownNameError,
+from maskdsl.tf import codegen  # runtime first: it quiets TensorFlow's start-up logging
+from maskdsl.passes import cost
+from maskdsl.tf import runtime
+from maskdsl.tf.runtime import tf
+from maskdsl.ir.dtypes import DTYPES, Type
+from maskdsl.errors import (DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError, UnknownNameError,
                      ValueDSLError)
-from .ir import Node, Program, format_program, postorder
-from .lower import lower
-from .parser import parse
-from .passes import PASSES, bind, optimize
-from .passes.choose_strategy import choose_strategy
-from .passes.infer_types import infer_types
-from .runtime import TAG
+from maskdsl.ir.nodes import Node, Program, format_program, postorder
+from maskdsl.language.lower import lower
+from maskdsl.language.parser import parse
+from maskdsl.ir.bind import bind
+from maskdsl.passes import PASSES, optimize
+from maskdsl.passes.choose_strategy import choose_strategy
+from maskdsl.passes.infer_types import infer_types
+from maskdsl.tf.runtime import TAG
 
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
 _TAG_RE = re.compile(re.escape(TAG) + r"\d+")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import keras
 
-from .errors import InputError
+from maskdsl.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="maskdsl")
@@ -32,8 +32,8 @@ class MaskLayer(keras.layers.Layer):
         kwargs.setdefault("autocast", False)
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        from . import compile as compile_program
-        from .pipeline import Pipeline
+        from maskdsl import compile as compile_program
+        from maskdsl.pipeline.pipeline import Pipeline
 
         self._source = None
         self._pipeline_config = None

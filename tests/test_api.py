@@ -103,7 +103,7 @@ def test_explain_shows_ir_strategies_costs_and_source():
 
 def test_source_is_what_runs():
     f = maskdsl.compile("y = x[x > 0] * 2", signature={"x": "float32[None]"})
-    namespace = {"tf": tf, "rt": __import__("maskdsl.runtime", fromlist=["x"])}
+    namespace = {"tf": tf, "rt": __import__("maskdsl.tf.runtime", fromlist=["x"])}
     exec(f.source, namespace)  # the shown source, run by hand, gives the same answer
     x = np.array([-1.0, 2.0, 3.0], np.float32)
     assert_same(namespace["program"](tf.constant(x))["y"].numpy(), f(x=x).numpy())
@@ -142,7 +142,7 @@ def test_jit_compile_auto_and_forced():
 
 
 def test_jit_compile_auto_follows_the_size_of_what_the_program_writes():
-    from maskdsl import cost
+    from maskdsl.passes import cost
     big = f"float32[{int(cost.model()['jit_min_elements'])}]"
     assert maskdsl.compile("x[x > 0] *= 2", signature={"x": big}).jit is True
     # the same large input, reduced to a scalar: chunked reductions beat XLA's (measured)

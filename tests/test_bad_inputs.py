@@ -23,7 +23,7 @@ import maskdsl
 from conftest import assert_same, compiled
 from maskdsl import (DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ParseError, ShapeError,
                      UnknownNameError, ValueDSLError, limits)
-from maskdsl.parser import parse
+from maskdsl.language.parser import parse
 
 
 @dataclass(frozen=True)
@@ -358,7 +358,7 @@ def test_unknown_function_lists_the_known_ones_and_suggests():
     with pytest.raises(UnknownNameError) as info:
         maskdsl.compile("y = summ(x)")
     err = info.value
-    from maskdsl.builtins import FUNCTIONS
+    from maskdsl.language.functions import FUNCTIONS
     assert all(name in err.message for name in FUNCTIONS)
     assert err.hint == "did you mean sum?"
 
@@ -401,7 +401,7 @@ def test_inputs_may_be_called_self_or_source():
 
 
 def test_a_tensorflow_op_refusing_a_dtype_while_tracing_is_a_located_dtype_error(monkeypatch):
-    from maskdsl import runtime
+    from maskdsl.tf import runtime
 
     def no_kernel(a, b):
         raise TypeError("Value passed to parameter 'x' has DataType int16 not in list of allowed values")
@@ -471,8 +471,9 @@ def test_constant_folding_never_builds_huge_integers():
 
 
 def _front_end(src, **types):
-    from maskdsl import codegen
-    from maskdsl.passes import optimize, prepare
+    from maskdsl.tf import codegen
+    from maskdsl.language import prepare
+    from maskdsl.passes import optimize
     return codegen.Emitter(optimize(prepare(src, **types))).program_source()
 
 
@@ -517,7 +518,8 @@ def _numpy_dtype(fn, a, b):
 
 
 def _maskdsl_dtype(src, **types):
-    from maskdsl.passes import infer_types, prepare
+    from maskdsl.language import prepare
+    from maskdsl.passes import infer_types
     try:
         program = infer_types(prepare(src, **types))
     except MaskDSLError as e:
@@ -621,7 +623,7 @@ class _Recorder:
 @pytest.fixture
 def recorded(monkeypatch):
     import tensorflow  # noqa: F401  (import outside the recording: TensorFlow's own start-up is not ours)
-    from maskdsl import codegen  # noqa: F401
+    from maskdsl.tf import codegen  # noqa: F401
     recorders = {"eval": _Recorder(builtins.eval, fail=True), "exec": _Recorder(builtins.exec),
                  "compile": _Recorder(builtins.compile)}
     for name, recorder in recorders.items():
@@ -689,8 +691,9 @@ def _evaluate_plain(expr, env):
 
 
 def test_generated_code_runs_without_python_builtins():
-    from maskdsl import codegen
-    from maskdsl.passes import optimize, prepare
+    from maskdsl.tf import codegen
+    from maskdsl.language import prepare
+    from maskdsl.passes import optimize
     generated = codegen.generate(optimize(prepare("y = x + 1", x="int64[3]")))
     assert generated.function.__globals__["__builtins__"] == {}
 
@@ -706,7 +709,7 @@ CONTROL_LINES = [
 @pytest.mark.parametrize("line", CONTROL_LINES, ids=[repr(line) for line in CONTROL_LINES])
 def test_the_session_escapes_control_characters(line):
     import io
-    from maskdsl.session import Session, run_and_print
+    from maskdsl.cli.session import Session, run_and_print
     session = Session()
     session.execute("x = arange(3)")
     out, err = io.StringIO(), io.StringIO()
@@ -720,7 +723,7 @@ def test_the_session_escapes_control_characters(line):
 
 def test_a_failed_forced_run_leaves_the_existing_output_untouched(tmp_path):
     import argparse
-    from maskdsl.pipeline_cli import run_command
+    from maskdsl.cli.pipeline_commands import run_command
     (tmp_path / "p.yaml").write_text("inputs:\n  x: int64[None]\n  p: int64[None]\nsteps:\n  - y = x ** p\n"
                                      "outputs: [y]\n")
     p = np.ones(50, np.int64)

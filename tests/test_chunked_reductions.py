@@ -12,7 +12,7 @@ import pytest
 
 import maskdsl
 from conftest import assert_same
-from maskdsl import runtime
+from maskdsl.tf import runtime
 from maskdsl.errors import ValueDSLError
 
 RNG = np.random.default_rng(7)

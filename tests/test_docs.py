@@ -10,7 +10,7 @@ Fenced code blocks are read by their info string (the word after the opening fen
 - ```maskdsl-repl: a REPL transcript. A line starting with the REPL's prompt `mdsl> `
   (or `>>> `) is input; lines starting with `... ` continue it. The lines up to the
   next prompt are what the REPL prints, exactly: the value of the line, or the error
-  as str(error). Each block is one fresh maskdsl.session.Session.
+  as str(error). Each block is one fresh maskdsl.cli.session.Session.
 - ```maskdsl: a program that must compile. `name=spec` words after the language give
   a signature (```maskdsl x=float32[None] t=float32), so types and shapes are checked too.
 - ```yaml with a `steps:` key: a pipeline that must load (maskdsl.Pipeline.from_yaml).
@@ -165,7 +165,7 @@ def parse_transcript(text: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("block", repl_blocks(), ids=lambda b: b.where)
 def test_repl_transcripts(block, monkeypatch):
     import maskdsl
-    from maskdsl.session import Session
+    from maskdsl.cli.session import Session
 
     monkeypatch.chdir(ROOT)
     session = Session()
@@ -277,7 +277,7 @@ def test_api_reference_is_generated_from_the_docstrings():
 
 
 def test_function_table_lists_every_builtin():
-    from maskdsl.builtins import FUNCTIONS
+    from maskdsl.language.functions import FUNCTIONS
 
     gen = _generator()
     text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")

@@ -69,13 +69,13 @@ def _config(tmp: Path):
 
 
 def _data(tmp: Path):
-    from maskdsl import pipeline_cli
+    from maskdsl.cli import pipeline_commands
     (tmp / "demo.yaml").write_text(GOOD_PIPELINE)
-    pipeline_cli.read_inputs("sensors.npz", maskdsl.Pipeline.from_yaml("demo.yaml"), {})
+    pipeline_commands.read_inputs("sensors.npz", maskdsl.Pipeline.from_yaml("demo.yaml"), {})
 
 
 def _command():
-    from maskdsl.session import Session
+    from maskdsl.cli.session import Session
     Session().execute(":explian y = 1")
 
 
@@ -165,7 +165,7 @@ EXAMPLES = {
 
 
 def _command_example():
-    from maskdsl.session import CommandError
+    from maskdsl.cli.session import CommandError
     return CommandError, ("a REPL command used wrongly", "A REPL command used wrongly: an unknown command (with a suggestion), a missing "
                           "argument. Not raised by the Python API.", "Type `:help`.",
                           _command, "mdsl> :explian y = 1")
@@ -198,14 +198,14 @@ def render(tmp: Path) -> str:
 
 
 def _qualified(cls) -> str:
-    return f"maskdsl.session.{cls.__name__}" if cls.__module__ == "maskdsl.session" else f"maskdsl.{cls.__name__}"
+    return f"maskdsl.cli.session.{cls.__name__}" if cls.__module__ == "maskdsl.cli.session" else f"maskdsl.{cls.__name__}"
 
 
 def test_every_error_class_is_documented():
     documented = set(EXAMPLES) | {_command_example()[0]}
     assert documented >= {errors.MaskDSLError, *errors.ERROR_CLASSES}
-    import maskdsl.pipeline_config  # noqa: F401  (modules that might define more classes)
-    import maskdsl.session  # noqa: F401
+    import maskdsl.pipeline.config  # noqa: F401  (modules that might define more classes)
+    import maskdsl.cli.session  # noqa: F401
 
     def subclasses(cls):
         for sub in cls.__subclasses__():

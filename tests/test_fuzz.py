@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
 import maskdsl
-from maskdsl.builtins import FUNCTIONS
-from maskdsl.parser import grammar_text
+from maskdsl.language.functions import FUNCTIONS
+from maskdsl.language.parser import grammar_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import fuzz  # noqa: E402  (tools/fuzz.py: the generator, the mutations and the checked front end)
@@ -55,7 +55,7 @@ def check(text: str, seed: int) -> str:
 
 @pytest.fixture(scope="module", autouse=True)
 def warm_up():
-    from maskdsl import codegen  # noqa: F401  (TensorFlow's import is not an input's time)
+    from maskdsl.tf import codegen  # noqa: F401  (TensorFlow's import is not an input's time)
     check("x[x > 4] *= 2", 0)
 
 
@@ -142,8 +142,8 @@ def test_a_sample_compiles_and_runs_in_tensorflow(seed):
                 f = maskdsl.compile(text, signature=signature)
         except maskdsl.MaskDSLError:
             continue
-        from maskdsl.dtypes import Type
-        from maskdsl.passes import bind
+        from maskdsl.ir.dtypes import Type
+        from maskdsl.ir.bind import bind
         inputs = fuzz.random_inputs(rng, bind(f._program, {k: Type.parse(v) for k, v in signature.items()}))
         try:
             with time_limit(60):

@@ -19,7 +19,7 @@ def test_wheel_ships_grammar_and_works_outside_the_checkout(tmp_path):
                    check=True)
     wheel = next(wheels.glob("maskdsl-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "maskdsl/maskdsl.lark" in names and "maskdsl/cost_weights.json" in names
+    assert "maskdsl/language/maskdsl.lark" in names and "maskdsl/passes/cost_weights.json" in names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target),
                     str(wheel)], check=True)
@@ -28,7 +28,7 @@ def test_wheel_ships_grammar_and_works_outside_the_checkout(tmp_path):
     script = (
         "import maskdsl, numpy as np, pathlib\n"
         "assert pathlib.Path(maskdsl.__file__).parent.parent == pathlib.Path(r'%s'), maskdsl.__file__\n"
-        "from maskdsl.parser import grammar_text\n"
+        "from maskdsl.language.parser import grammar_text\n"
         "assert 'COMPOP' in grammar_text()\n"
         "print(maskdsl.evaluate('x[x > 4 & x %% 2 == 0] *= 2; x', x=np.arange(10)).numpy().tolist())\n"
     ) % target

@@ -2,38 +2,38 @@
 
 import pytest
 
-from maskdsl import ast
+from maskdsl.language import syntax
 from maskdsl.errors import LimitError, ParseError
-from maskdsl.parser import parse
+from maskdsl.language.parser import parse
 
 
 def sexpr(node) -> str:
     """A parenthesised rendering of an expression, to compare structure."""
-    if isinstance(node, ast.Name):
+    if isinstance(node, syntax.Name):
         return node.id
-    if isinstance(node, ast.Const):
+    if isinstance(node, syntax.Const):
         return repr(node.value)
-    if isinstance(node, ast.Unary):
+    if isinstance(node, syntax.Unary):
         return f"({node.op} {sexpr(node.operand)})"
-    if isinstance(node, ast.Binary):
+    if isinstance(node, syntax.Binary):
         return f"({node.op} {sexpr(node.left)} {sexpr(node.right)})"
-    if isinstance(node, ast.Compare):
+    if isinstance(node, syntax.Compare):
         parts = [sexpr(node.operands[0])]
         for op, operand in zip(node.ops, node.operands[1:]):
             parts += [op, sexpr(operand)]
         return "(cmp " + " ".join(parts) + ")"
-    if isinstance(node, ast.Call):
+    if isinstance(node, syntax.Call):
         args = [sexpr(a) for a in node.args] + [f"{k}={sexpr(v)}" for k, v in node.kwargs]
         return f"{node.func}({', '.join(args)})"
-    if isinstance(node, ast.Index):
+    if isinstance(node, syntax.Index):
         return f"{sexpr(node.value)}[{', '.join(sexpr(i) for i in node.items)}]"
-    if isinstance(node, ast.Slice):
+    if isinstance(node, syntax.Slice):
         return ":".join("" if p is None else sexpr(p) for p in (node.lower, node.upper, node.step))
-    if isinstance(node, ast.EllipsisLit):
+    if isinstance(node, syntax.EllipsisLit):
         return "..."
-    if isinstance(node, ast.NoneLit):
+    if isinstance(node, syntax.NoneLit):
         return "None"
-    if isinstance(node, ast.Sequence):
+    if isinstance(node, syntax.Sequence):
         return f"{node.kind}({', '.join(sexpr(i) for i in node.items)})"
     raise TypeError(node)
 
@@ -219,4 +219,4 @@ def test_deep_nesting_is_a_limit_not_a_crash():
 
 def test_long_flat_expression_parses():
     module = parse("y = " + " + ".join(["x"] * 300))
-    assert isinstance(module.statements[0].value, ast.Binary)
+    assert isinstance(module.statements[0].value, syntax.Binary)

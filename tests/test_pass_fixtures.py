@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from maskdsl.ir import format_program, verify
-from maskdsl.passes import PASSES, optimize, prepare
+from maskdsl.ir.nodes import format_program, verify
+from maskdsl.language import prepare
+from maskdsl.passes import PASSES, optimize
 
 FIXTURES = Path(__file__).parent / "fixtures" / "passes"
 

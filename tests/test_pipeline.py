@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import maskdsl
 from conftest import assert_same
-from maskdsl.pipeline import PipelineWarning
+from maskdsl.pipeline.pipeline import PipelineWarning
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "pipelines" / "clean_sensors.yaml"

@@ -1,4 +1,4 @@
-"""`maskdsl run` / `maskdsl export` (maskdsl.pipeline_cli): data files, --set, streaming in
+"""`maskdsl run` / `maskdsl export` (maskdsl.cli.pipeline_commands): data files, --set, streaming in
 batches, atomic output, DataErrors, SavedModel export loaded without maskdsl, and the
 tf.data service. Outputs are compared with NumPy."""
 
@@ -17,9 +17,9 @@ import pytest
 
 import maskdsl
 from conftest import assert_same
-from maskdsl import pipeline_cli
-from maskdsl.pipeline_cli import Progress, export_command, in_order, run_command, scalar_value
-from maskdsl.dtypes import Type
+from maskdsl.cli import pipeline_commands
+from maskdsl.cli.pipeline_commands import Progress, export_command, in_order, run_command, scalar_value
+from maskdsl.ir.dtypes import Type
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "pipelines" / "clean_sensors.yaml"
@@ -159,7 +159,7 @@ def test_publish_refuses_a_file_that_appeared_meanwhile(tmp_path):
     (tmp_path / "part").write_bytes(b"new")
     (tmp_path / "out.npz").write_bytes(b"old")
     with pytest.raises(maskdsl.DataError, match="already exists"):
-        pipeline_cli.publish(str(tmp_path / "part"), str(tmp_path / "out.npz"), force=False)
+        pipeline_commands.publish(str(tmp_path / "part"), str(tmp_path / "out.npz"), force=False)
     assert (tmp_path / "out.npz").read_bytes() == b"old"
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import maskdsl
 from conftest import assert_same
-from maskdsl.reference import evaluate
+from maskdsl.ir.reference import evaluate
 
 X_INT = np.array([3, -1, 0, 7, -8, 2], np.int32)
 X_FLOAT = np.array([0.5, -1.25, 0.0, 3.0, -2.0, 9.5], np.float32)

@@ -26,10 +26,10 @@ from pygments.token import Error, Keyword, Name, Number, Operator
 
 import maskdsl
 from maskdsl import DataError, DTypeError, IndexOutOfRangeError, ParseError, UnknownNameError
-from maskdsl import cli
-from maskdsl.lexer import MaskDSLLexer
-from maskdsl.repl import MaskDSLCompleter, history_path, run_repl
-from maskdsl.session import (COMMANDS, STRATEGIES, CommandError, Quit, Session, format_value, needs_more,
+from maskdsl.cli import command as cli
+from maskdsl.cli.highlight import MaskDSLLexer
+from maskdsl.cli.repl import MaskDSLCompleter, history_path, run_repl
+from maskdsl.cli.session import (COMMANDS, STRATEGIES, CommandError, Quit, Session, format_value, needs_more,
                              run_and_print, run_script)
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -192,7 +192,7 @@ def test_command_errors_point_into_the_command_line(session_with_x):
 
 
 def test_time_reports_a_median_and_changes_nothing(session_with_x, monkeypatch):
-    monkeypatch.setattr("maskdsl.session.TIME_BUDGET", 0.01)
+    monkeypatch.setattr("maskdsl.cli.session.TIME_BUDGET", 0.01)
     out = session_with_x.execute(":time x[x > 4] *= 2")
     assert re.fullmatch(r"median [\d.]+ (µs|ms|s) over \d+ runs \(min .*, max .*; first call, with tracing: .*\)", out)
     assert int(re.search(r"over (\d+) runs", out).group(1)) >= 5
@@ -445,18 +445,18 @@ def test_explain(capsys):
 
 def test_run_and_export_dispatch_to_pipeline_cli(monkeypatch, capsys):
     calls = []
-    fake = types.ModuleType("maskdsl.pipeline_cli")
+    fake = types.ModuleType("maskdsl.cli.pipeline_commands")
     fake.run_command = lambda args: calls.append(("run", args.pipeline, args.set, args.batch_size)) or 0
     fake.export_command = lambda args: calls.append(("export", args.pipeline, args.out_dir)) or 3
-    monkeypatch.setitem(sys.modules, "maskdsl.pipeline_cli", fake)
+    monkeypatch.setitem(sys.modules, "maskdsl.cli.pipeline_commands", fake)
     assert cli.main(["run", "p.yaml", "--input", "a.npz", "--output", "b.npz", "--set", "k=2",
                      "--batch-size", "8"]) == 0
     assert cli.main(["export", "p.yaml", "out"]) == 3
     assert calls == [("run", "p.yaml", ["k=2"], 8), ("export", "p.yaml", "out")]
 
-    monkeypatch.setitem(sys.modules, "maskdsl.pipeline_cli", None)  # as if the module did not exist
+    monkeypatch.setitem(sys.modules, "maskdsl.cli.pipeline_commands", None)  # as if the module did not exist
     assert cli.main(["export", "p.yaml", "out"]) == 2
-    assert "maskdsl.pipeline_cli is missing" in capsys.readouterr().err
+    assert "maskdsl.cli.pipeline_commands is missing" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         cli.main(["run", "p.yaml", "--input", "a.npz", "--output", "b.npz", "--batch-size", "0"])
     assert info.value.code == 2

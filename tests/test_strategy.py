@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import maskdsl
 from conftest import assert_same, compiled
-from maskdsl import cost
+from maskdsl.passes import cost
 
 EXPENSIVE = "x[x > t] = log1p(exp(sin(x[x > t]) * cos(x[x > t]))) ** 2"
 SIG = {"x": "float32[None]", "t": "float32"}
@@ -107,7 +107,7 @@ def test_dense_branch_stays_plain_otherwise(signature, jit):
 
 @pytest.mark.parametrize("shape", [(0,), (10,), (16384,), (1000, 1000), (3_000_001,)])
 def test_run_time_fraction_is_exact_for_small_masks_and_close_for_large(shape):
-    from maskdsl import runtime as rt
+    from maskdsl.tf import runtime as rt
     rng = np.random.default_rng(sum(shape))
     for p in (0.001, 0.12, 0.5, 1.0):
         m = rng.random(shape) < p

@@ -43,12 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from maskdsl.builtins import FUNCTIONS  # noqa: E402
-from maskdsl.dtypes import Type  # noqa: E402
+from maskdsl.language.functions import FUNCTIONS  # noqa: E402
+from maskdsl.ir.dtypes import Type  # noqa: E402
 from maskdsl.errors import MaskDSLError  # noqa: E402
-from maskdsl.lower import lower  # noqa: E402
-from maskdsl.parser import parse  # noqa: E402
-from maskdsl.passes import PASSES, bind  # noqa: E402
+from maskdsl.language.lower import lower  # noqa: E402
+from maskdsl.language.parser import parse  # noqa: E402
+from maskdsl.ir.bind import bind  # noqa: E402
+from maskdsl.passes import PASSES  # noqa: E402
 
 # ---- the generator ----
 
@@ -309,8 +310,8 @@ def front_end(text: str, rng: random.Random, signature: dict | None = None, refe
 
     The outcome is "ok" or the MaskDSLError class name; any other exception propagates.
     """
-    from maskdsl import codegen
-    from maskdsl.reference import evaluate
+    from maskdsl.tf import codegen
+    from maskdsl.ir.reference import evaluate
     try:
         program = lower(parse(text))
         names = [n.attr("name") for n in program.inputs]
@@ -334,7 +335,7 @@ def through_tensorflow(text: str, seed: int) -> str:
     inputs, and compare with the NumPy reference evaluator: "ok", or "mismatch: ..." when
     TensorFlow and NumPy disagree (values, dtypes, or one raising where the other does not)."""
     import maskdsl
-    from maskdsl.reference import evaluate
+    from maskdsl.ir.reference import evaluate
     rng = random.Random(seed)
     program = lower(parse(text))
     signature = random_signature(rng, [n.attr("name") for n in program.inputs])
@@ -426,7 +427,7 @@ def worker(args) -> dict:
     seed, count, timeout, deadline, tf_fraction = args
     rng = random.Random(seed)
     gen = Generator(rng)
-    from maskdsl import codegen  # noqa: F401  (imports TensorFlow once, outside the per-input timer)
+    from maskdsl.tf import codegen  # noqa: F401  (imports TensorFlow once, outside the per-input timer)
     outcomes: Counter = Counter()
     findings: dict[str, dict] = {}
     done = 0

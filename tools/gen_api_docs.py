@@ -8,7 +8,7 @@
   Doctest examples become ```pycon blocks (pytest runs them as doctests already).
 - docs/language.md: the table of built-in functions between the markers
   `<!-- generated: functions -->` and `<!-- end generated: functions -->`, from
-  maskdsl.builtins.FUNCTIONS, and the table of limits (`generated: limits`) from
+  maskdsl.language.functions.FUNCTIONS, and the table of limits (`generated: limits`) from
   maskdsl/limits.py.
 
 Instance attributes (set in __init__) cannot carry docstrings; their one-line
@@ -170,7 +170,7 @@ def errors_markdown() -> str:
         assert getattr(maskdsl, cls.__name__) is cls
         parts.append(f"| `maskdsl.{cls.__name__}` | `{cls.kind}` | {inspect.getdoc(cls)} |")
     parts.append("")
-    from maskdsl.pipeline import PipelineWarning
+    from maskdsl.pipeline.pipeline import PipelineWarning
     parts += [f"`maskdsl.pipeline.PipelineWarning` (a `UserWarning`, not an error): {inspect.getdoc(PipelineWarning)}",
               ""]
     return "\n".join(parts)
@@ -179,9 +179,10 @@ def errors_markdown() -> str:
 def api_markdown() -> str:
     """The whole of docs/api.md."""
     import maskdsl
-    from maskdsl import compiler, keras as mkeras, pipeline
+    from maskdsl import compiler, keras as mkeras
+    from maskdsl.pipeline import pipeline
     from maskdsl.keras import MaskLayer
-    from maskdsl.pipeline import Pipeline
+    from maskdsl.pipeline.pipeline import Pipeline
 
     UNDOCUMENTED.clear()
     sections = [
@@ -256,8 +257,8 @@ def _call_and_summary(fn) -> tuple[str, str]:
 
 
 def functions_markdown() -> str:
-    """The table of maskdsl.builtins.FUNCTIONS, grouped by how they lower."""
-    from maskdsl.builtins import FUNCTIONS
+    """The table of maskdsl.language.functions.FUNCTIONS, grouped by how they lower."""
+    from maskdsl.language.functions import FUNCTIONS
 
     rows = ["| function | does | lowers to |", "| --- | --- | --- |"]
     for kind, title in KINDS:

@@ -15,7 +15,8 @@
 - reduction of a selection -> `masked` reduction, no dynamic shape;
 - any other selection -> `boolean_mask`, `gather` or the general gather.
 
->>> from maskdsl.passes import prepare, infer_types
+>>> from maskdsl.language import prepare
+>>> from maskdsl.passes import infer_types
 >>> p = choose_strategy(infer_types(prepare("x[x > 4] *= 2", x="int32[10]")))
 >>> p.statements[0].value.attr("strategy")
 'where'
@@ -25,10 +26,10 @@ the new value is computed element-wise on the whole array (the new value is chea
 
 from __future__ import annotations
 
-from .. import cost
-from ..indexing import IndexPlan, flatten, plan_index
-from ..ir import Node, Program, const, postorder, rewrite
-from ..ops import ELEMENTWISE, OPS
+from maskdsl.passes import cost
+from maskdsl.ir.indexing import IndexPlan, flatten, plan_index
+from maskdsl.ir.nodes import Node, Program, const, postorder, rewrite
+from maskdsl.ir.ops import ELEMENTWISE, OPS
 
 
 def _plan(node: Node) -> IndexPlan:
@@ -100,7 +101,7 @@ def _elementwise_postorder(value: Node) -> list[Node]:
 
 
 def _broadcast(*shapes):
-    from ..dtypes import broadcast_shapes
+    from maskdsl.ir.dtypes import broadcast_shapes
     return broadcast_shapes(*shapes)
 
 

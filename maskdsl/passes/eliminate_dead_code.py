@@ -4,7 +4,8 @@ The IR is a graph, so code generation already emits only what outputs reach; thi
 pass removes the dead statements from the program itself, so `explain()` and the
 strategy choice only speak of work that is done.
 
->>> from maskdsl.passes import prepare, infer_types
+>>> from maskdsl.language import prepare
+>>> from maskdsl.passes import infer_types
 >>> print(format_program(eliminate_dead_code(infer_types(prepare("t = x * 2; y = x + 1", outputs=["y"], x="int32[3]")))))
 y1 = add(x0, 1)
 return y=y1
@@ -12,7 +13,7 @@ return y=y1
 
 from __future__ import annotations
 
-from ..ir import Program, format_program, postorder
+from maskdsl.ir.nodes import Program, format_program, postorder
 
 
 def eliminate_dead_code(program: Program) -> Program:

@@ -6,7 +6,8 @@ cannot disagree with it); so is `shape(x)` or `size(x)` of an array of static sh
 Arithmetic on Python literals stays Python's (with infer_types' int64 limits). Errors
 NumPy would raise surface now, at compile time.
 
->>> from maskdsl.passes import prepare, infer_types
+>>> from maskdsl.language import prepare
+>>> from maskdsl.passes import infer_types
 >>> print(format_program(fold_constants(infer_types(prepare("y = x * sqrt(float32(4))", x="float32[3]")))))
 y1 = mul(x0, float32(2.0))
 return y=y1
@@ -16,18 +17,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import limits
-from ..dtypes import numel
-from ..ir import Node, Program, const, format_program, keep_args, rewrite
-from ..reference import evaluate_node
-from .infer_types import fold_literals
+from maskdsl import limits
+from maskdsl.ir.dtypes import numel
+from maskdsl.ir.nodes import Node, Program, const, format_program, keep_args, rewrite
+from maskdsl.ir.reference import evaluate_node
+from maskdsl.passes.infer_types import fold_literals
 
 FOLDABLE_KINDS = ("elementwise", "reduce", "index", "structural")
 
 
 def _fold(node: Node, args) -> Node:
     node = keep_args(node, args)
-    from ..ops import OPS
+    from maskdsl.ir.ops import OPS
     if node.op in ("const", "input") or OPS[node.op].kind not in FOLDABLE_KINDS:
         return node
     if node.op in ("size", "shape") and args[0].shape is not None and None not in args[0].shape:

@@ -4,7 +4,7 @@ Result dtypes are asked of NumPy (dtypes.result_dtype); Python literals are weak
 (NEP 50). Arithmetic between two literals is done here, as Python would do it before
 NumPy sees the value. Errors carry the span of the offending sub-expression.
 
->>> from maskdsl.passes import prepare
+>>> from maskdsl.language import prepare
 >>> print(format_program(infer_types(prepare("y = x[x > 4] * 2.5", x="int8[10]")), types=True))
 y1 = mul(select(x0, gt(x0, 4):bool[10], index=[m]):int8[?], 2.5):float64[?]
 return y=y1
@@ -17,13 +17,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import limits
-from ..dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits,
+from maskdsl import limits
+from maskdsl.ir.dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits,
                       dtype_kind, result_dtype)
-from ..errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
-from ..indexing import plan_index
-from ..ir import Node, Program, const, format_program, rewrite
-from ..ops import COMPARISONS, ELEMENTWISE, OPS, REDUCTIONS
+from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
+from maskdsl.ir.indexing import plan_index
+from maskdsl.ir.nodes import Node, Program, const, format_program, rewrite
+from maskdsl.ir.ops import COMPARISONS, ELEMENTWISE, OPS, REDUCTIONS
 
 
 def _type(node: Node) -> Type:
@@ -285,5 +285,5 @@ def _infer(node: Node, args) -> Node:
 
 
 def infer_types(program: Program) -> Program:
-    """Type every node of a program whose inputs are typed (see passes.bind)."""
+    """Type every node of a program whose inputs are typed (see ir.bind)."""
     return rewrite(program, _infer)

@@ -8,7 +8,8 @@ Two table rules, applied bottom-up:
 So `x[m] *= 2; x[m] += 1` becomes one update whose value is `select(x, m) * 2 + 1`:
 one tf.where, or one gather and one scatter.
 
->>> from maskdsl.passes import prepare, infer_types
+>>> from maskdsl.language import prepare
+>>> from maskdsl.passes import infer_types
 >>> p = merge_updates(infer_types(prepare("m = x > 0; x[m] *= 2; x[m] += 1", x="float32[None]")))
 >>> print(format_program(p).splitlines()[2])
 x2 = update(x0, m1, add(mul(select(x0, m1, index=[m]), 2), 1), casting=same_kind, index=[m])
@@ -16,7 +17,7 @@ x2 = update(x0, m1, add(mul(select(x0, m1, index=[m]), 2), 1), casting=same_kind
 
 from __future__ import annotations
 
-from ..ir import Node, Program, format_program, keep_args, postorder, rewrite
+from maskdsl.ir.nodes import Node, Program, format_program, keep_args, postorder, rewrite
 
 
 def _operands(node: Node):

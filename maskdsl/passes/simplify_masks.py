@@ -5,7 +5,8 @@ rewrite(node) returns the replacement. Rules only fire on boolean nodes whose
 replacement has the same shape, so NumPy broadcasting is never changed. Comparisons
 are negated (`~(a < b)` -> `a >= b`) only for integers: with nan the two differ.
 
->>> from maskdsl.passes import prepare, infer_types
+>>> from maskdsl.language import prepare
+>>> from maskdsl.passes import infer_types
 >>> print(format_program(simplify_masks(infer_types(prepare("y = x[~~(x > 1) & True & (x > 1)]", x="int32[4]")))))
 y1 = select(x0, gt(x0, 1), index=[m])
 return y=y1
@@ -13,7 +14,7 @@ return y=y1
 
 from __future__ import annotations
 
-from ..ir import Node, Program, const, format_program, keep_args, rewrite
+from maskdsl.ir.nodes import Node, Program, const, format_program, keep_args, rewrite
 
 NEGATED = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .dtypes import DTYPES
-from .ops import REDUCTIONS
+from maskdsl.ir.dtypes import DTYPES
+from maskdsl.ir.ops import REDUCTIONS
 
 
 @dataclass(frozen=True)

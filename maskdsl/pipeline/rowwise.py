@@ -15,7 +15,8 @@ the reason and the span of the first such value). The analysis is conservative: 
 it cannot prove is reported as not row-wise, which only means the program is run on
 all rows at once.
 
->>> from maskdsl.passes import prepare, infer_types
+>>> from maskdsl.language import prepare
+>>> from maskdsl.passes import infer_types
 >>> def layout(src, **types):
 ...     return find_row_layout(infer_types(prepare(src, **types)), row_inputs={"x"})
 >>> layout("x[isnan(x)] = 0; rows = x[all(x > 0, axis=1)]", x="float32[None, 3]").row_wise
@@ -28,10 +29,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import Span
-from .indexing import plan_index
-from .ir import Node, Program
-from .ops import OPS
+from maskdsl.errors import Span
+from maskdsl.ir.indexing import plan_index
+from maskdsl.ir.nodes import Node, Program
+from maskdsl.ir.ops import OPS
 
 CONSTANT = ("constant",)
 ROWS = ("rows",)

@@ -4,7 +4,7 @@ Costs are in units of "one cheap element-wise op on one element". The weights ar
 calibrated on a machine by benchmarks/calibrate.py, which rewrites the JSON file
 together with its provenance.
 
->>> from maskdsl.ir import Node, const, input_node
+>>> from maskdsl.ir.nodes import Node, const, input_node
 >>> x = input_node("x").replace(dtype="float32", shape=(10,))
 >>> value_cost(Node("exp", (x,), dtype="float32", shape=(10,))) > value_cost(Node("neg", (x,), dtype="float32", shape=(10,)))
 True
@@ -18,15 +18,15 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-from .ir import Node, postorder
-from .ops import OPS
+from maskdsl.ir.nodes import Node, postorder
+from maskdsl.ir.ops import OPS
 
 DEFAULT_N = 100_000  # elements assumed for an unknown dimension
 
 
 @lru_cache(maxsize=1)
 def model() -> dict:
-    return json.loads((resources.files("maskdsl") / "cost_weights.json").read_text(encoding="utf-8"))
+    return json.loads((resources.files("maskdsl.passes") / "cost_weights.json").read_text(encoding="utf-8"))
 
 
 def weight(cost_class: str) -> float:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .dtypes import broadcast_shapes, dtype_kind
-from .errors import DTypeError, IndexOutOfRangeError, ShapeError
+from maskdsl.ir.dtypes import broadcast_shapes, dtype_kind
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, ShapeError
 
 
 @dataclass(frozen=True)

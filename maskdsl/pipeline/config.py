@@ -33,11 +33,11 @@ from typing import Any
 
 import yaml
 
-from . import ast
-from .builtins import FUNCTIONS
-from .dtypes import Type
-from .errors import ConfigError, InputError, MaskDSLError, Span
-from .parser import parse
+from maskdsl.language import syntax
+from maskdsl.language.functions import FUNCTIONS
+from maskdsl.ir.dtypes import Type
+from maskdsl.errors import ConfigError, InputError, MaskDSLError, Span
+from maskdsl.language.parser import parse
 
 MAX_FILE_CHARS = 1_000_000       # a pipeline is a page of text, not a data file
 MAX_NESTING = 64                 # YAML nesting depth accepted before anything recursive runs
@@ -562,10 +562,10 @@ def _walk(node):
     while stack:
         n = stack.pop()
         yield n
-        if isinstance(n, ast.Assign):
+        if isinstance(n, syntax.Assign):
             stack.append(n.value)
             stack.extend(n.index or ())
-        elif isinstance(n, ast.ExprStmt):
+        elif isinstance(n, syntax.ExprStmt):
             stack.append(n.expr)
         else:
             stack.extend(n.children())
@@ -660,15 +660,15 @@ def validate(doc: Document, root: Item, constant_overrides: dict | None = None) 
         replacements = []
         for stmt in module.statements:
             for node in _walk(stmt):
-                if isinstance(node, ast.Assign) and node.name in constants:
+                if isinstance(node, syntax.Assign) and node.name in constants:
                     span = node.name_span
                     raise smap.repoint(ConfigError(
                         f"cannot assign to '{node.name}': it is a constant of the pipeline",
                         span, hint="constants are read-only; assign a new name instead"), step=step)
-                if isinstance(node, ast.Name) and node.id in constants and node.span is not None:
+                if isinstance(node, syntax.Name) and node.id in constants and node.span is not None:
                     replacements.append((node.span.start, node.span.end, literal_text(constants[node.id])))
                     used_constants.add(node.id)
-            if isinstance(stmt, ast.Assign):
+            if isinstance(stmt, syntax.Assign):
                 assigned.setdefault(stmt.name, i)
         rewritten, subs, cursor = [], [], 0
         new_pos = 0

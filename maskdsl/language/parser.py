@@ -17,10 +17,10 @@ import lark
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from . import ast
-from . import limits
-from .errors import LimitError, MaskDSLError, ParseError, Span, describe_char
-from .gcpause import paused
+from maskdsl.language import syntax
+from maskdsl import limits
+from maskdsl.errors import LimitError, MaskDSLError, ParseError, Span, describe_char
+from maskdsl.gcpause import paused
 
 AUGMENTED_OPS = {
     "+=": "add", "-=": "sub", "*=": "mul", "/=": "truediv", "//=": "floordiv", "%=": "mod",
@@ -38,10 +38,10 @@ TERMINAL_WORDS = {"NAME": "a name", "INT": "a number", "FLOAT": "a number", "_NL
 
 def grammar_text() -> str:
     """The grammar, from inside the installed package or, in a checkout, from grammar/."""
-    packaged = resources.files("maskdsl") / "maskdsl.lark"
+    packaged = resources.files("maskdsl.language") / "maskdsl.lark"
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / "maskdsl.lark").read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammar" / "maskdsl.lark").read_text(encoding="utf-8")
 
 
 class _BracketTracker:
@@ -150,7 +150,7 @@ class _Build:
     and needs none of Lark's position bookkeeping: spans come from the tokens at each edge."""
 
     def start(self, children):
-        return [c for c in children if isinstance(c, ast.Node)]
+        return [c for c in children if isinstance(c, syntax.Node)]
 
     # statements
     def assign(self, children):
@@ -164,16 +164,16 @@ class _Build:
     def _assignment(self, children, target, op, value):
         span = _cover(children[0], children[-1])
         target, value = _bare(target), _bare(value)
-        if isinstance(target, ast.Name):
-            return ast.Assign(target.id, target.span, None, op, value, span=span)
-        if isinstance(target, ast.Index) and isinstance(target.value, ast.Name):
-            return ast.Assign(target.value.id, target.value.span, target.items, op, value, span=span)
+        if isinstance(target, syntax.Name):
+            return syntax.Assign(target.id, target.span, None, op, value, span=span)
+        if isinstance(target, syntax.Index) and isinstance(target.value, syntax.Name):
+            return syntax.Assign(target.value.id, target.value.span, target.items, op, value, span=span)
         raise ParseError("can only assign to a name or to name[index]", target.span,
                          hint="write `y = ...` or `y[mask] = ...`")
 
     def expr_stmt(self, children):
         (expr,) = children
-        return ast.ExprStmt(_bare(expr), span=expr.span)
+        return syntax.ExprStmt(_bare(expr), span=expr.span)
 
     def expr(self, children):
         """A flat chain `[not...] operand (operator [not...] operand)*`, grouped by precedence."""
@@ -181,13 +181,13 @@ class _Build:
 
     def pow(self, children):
         left, _, right = children
-        return ast.Binary("pow", _bare(left), _bare(right), span=_cover(left, right))
+        return syntax.Binary("pow", _bare(left), _bare(right), span=_cover(left, right))
 
     # prefix operators: [operator token, operand]
     def _unary(op):
         def build(self, children):
             sign, operand = children
-            return ast.Unary(op, _bare(operand), span=_cover(sign, operand))
+            return syntax.Unary(op, _bare(operand), span=_cover(sign, operand))
         return build
 
     neg = _unary("neg")
@@ -207,7 +207,7 @@ class _Build:
                                  hint="did you mean '==' instead of '='?")
             else:
                 args.append(arg)
-        return ast.Call(_check_name(name_tok), _token_span(name_tok), tuple(args), tuple(kwargs), tuple(spans),
+        return syntax.Call(_check_name(name_tok), _token_span(name_tok), tuple(args), tuple(kwargs), tuple(spans),
                         span=_cover(name_tok, close))
 
     arguments = staticmethod(_items)
@@ -219,18 +219,18 @@ class _Build:
 
     def getitem(self, children):
         value, _, items, close = children
-        return ast.Index(_bare(value), tuple(items), span=_cover(value, close))
+        return syntax.Index(_bare(value), tuple(items), span=_cover(value, close))
 
     def slice2(self, children):
         lower, _, upper = children
-        return ast.Slice(_bare(lower), _bare(upper), None, span=_cover_present(children))
+        return syntax.Slice(_bare(lower), _bare(upper), None, span=_cover_present(children))
 
     def slice3(self, children):
         lower, _, upper, _, step = children
-        return ast.Slice(_bare(lower), _bare(upper), _bare(step), span=_cover_present(children))
+        return syntax.Slice(_bare(lower), _bare(upper), _bare(step), span=_cover_present(children))
 
     def ellipsis(self, children):
-        return ast.EllipsisLit(span=_token_span(children[0]))
+        return syntax.EllipsisLit(span=_token_span(children[0]))
 
     # atoms: [token] or [open, ..., close]
     def atom(self, children):
@@ -239,7 +239,7 @@ class _Build:
 
     def name(self, children):
         (tok,) = children
-        return ast.Name(_check_name(tok), span=_token_span(tok))
+        return syntax.Name(_check_name(tok), span=_token_span(tok))
 
     def int_lit(self, children):
         (tok,) = children
@@ -248,7 +248,7 @@ class _Build:
         if len(text) > len(str(limits.MAX_INT_LITERAL)) or int(text) > limits.MAX_INT_LITERAL:
             raise LimitError(f"integer literal larger than the int64 limit {limits.MAX_INT_LITERAL}",
                              _token_span(tok))
-        return ast.Const(int(text), span=_token_span(tok))
+        return syntax.Const(int(text), span=_token_span(tok))
 
     def float_lit(self, children):
         (tok,) = children
@@ -256,11 +256,11 @@ class _Build:
         if value == float("inf"):
             raise ParseError(f"float literal {str(tok)!r} is out of range (larger than float64)",
                              _token_span(tok), hint="write `inf` for infinity")
-        return ast.Const(value, span=_token_span(tok))
+        return syntax.Const(value, span=_token_span(tok))
 
     def _constant(value):
         def build(self, children):
-            return ast.Const(value, span=_token_span(children[0]))
+            return syntax.Const(value, span=_token_span(children[0]))
         return build
 
     true_lit = _constant(True)
@@ -269,17 +269,17 @@ class _Build:
     inf_lit = _constant(float("inf"))
 
     def none_lit(self, children):
-        return ast.NoneLit(span=_token_span(children[0]))
+        return syntax.NoneLit(span=_token_span(children[0]))
 
     def tuple_lit(self, children):
-        return ast.Sequence(tuple(_items(children)), "tuple", span=_cover(children[0], children[-1]))
+        return syntax.Sequence(tuple(_items(children)), "tuple", span=_cover(children[0], children[-1]))
 
     def list_lit(self, children):
         items = tuple(_items(children))
         span = _cover(children[0], children[-1])
         if len(items) > limits.MAX_LITERAL_ELEMENTS:
             raise LimitError(f"list literal has more than {limits.MAX_LITERAL_ELEMENTS} elements", span)
-        return ast.Sequence(items, "list", span=span)
+        return syntax.Sequence(items, "list", span=span)
 
 
 # Binary operators by precedence (higher binds tighter) and their ast names; `not` is a
@@ -317,7 +317,7 @@ class _Chain:
                                  hint=f"write '{before} (not ...)'")
             left = self.parse(_NOT_LEVEL)
             for tok in reversed(nots):
-                left = ast.Unary("not", _bare(left), span=_cover(tok, left))
+                left = syntax.Unary("not", _bare(left), span=_cover(tok, left))
         else:
             left = items[self.at]
             self.at += 1
@@ -333,11 +333,11 @@ class _Chain:
                     self.at += 1
                     right = self.parse(_COMPARE_LEVEL + 1)
                     operands.append(_bare(right))
-                left = ast.Compare(tuple(ops), tuple(operands), span=_cover(left, right))
+                left = syntax.Compare(tuple(ops), tuple(operands), span=_cover(left, right))
             else:
                 self.at += 1
                 right = self.parse(precedence + 1)  # left-associative
-                left = ast.Binary(name, _bare(left), _bare(right), span=_cover(left, right))
+                left = syntax.Binary(name, _bare(left), _bare(right), span=_cover(left, right))
         return left
 
 
@@ -353,19 +353,19 @@ _CHAINS = {"add": "sum", "sub": "sum", "mul": "term", "truediv": "term", "floord
 
 
 def _chain(node) -> str | None:
-    if type(node) is ast.Binary:
+    if type(node) is syntax.Binary:
         return _CHAINS.get(node.op)
-    return "postfix" if type(node) is ast.Index else None
+    return "postfix" if type(node) is syntax.Index else None
 
 
 def _nested(node) -> tuple:
     """A node's children as the grammar nests them; a list is a bracketed group (a call's
     arguments, an index's items), one level further down than a plain child."""
-    if type(node) is ast.Call:
+    if type(node) is syntax.Call:
         return ([*node.args, *(v for _, v in node.kwargs)],)
-    if type(node) is ast.Index:
+    if type(node) is syntax.Index:
         return (node.value, list(node.items))
-    if type(node) is ast.Assign:
+    if type(node) is syntax.Assign:
         return (node.value,) if node.index is None else (node.value, list(node.index))
     return node.children()
 
@@ -387,8 +387,8 @@ def _check_depth(statements) -> None:
 
 
 @paused
-def parse(source: str) -> ast.Module:
-    """Parse program text into an ast.Module; every failure is a MaskDSLError."""
+def parse(source: str) -> syntax.Module:
+    """Parse program text into an syntax.Module; every failure is a MaskDSLError."""
     if not isinstance(source, str):
         raise ParseError(f"a program must be text (str), not {type(source).__name__}")
     if len(source) > limits.MAX_SOURCE_CHARS:
@@ -408,7 +408,7 @@ def parse(source: str) -> ast.Module:
     if len(statements) > limits.MAX_STATEMENTS:
         raise LimitError(f"program has more than {limits.MAX_STATEMENTS} statements",
                          statements[limits.MAX_STATEMENTS].span, source=source)
-    return ast.Module(tuple(statements), source, span=Span.at(source, 0, len(source)))
+    return syntax.Module(tuple(statements), source, span=Span.at(source, 0, len(source)))
 
 
 # ---- turning Lark's exceptions into messages a person can act on ----

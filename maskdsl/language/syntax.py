@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import Span
+from maskdsl.errors import Span
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,11 +20,11 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 
-from . import __version__
-from .builtins import FUNCTIONS
-from .dtypes import Type
-from .lexer import CONSTANTS, OPERATOR_WORDS, MaskDSLLexer
-from .session import COMMANDS, STRATEGIES, Quit, Session, needs_more, run_and_print
+from maskdsl import __version__
+from maskdsl.language.functions import FUNCTIONS
+from maskdsl.ir.dtypes import Type
+from maskdsl.cli.highlight import CONSTANTS, OPERATOR_WORDS, MaskDSLLexer
+from maskdsl.cli.session import COMMANDS, STRATEGIES, Quit, Session, needs_more, run_and_print
 
 PROMPT = "mdsl> "
 BANNER = (f"maskdsl {__version__}: NumPy-style boolean indexing, compiled to TensorFlow.\n"

@@ -3,8 +3,8 @@
     maskdsl                       REPL in a terminal; reads statements from a pipe otherwise
     maskdsl explain SRC [--signature NAME=SPEC ...]
     maskdsl check FILE|SRC [--signature NAME=SPEC ...]
-    maskdsl run PIPELINE --input FILE --output FILE ...   (maskdsl.pipeline_cli)
-    maskdsl export PIPELINE OUT_DIR [--force]             (maskdsl.pipeline_cli)
+    maskdsl run PIPELINE --input FILE --output FILE ...   (maskdsl.cli.pipeline_commands)
+    maskdsl export PIPELINE OUT_DIR [--force]             (maskdsl.cli.pipeline_commands)
 
 >>> main(["check", "x[x > 4] *= 2"])
 <string>: ok (inputs: x; outputs: x)
@@ -19,8 +19,8 @@ import sys
 import tempfile
 import threading
 
-from . import __version__
-from .errors import InputError, MaskDSLError, UnknownNameError
+from maskdsl import __version__
+from maskdsl.errors import InputError, MaskDSLError, UnknownNameError
 
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
 
@@ -109,11 +109,11 @@ def _positive_int(text: str) -> int:
 # ---- no subcommand: the REPL or the stdin interpreter ----
 
 def interact(args) -> int:
-    from .session import Session, run_script
+    from maskdsl.cli.session import Session, run_script
 
     session = Session(strategy=args.strategy)
     if sys.stdin.isatty():
-        from .repl import run_repl
+        from maskdsl.cli.repl import run_repl
 
         # TensorFlow takes seconds to load: do it while the user types the first line.
         threading.Thread(target=start_tensorflow, daemon=True).start()
@@ -142,7 +142,7 @@ def start_tensorflow() -> None:
             with tempfile.TemporaryFile() as log:
                 os.dup2(log.fileno(), 2)
                 try:
-                    from .runtime import tf
+                    from maskdsl.tf.runtime import tf
                     tf.constant(0).numpy()  # the first operation probes the devices: more chatter
                 except BaseException:
                     os.dup2(saved, 2)
@@ -203,8 +203,8 @@ def check_command(args) -> int:
             program = _compile(source, filename, signature)
             inputs, outputs = program.inputs, program.outputs
         else:  # parse and lower only: no TensorFlow needed
-            from .lower import lower
-            from .parser import parse
+            from maskdsl.language.lower import lower
+            from maskdsl.language.parser import parse
 
             program = lower(parse(source))
             inputs = tuple(node.attr("name") for node in program.inputs)
@@ -216,17 +216,17 @@ def check_command(args) -> int:
     return 0
 
 
-# ---- run and export live in maskdsl.pipeline_cli ----
+# ---- run and export live in maskdsl.cli.pipeline_commands ----
 
 def _pipeline_handler(command: str):
     def handler(args) -> int:
         try:
-            from .pipeline_cli import export_command, run_command
+            from maskdsl.cli.pipeline_commands import export_command, run_command
         except ModuleNotFoundError as e:
-            if e.name != "maskdsl.pipeline_cli":
+            if e.name != "maskdsl.cli.pipeline_commands":
                 raise  # the module is there but something it imports is not: show that
             print(f"maskdsl {command}: pipelines are not available in this installation "
-                  f"(the module maskdsl.pipeline_cli is missing)", file=sys.stderr)
+                  f"(the module maskdsl.cli.pipeline_commands is missing)", file=sys.stderr)
             return 2
         return (run_command if command == "run" else export_command)(args)
     return handler

@@ -5,7 +5,8 @@ reduce with the formulation to use. Each IR node becomes one line; names in the
 source are generated (`t3`, `x_1`), literals are printed from parsed values, and the
 user's text never reaches exec.
 
->>> from maskdsl.passes import prepare, optimize
+>>> from maskdsl.language import prepare
+>>> from maskdsl.passes import optimize
 >>> print(generate(optimize(prepare("x[x > 4] *= 2", x="int32[None]"))).source)
 def program(x_0):
     t1 = tf.greater(x_0, tf.constant(4, tf.int32))
@@ -23,13 +24,13 @@ import re
 import numpy as np
 from dataclasses import dataclass, field
 
-from . import runtime  # before TensorFlow: it sets TensorFlow's log level
-from .runtime import tf
-from .dtypes import dtype_kind
-from .errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, Span, ValueDSLError
-from .gcpause import paused
-from .indexing import plan_index
-from .ir import Node, Program, postorder, same_shape
+from maskdsl.tf import runtime  # before TensorFlow: it sets TensorFlow's log level
+from maskdsl.tf.runtime import tf
+from maskdsl.ir.dtypes import dtype_kind
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, Span, ValueDSLError
+from maskdsl.gcpause import paused
+from maskdsl.ir.indexing import plan_index
+from maskdsl.ir.nodes import Node, Program, postorder, same_shape
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

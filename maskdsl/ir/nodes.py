@@ -20,7 +20,7 @@ import weakref
 from _weakref import _remove_dead_weakref
 from dataclasses import dataclass, field
 
-from .errors import Span
+from maskdsl.errors import Span
 
 
 class InternTable:
@@ -144,7 +144,7 @@ class Node:
 
 def const(value, dtype: str | None = None, weak: bool | None = None, span: Span | None = None) -> Node:
     """A constant node. Python scalars are weak unless a dtype is given."""
-    from .dtypes import literal_type
+    from maskdsl.ir.dtypes import literal_type
     if dtype is None:
         t = literal_type(value)
         dtype, shape, weak = t.dtype, (), True if weak is None else weak
@@ -263,7 +263,7 @@ def shape_root(node: Node, memo: dict | None = None) -> Node:
     """The node whose shape `node` provably has: element-wise ops of one array (and scalars)
     keep that array's shape, even where dimensions are unknown. Iterative; pass one `memo`
     dict across calls on the same program to keep it linear."""
-    from .ops import OPS
+    from maskdsl.ir.ops import OPS
     roots = {} if memo is None else memo
     if id(node) in roots:
         return roots[id(node)]
@@ -377,7 +377,7 @@ class IRError(AssertionError):
 
 def verify(program: Program, typed: bool = True) -> Program:
     """Check the program is well formed; returns it unchanged so calls can chain."""
-    from .ops import OPS
+    from maskdsl.ir.ops import OPS
     input_ids = {id(n) for n in program.inputs}
     for node in program.nodes():
         info = OPS.get(node.op)

@@ -4,7 +4,7 @@ Every assignment makes a new version of its name; `x[m] *= 2` becomes
 `x1 = update(x0, m, mul(select(x0, m), 2))`. Names read before any assignment are
 the program's inputs.
 
->>> from .ir import format_program
+>>> from maskdsl.ir.nodes import format_program
 >>> print(format_program(lower(parse("x[x > 4] *= 2"))))
 x1 = update(x0, gt(x0, 4), mul(select(x0, gt(x0, 4), index=[x]), 2), casting=same_kind, index=[x])
 return x=x1
@@ -16,14 +16,14 @@ import difflib
 
 import numpy as np
 
-from . import ast
-from . import limits
-from .builtins import FUNCTIONS
-from .dtypes import DTYPES
-from .errors import DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError
-from .gcpause import paused
-from .ir import Node, Program, Statement, const, input_node, scope
-from .parser import parse  # noqa: F401  (re-exported for the doctest and callers)
+from maskdsl.language import syntax
+from maskdsl import limits
+from maskdsl.language.functions import FUNCTIONS
+from maskdsl.ir.dtypes import DTYPES
+from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError
+from maskdsl.gcpause import paused
+from maskdsl.ir.nodes import Node, Program, Statement, const, input_node, scope
+from maskdsl.language.parser import parse  # noqa: F401  (re-exported for the doctest and callers)
 
 RESERVED = frozenset(FUNCTIONS)
 
@@ -73,7 +73,7 @@ class Lowering:
         self.statements.append(Statement(name, version, node, span))
 
     # ---- expressions (iterative post-order: deep programs cannot overflow the stack) ----
-    def expr(self, root: ast.Node):
+    def expr(self, root: syntax.Node):
         done: dict[int, object] = {}
         stack = [(root, False)]
         while stack:
@@ -85,32 +85,32 @@ class Lowering:
             stack.extend((c, False) for c in reversed(node.children()))
         return done[id(root)]
 
-    def value(self, root: ast.Node) -> Node:
+    def value(self, root: syntax.Node) -> Node:
         out = self.expr(root)
         if isinstance(out, _Marker):
             _not_a_value(out)
         return out
 
-    def build(self, node: ast.Node, kids: list):
+    def build(self, node: syntax.Node, kids: list):
         for k in kids:
             # None is a new axis inside an index, and `axis=None` in a reduction (checked there)
-            if isinstance(k, _Marker) and not isinstance(node, ast.Index) and not (
-                    isinstance(node, ast.Call) and k.kind == "n"):
+            if isinstance(k, _Marker) and not isinstance(node, syntax.Index) and not (
+                    isinstance(node, syntax.Call) and k.kind == "n"):
                 _not_a_value(k)
         span = node.span
-        if isinstance(node, ast.Name):
+        if isinstance(node, syntax.Name):
             return self.read(node.id, span)
-        if isinstance(node, ast.Const):
+        if isinstance(node, syntax.Const):
             return const(node.value, span=span)
-        if isinstance(node, ast.NoneLit):
+        if isinstance(node, syntax.NoneLit):
             return _Marker("n", node)
-        if isinstance(node, ast.EllipsisLit):
+        if isinstance(node, syntax.EllipsisLit):
             return _Marker("e", node)
-        if isinstance(node, ast.Slice):
+        if isinstance(node, syntax.Slice):
             return _Marker("s", node, tuple(kids))
-        if isinstance(node, ast.Sequence):
+        if isinstance(node, syntax.Sequence):
             return self.sequence(node, kids)
-        if isinstance(node, ast.Unary):
+        if isinstance(node, syntax.Unary):
             operand = kids[0]
             if node.op in ("neg", "pos") and operand.op == "const" and operand.weak \
                     and not isinstance(operand.attr("value"), bool):
@@ -118,27 +118,27 @@ class Lowering:
                 value = operand.attr("value")
                 return const(-value if node.op == "neg" else value, span=span)
             return Node(node.op, (operand,), span=span)
-        if isinstance(node, ast.Binary):
+        if isinstance(node, syntax.Binary):
             return Node(node.op, tuple(kids), span=span)
-        if isinstance(node, ast.Compare):
+        if isinstance(node, syntax.Compare):
             result = None
             for i, op in enumerate(node.ops):
                 left, right = node.operands[i], node.operands[i + 1]
                 cmp = Node(op, (kids[i], kids[i + 1]), span=left.span.cover(right.span) if left.span else span)
                 result = cmp if result is None else Node("and", (result, cmp), span=span)
             return result
-        if isinstance(node, ast.Call):
+        if isinstance(node, syntax.Call):
             n_pos = len(node.args)
             return self.call(node, kids[:n_pos], dict(zip((k for k, _ in node.kwargs), kids[n_pos:])),
                              node.kwarg_spans)
-        if isinstance(node, ast.Index):
+        if isinstance(node, syntax.Index):
             if isinstance(kids[0], _Marker):  # `None[0]`: index items are not values
                 _not_a_value(kids[0])
             pattern, operands = self.index_items(node.items, kids[1:])
             return Node("select", (kids[0], *operands), (("index", pattern),), span=span)
         raise ParseError(f"unsupported syntax {type(node).__name__}", span)
 
-    def sequence(self, node: ast.Sequence, kids: list) -> Node:
+    def sequence(self, node: syntax.Sequence, kids: list) -> Node:
         if not all(k.op == "const" for k in kids):
             bad = next(c for c, k in zip(node.items, kids) if k.op != "const")
             raise ParseError("list literals may only hold numbers (or lists of numbers)", bad.span,
@@ -175,7 +175,7 @@ class Lowering:
                              [i for i, p in zip(items, pattern) if p == "e"][1].span)
         return tuple(pattern), operands
 
-    def call(self, node: ast.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes) -> Node:
+    def call(self, node: syntax.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes) -> Node:
         fn = FUNCTIONS.get(node.func)
         span = node.span
         for i, arg in enumerate([*args, *kwargs.values()]):
@@ -232,7 +232,7 @@ class Lowering:
 
     # ---- statements ----
     def statement(self, stmt) -> None:
-        if isinstance(stmt, ast.ExprStmt):
+        if isinstance(stmt, syntax.ExprStmt):
             self.statements.append(Statement(None, 0, self.value(stmt.expr), stmt.span))
             return
         if stmt.index is None and stmt.op is None:
@@ -258,7 +258,7 @@ class Lowering:
                     (("casting", casting), ("index", pattern)), span=stmt.span)
         self.write(stmt.name, node, stmt.span, stmt.name_span)
 
-    def program(self, module: ast.Module, outputs=None) -> Program:
+    def program(self, module: syntax.Module, outputs=None) -> Program:
         for stmt in module.statements:
             self.statement(stmt)
         return Program(tuple(self.inputs.values()), tuple(self.statements),
@@ -307,7 +307,7 @@ def _static_shape(node: Node) -> tuple:
 
 
 @paused
-def lower(module: ast.Module, outputs=None) -> Program:
+def lower(module: syntax.Module, outputs=None) -> Program:
     """Lower a parsed module to an (untyped) IR program."""
     try:
         with scope() as table:

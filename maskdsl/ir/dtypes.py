@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import DTypeError, ShapeError
+from maskdsl.errors import DTypeError, ShapeError
 
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64")
@@ -102,7 +102,7 @@ def literal_type(value) -> Type:
 @lru_cache(maxsize=4096)
 def _ask_numpy(fn_name: str, keys: tuple) -> tuple[str, str | None]:
     """Result dtype of NumPy function `fn_name` on stand-ins; (dtype, None) or (None, error)."""
-    from .ops import OPS, REDUCTIONS  # the same functions the reference evaluator runs
+    from maskdsl.ir.ops import OPS, REDUCTIONS  # the same functions the reference evaluator runs
     fn = OPS[fn_name].numpy if fn_name in OPS else REDUCTIONS[fn_name]
     args = [WEAK_SAMPLE[d] if weak else np.zeros((), dtype=d) for d, weak in keys]
     try:
@@ -132,7 +132,7 @@ def _result(op: str, keys: tuple) -> tuple[str | None, bool, str | None]:
     dtype, error = _ask_numpy(op, keys)
     if error is not None:
         return None, False, error
-    from .ops import OPS
+    from maskdsl.ir.ops import OPS
     weak = op in OPS and OPS[op].python is not None and all(w for _, w in keys)
     if weak:  # Python's own arithmetic on literals: bools become ints (True + True == 2)
         sample = {"bool": True, "int64": 1, "float64": 1.5}

@@ -12,7 +12,7 @@ array([ 0,  1,  2,  3, 40,  5])  # int64[6]
 name  dtype  shape
 x     int64  (6,)
 
-Front ends (maskdsl.repl, maskdsl.cli) only read text and print; this module knows
+Front ends (maskdsl.cli.repl, maskdsl.cli) only read text and print; this module knows
 nothing of terminals.
 """
 
@@ -31,12 +31,12 @@ from typing import TextIO
 
 import numpy as np
 
-from . import ast
-from .builtins import FUNCTIONS
-from .dtypes import DTYPES, Type
-from .errors import DataError, MaskDSLError, Span, UnknownNameError, escape_text
-from .lexer import CONSTANTS, OPERATOR_WORDS
-from .parser import parse
+from maskdsl.language import syntax
+from maskdsl.language.functions import FUNCTIONS
+from maskdsl.ir.dtypes import DTYPES, Type
+from maskdsl.errors import DataError, MaskDSLError, Span, UnknownNameError, escape_text
+from maskdsl.cli.highlight import CONSTANTS, OPERATOR_WORDS
+from maskdsl.language.parser import parse
 
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")  # the choices of maskdsl.compile(strategy=)
 TIME_BUDGET = 0.5        # seconds :time spends on repeated runs (at least MIN_RUNS of them)
@@ -94,9 +94,9 @@ class Session:
         module = parse(text)
         if not module.statements:
             return _Line(text, None)
-        assigned = list(dict.fromkeys(s.name for s in module.statements if isinstance(s, ast.Assign)))
+        assigned = list(dict.fromkeys(s.name for s in module.statements if isinstance(s, syntax.Assign)))
         last = module.statements[-1]
-        if not isinstance(last, ast.ExprStmt):
+        if not isinstance(last, syntax.ExprStmt):
             return _Line(text, self._compile(text, assigned))
         if not assigned:
             return _Line(text, self._compile(text, None), result="result")

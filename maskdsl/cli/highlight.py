@@ -17,7 +17,7 @@ from __future__ import annotations
 from pygments.lexer import RegexLexer, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Text, Whitespace
 
-from .builtins import FUNCTIONS
+from maskdsl.language.functions import FUNCTIONS
 
 __all__ = ["MaskDSLLexer"]
 

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dtypes import DTYPES, Type
-from .errors import DataError, InputError, MaskDSLError
-from .pipeline_config import PipelineWarning, number_from_text
+from maskdsl.ir.dtypes import DTYPES, Type
+from maskdsl.errors import DataError, InputError, MaskDSLError
+from maskdsl.pipeline.config import PipelineWarning, number_from_text
 
 DEFAULT_BATCH_ROWS = 65_536
 MAX_SERVICE_BYTES = 1 << 30        # inputs sent to a tf.data service travel inside the dataset graph
@@ -63,7 +63,7 @@ def export_command(args) -> int:
 
 def load_pipeline(path):
     """The pipeline, with its warnings printed as `warning: FILE:LINE:COL: ...` on stderr."""
-    from .pipeline import Pipeline
+    from maskdsl.pipeline.pipeline import Pipeline
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PipelineWarning)
         pipeline = Pipeline.from_yaml(os.fspath(path))
@@ -369,7 +369,7 @@ def _start_tensorflow() -> None:
     if "tensorflow" in sys.modules:
         return
     try:
-        from .cli import start_tensorflow
+        from maskdsl.cli.command import start_tensorflow
     except ImportError:
         return
     start_tensorflow()
@@ -421,7 +421,7 @@ def stream(pipeline, data: InputData, scalars: dict, plan: Plan, service: str | 
     constants whose static shapes are hidden), never as a constant TensorFlow could fold:
     a bad index must reach maskdsl's run-time checks, not fail TensorFlow's shape inference.
     """
-    from .runtime import tf
+    from maskdsl.tf.runtime import tf
 
     types = pipeline.input_types
     rows = plan.batch_rows
@@ -495,7 +495,7 @@ def in_order(tagged, count: int):
 def _service_dataset(pipeline, data, scalars, plan, service, specs, map_fn):
     """Batches cut on the service's workers from constants in the dataset graph (remote workers
     cannot read local files), mapped there, each tagged with its index."""
-    from .runtime import tf
+    from maskdsl.tf.runtime import tf
 
     match = _SERVICE.match(service)
     if not match:
@@ -539,7 +539,7 @@ def _service_dataset(pipeline, data, scalars, plan, service, specs, map_fn):
 
 def _export(args) -> int:
     _start_tensorflow()
-    from .runtime import tf
+    from maskdsl.tf.runtime import tf
 
     pipeline = load_pipeline(args.pipeline)
     out_dir = os.fspath(args.out_dir).rstrip("/\\") or os.fspath(args.out_dir)

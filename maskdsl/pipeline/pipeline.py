@@ -18,12 +18,12 @@ from functools import cached_property
 
 import numpy as np
 
-from . import compiler
-from .dtypes import Type
-from .errors import ConfigError, DataError, InputError, MaskDSLError, UnknownNameError
-from .pipeline_config import PipelineConfig, PipelineWarning, config_from_dict, load_config
-from .rowwise import RowLayout, find_row_layout
-from .runtime import tf
+from maskdsl import compiler
+from maskdsl.ir.dtypes import Type
+from maskdsl.errors import ConfigError, DataError, InputError, MaskDSLError, UnknownNameError
+from maskdsl.pipeline.config import PipelineConfig, PipelineWarning, config_from_dict, load_config
+from maskdsl.pipeline.rowwise import RowLayout, find_row_layout
+from maskdsl.tf.runtime import tf
 
 __all__ = ["Pipeline", "PipelineWarning"]
 
@@ -58,7 +58,7 @@ class Pipeline:
     def with_constants(self, **values) -> "Pipeline":
         """The same pipeline with some constants given other values (recompiled)."""
         config = self.config
-        from .pipeline_config import validate, load_yaml, wrap_python
+        from maskdsl.pipeline.config import validate, load_yaml, wrap_python
         root = load_yaml(config.doc) if config.doc.text is not None else wrap_python(config.to_dict())
         return type(self)(validate(config.doc, root, values))
 
@@ -234,8 +234,9 @@ class Pipeline:
 
     @cached_property
     def layout(self) -> RowLayout:
-        """Whether the pipeline is row-wise (see maskdsl.rowwise), and if not, why."""
-        from .passes import infer_types, prepare
+        """Whether the pipeline is row-wise (see maskdsl.pipeline.rowwise), and if not, why."""
+        from maskdsl.language import prepare
+        from maskdsl.passes import infer_types
         try:
             used = {n: self.input_types[n] for n in self.program.inputs}
             typed = infer_types(prepare(self.config.program_text, list(self.outputs), **used))

@@ -4,7 +4,8 @@ It runs each op with NumPy's own function (ops.py), indexing with NumPy's own
 indexing, so it shares no lowering code with the TensorFlow path.
 
 >>> import numpy as np
->>> from maskdsl.passes import prepare, infer_types
+>>> from maskdsl.language import prepare
+>>> from maskdsl.passes import infer_types
 >>> program = infer_types(prepare("x[x > 2] *= 10", x="int32[5]"))
 >>> evaluate(program, {"x": np.arange(5, dtype=np.int32)})["x"]
 array([ 0,  1,  2, 30, 40], dtype=int32)
@@ -16,9 +17,9 @@ import warnings
 
 import numpy as np
 
-from .errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, ValueDSLError
-from .ir import Node, Program
-from .ops import ELEMENTWISE, OPS, REDUCTIONS
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, ValueDSLError
+from maskdsl.ir.nodes import Node, Program
+from maskdsl.ir.ops import ELEMENTWISE, OPS, REDUCTIONS
 
 
 def index_tuple(pattern, operands) -> tuple:
