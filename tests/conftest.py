@@ -10,6 +10,37 @@ import pytest
 
 _COMPILED = {}
 
+# The TensorFlow-free tier (`make test-fast`, `pytest -m frontend`): the front end, the IR
+# and the passes, which must neither need nor import TensorFlow.
+FRONTEND_PACKAGES = ("language", "ir", "passes")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Doctests of the TensorFlow-free families belong to the frontend tier too."""
+    for item in items:
+        parts = item.path.parts
+        if "maskdsl" in parts and item.path.suffix == ".py" and not item.path.name.startswith("test_"):
+            family = parts[parts.index("maskdsl") + 1] if parts.index("maskdsl") + 1 < len(parts) else ""
+            if family in FRONTEND_PACKAGES:
+                item.add_marker(pytest.mark.frontend)
+
+
+def pytest_ignore_collect(collection_path, config):
+    """In a frontend-only run, do not even import test modules outside the tier (importing one
+    may import TensorFlow): a test file opts in with `pytestmark = pytest.mark.frontend`.
+    `make test-fast` names the TensorFlow-free package folders itself."""
+    if config.option.markexpr != "frontend" or not collection_path.name.startswith("test_"):
+        return None
+    return "pytest.mark.frontend" not in collection_path.read_text(encoding="utf-8")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A frontend-only run that imported TensorFlow has broken the tier's promise."""
+    import sys
+    if session.config.option.markexpr == "frontend" and "tensorflow" in sys.modules and exitstatus == 0:
+        session.exitstatus = 1
+        print("\nthe frontend tier imported TensorFlow: a TensorFlow-free module now needs it", file=sys.stderr)
+
 
 def compiled(src, **options):
     """maskdsl.compile, memoised on (source, options) for the whole test session."""

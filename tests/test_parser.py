@@ -6,6 +6,8 @@ from maskdsl.language import syntax
 from maskdsl.errors import LimitError, ParseError
 from maskdsl.language.parser import parse
 
+pytestmark = pytest.mark.frontend  # TensorFlow-free: part of `make test-fast`
+
 
 def sexpr(node) -> str:
     """A parenthesised rendering of an expression, to compare structure."""

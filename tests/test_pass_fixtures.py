@@ -18,6 +18,8 @@ from maskdsl.ir.nodes import format_program, verify
 from maskdsl.language import prepare
 from maskdsl.passes import PASSES, optimize
 
+pytestmark = pytest.mark.frontend  # TensorFlow-free: part of `make test-fast`
+
 FIXTURES = Path(__file__).parent / "fixtures" / "passes"
 
 
