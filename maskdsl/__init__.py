@@ -33,3 +33,15 @@ def __getattr__(name):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'maskdsl' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython):
+    """`%load_ext maskdsl` in IPython or Jupyter: the %maskdsl and %%maskdsl magics (docs/notebooks.md)."""
+    from .notebook import load_ipython_extension as load
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    """`%unload_ext maskdsl` (and `%reload_ext maskdsl`): remove the magics."""
+    from .notebook import unload_ipython_extension as unload
+    unload(ipython)

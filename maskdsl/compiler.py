@@ -345,6 +345,26 @@ class CompiledProgram:
     def __repr__(self):
         return f"<maskdsl program inputs={self.inputs} outputs={self.outputs}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the program, highlighted, and the TensorFlow source it runs (once typed)."""
+        import html
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+        from .lexer import MaskDSLLexer
+
+        formatter = HtmlFormatter(noclasses=True)  # inline styles: a notebook has no stylesheet of ours
+        parts = [f"<b>maskdsl program</b>: inputs {html.escape(', '.join(self.inputs) or '(none)')}; "
+                 f"outputs {html.escape(', '.join(self.outputs) or '(none)')}",
+                 highlight(self.source_text, MaskDSLLexer(), formatter)]
+        if self._last is None:
+            parts.append("<i>No types yet: call it, or compile it with a signature, to see its TensorFlow source.</i>")
+        else:
+            types = ", ".join(f"{name}: {self._last.types[name]}" for name in self.inputs) or "no inputs"
+            parts += [f"TensorFlow source for {html.escape(types)} (jit_compile={self._last.jit}):",
+                      highlight(self._last.generated.source, PythonLexer(), formatter)]
+        return "<div>" + "\n".join(parts) + "</div>"
+
 
 def _static(program: Program) -> bool:
     """No value, and no intermediate a strategy makes, has a data-dependent shape (XLA's condition)."""
