@@ -37,11 +37,11 @@ def __getattr__(name):
 
 def load_ipython_extension(ipython):
     """`%load_ext maskdsl` in IPython or Jupyter: the %maskdsl and %%maskdsl magics (docs/notebooks.md)."""
-    from .notebook import load_ipython_extension as load
+    from maskdsl.cli.notebook import load_ipython_extension as load
     load(ipython)
 
 
 def unload_ipython_extension(ipython):
     """`%unload_ext maskdsl` (and `%reload_ext maskdsl`): remove the magics."""
-    from .notebook import unload_ipython_extension as unload
+    from maskdsl.cli.notebook import unload_ipython_extension as unload
     unload(ipython)

@@ -351,7 +351,7 @@ class CompiledProgram:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
-        from .lexer import MaskDSLLexer
+        from maskdsl.cli.highlight import MaskDSLLexer
 
         formatter = HtmlFormatter(noclasses=True)  # inline styles: a notebook has no stylesheet of ours
         parts = [f"<b>maskdsl program</b>: inputs {html.escape(', '.join(self.inputs) or '(none)')}; "

@@ -1,4 +1,4 @@
-"""The IPython extension (maskdsl.notebook), driven through a real IPython shell.
+"""The IPython extension (maskdsl.cli.notebook), driven through a real IPython shell.
 
 One InteractiveShell serves the whole module (IPython keeps one per process, and
 loading TensorFlow once is enough); each test uses variable names of its own. Values
@@ -245,7 +245,7 @@ def test_explain_option_shows_the_strategy_table(shell):
 
 
 def test_time_option_reports_repeated_runs_and_changes_nothing(shell, monkeypatch):
-    monkeypatch.setattr("maskdsl.session.TIME_BUDGET", 0.01)
+    monkeypatch.setattr("maskdsl.cli.session.TIME_BUDGET", 0.01)
     shell.user_ns["a14"] = np.arange(6)
     ran = run(shell, "%maskdsl --time a14[a14 > 2] *= 3")
     assert ran.error is None
@@ -305,7 +305,7 @@ def test_unload_and_reload(shell):
 def test_example_notebook_runs(shell, monkeypatch):
     import nbformat
 
-    monkeypatch.setattr("maskdsl.session.TIME_BUDGET", 0.01)  # its --time cell
+    monkeypatch.setattr("maskdsl.cli.session.TIME_BUDGET", 0.01)  # its --time cell
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(notebook)
@@ -367,7 +367,7 @@ def test_docs_transcripts(shell):
 
 def test_importing_maskdsl_loads_neither_tensorflow_nor_ipython():
     """`import maskdsl` (and the extension's module, until %load_ext runs it) stays light."""
-    code = "import sys, maskdsl, maskdsl.notebook; print(sorted({'tensorflow', 'IPython'} & set(sys.modules)))"
+    code = "import sys, maskdsl, maskdsl.cli.notebook; print(sorted({'tensorflow', 'IPython'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.strip() == "[]", out.stderr[-2000:]

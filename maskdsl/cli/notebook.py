@@ -6,7 +6,7 @@
     x[x > 4 & x % 2 == 0] *= 2
     x
 
-A cell runs as a line of the REPL does (maskdsl.session): the program's inputs are
+A cell runs as a line of the REPL does (maskdsl.cli.session): the program's inputs are
 read from the notebook's namespace, every name it assigns is written back (as NumPy
 arrays, or tf.Tensors with `--tensors`) once the whole cell has succeeded, and the
 value of a final expression statement is the cell's result. `--explain`, `--tf` and
@@ -37,7 +37,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 import maskdsl
-from maskdsl.session import CACHE_SIZE, STRATEGIES, Session
+from maskdsl.cli.session import CACHE_SIZE, STRATEGIES, Session
 
 # option -> (its value's name, or None for a flag; what it does). The usage text is made from it.
 OPTIONS = {
@@ -193,7 +193,7 @@ def _describe(value) -> str:
 # ---- the interpreter ----
 
 class NotebookSession(Session):
-    """The REPL's interpreter (maskdsl.session.Session) with a notebook's namespace as its variables.
+    """The REPL's interpreter (maskdsl.cli.session.Session) with a notebook's namespace as its variables.
 
     A cell is compiled as a REPL line is: its inputs are the names it reads before assigning
     them, its outputs every name it assigns plus its final expression. Programs are cached by
