@@ -145,6 +145,20 @@ def test_language_ir_and_passes_never_import_tensorflow():
     assert offenders == []
 
 
+# The modules that load TensorFlow when imported. Every other module imports without it;
+# the integrations that need it only when they run (tf.data batching and service,
+# SavedModel export, the CLI's loader) import it inside the function that runs.
+LOAD_TENSORFLOW = {"maskdsl.tf.runtime", "maskdsl.tf.codegen", "maskdsl.compiler", "maskdsl.pipeline.pipeline",
+                   "maskdsl.keras"}
+
+
+def test_only_the_tensorflow_modules_load_it_on_import():
+    loading = {name for name in MODULES if any(_external(m) for m in _closure(name) | {name})}
+    assert loading == LOAD_TENSORFLOW
+    pygments = {name for name in MODULES if any(m.split(".")[0] == "pygments" for m in _closure(name))}
+    assert pygments == {"maskdsl.cli.highlight", "maskdsl.cli.repl"}   # not the session, not the command
+
+
 # The layers of docs/internals.md ("Dependencies"), lowest first: a module imports its own
 # family and families of lower layers only. Families of one layer do not import each other
 # (the passes know no parser). The package itself hands out compile() and Pipeline lazily,

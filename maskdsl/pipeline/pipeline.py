@@ -113,11 +113,15 @@ class Pipeline:
 
     def _bind(self, args, arrays) -> dict:
         values = compiler.bind_arguments("pipeline", self.inputs, args, arrays)
+        self._require_all(values)
+        return values
+
+    def _require_all(self, values: dict) -> None:
+        """Every declared input is given, even one no step reads (it is part of the signature)."""
         missing = [n for n in self.inputs if n not in values]
         if missing:
             raise InputError("missing input" + ("s " if len(missing) > 1 else " ")
-                             + ", ".join(f"'{n}' ({self.input_types[n]})" for n in missing))
-        return values
+                             + ", ".join(f"'{n}' ({self.input_types[n]})" for n in missing), name=missing[0])
 
     @cached_property
     def tf_function(self):
@@ -196,10 +200,7 @@ class Pipeline:
         Converts dtypes NumPy would convert ("same_kind"), checks ranks and fixed dimensions,
         and runs an element one rank short of the declaration as a batch of one row.
         """
-        missing = [n for n in self.inputs if n not in values]
-        if missing:
-            raise InputError("missing input" + ("s " if len(missing) > 1 else " ")
-                             + ", ".join(f"'{n}' ({self.input_types[n]})" for n in missing))
+        self._require_all(values)
         tensors, single_rows = [], set()
         for name in self.inputs:
             want = self.input_types[name]
