@@ -9,6 +9,7 @@ the same rank never retrace.
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import traceback
@@ -22,23 +23,18 @@ from maskdsl.passes import cost
 from maskdsl.tf import runtime
 from maskdsl.tf.runtime import tf
 from maskdsl.ir.dtypes import DTYPES, Type
-from maskdsl.errors import (DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError, UnknownNameError,
-                     ValueDSLError)
-from maskdsl.ir.nodes import Node, Program, format_program, postorder
+from maskdsl.errors import DTypeError, InputError, LimitError, MaskDSLError, ShapeError
+from maskdsl.ir.nodes import Program, format_program, postorder
 from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
-from maskdsl.ir.bind import bind
-from maskdsl.passes import PASSES, optimize
-from maskdsl.passes.choose_strategy import choose_strategy
-from maskdsl.passes.infer_types import infer_types
+from maskdsl.specialize import input_names, signature_types, specialize
 from maskdsl.tf.runtime import TAG
+from maskdsl.tf_messages import reason_class
+from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
 
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
 _TAG_RE = re.compile(re.escape(TAG) + r"\d+")
 _LINE_RE = re.compile(r'File "<maskdsl>", line (\d+)')
-# TensorFlow's reasons for failures no check of ours caught, when they are not a ShapeError.
-_TF_REASONS = (("Requires delta != 0", ValueDSLError), ("is not in [0,", IndexOutOfRangeError),
-               ("out of bounds", IndexOutOfRangeError), ("No OpKernel was registered", DTypeError))
 
 
 @dataclass
@@ -92,22 +88,6 @@ def _tensor_input(name: str, value) -> tuple[object, Type] | None:
     return None
 
 
-def _cast_exactly(name: str, array: np.ndarray, dtype: str) -> np.ndarray:
-    """array as `dtype` (a list of Python ints for an int8 signature), refusing to change a value:
-    no wrap-around (300 -> 44, uint8 200 -> int8 -56) and no overflow to infinity."""
-    with np.errstate(all="ignore"):
-        out = array.astype(dtype)
-        if out.dtype.kind in "iub":
-            lost = (out != array) | (out.astype(array.dtype) != array)
-        else:
-            lost = np.isfinite(array) & ~np.isfinite(out)
-    if np.any(lost):
-        bad = array[lost].flat[0].item()
-        raise InputError(f"input '{name}' holds {bad!r}, which {dtype} cannot represent "
-                         f"(the signature says {dtype}; the array is {array.dtype})")
-    return out
-
-
 def bind_arguments(what: str, names: tuple, args, kwargs) -> dict:
     """Match positional and keyword arguments to input names (missing ones are the caller's to report)."""
     if len(args) > len(names):
@@ -129,42 +109,36 @@ class CompiledProgram:
     def __init__(self, source: str, *, outputs=None, signature=None, strategy: str = "auto",
                  jit_compile="auto"):
         if strategy not in STRATEGIES:
-            raise MaskDSLError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+            raise MaskDSLError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}",
+                               option="strategy")
         if jit_compile not in ("auto", True, False):
-            raise MaskDSLError(f"jit_compile must be 'auto', True or False, not {jit_compile!r}")
+            raise MaskDSLError(f"jit_compile must be 'auto', True or False, not {jit_compile!r}",
+                               option="jit_compile")
         self.source_text = source
         self.strategy = strategy
         self.jit_compile = jit_compile
         self._program = lower(parse(source), outputs)
-        self.inputs = tuple(n.attr("name") for n in self._program.inputs)
+        self.inputs = input_names(self._program)
         self.outputs = tuple(name for name, _ in self._program.outputs)
         self._specs: OrderedDict = OrderedDict()
         self._last: Specialization | None = None
         self._lock = threading.Lock()
         self.signature = None
         if signature is not None:
-            self.signature = self._check_signature(signature)
-            self._last = self._specialize(self.signature)
+            self._fix_signature(signature)
+
+    def with_signature(self, signature) -> "CompiledProgram":
+        """This program, parsed and lowered once, compiled for `signature` as if it had been given
+        to compile(): a front end learns `inputs` first, then fixes their types."""
+        program = copy.copy(self)
+        program._specs, program._last, program._lock = OrderedDict(), None, threading.Lock()
+        program._fix_signature(signature)
+        return program
 
     # ---- specialisation ----
-    def _check_signature(self, signature) -> dict:
-        if not isinstance(signature, dict):
-            raise InputError("signature must be a dict of name -> type spec, e.g. {'x': 'float32[None]'}")
-        types = {}
-        for name, spec in signature.items():
-            if name not in self.inputs:
-                raise UnknownNameError(f"signature names '{name}', which the program never reads "
-                                       f"(inputs: {', '.join(self.inputs) or 'none'})")
-            try:
-                types[name] = Type.parse(spec)
-            except MaskDSLError as e:
-                raise InputError(f"signature for '{name}': {e.message}") from None
-        missing = [n for n in self.inputs if n not in types]
-        if missing:
-            node = next(n for n in self._program.inputs if n.attr("name") == missing[0])
-            raise UnknownNameError(f"unknown name '{missing[0]}': it is read before it is assigned and "
-                                   f"is not in the signature", node.span, source=self.source_text)
-        return types
+    def _fix_signature(self, signature) -> None:
+        self.signature = signature_types(self._program, signature)
+        self._last = self._specialize(self.signature)
 
     def _specialize(self, types: dict) -> Specialization:
         key = tuple((name, types[name].dtype, types[name].shape) for name in self.inputs)
@@ -172,11 +146,8 @@ class CompiledProgram:
         if spec is not None:
             return spec
         with self._lock:
-            bound = bind(self._program, types)
-            typed = optimize(bound, (infer_types,))
-            options = {"strategy": self.strategy, "xla": self.jit_compile is True,
-                       "xla_branch": self.jit_compile == "auto"}
-            optimized = optimize(typed, PASSES[1:], options=options)
+            typed, optimized = specialize(self._program, types, strategy=self.strategy,
+                                          jit_compile=self.jit_compile)
             generated = codegen.generate(optimized)
             jit = self._decide_jit(optimized, generated)
             specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
@@ -193,7 +164,8 @@ class CompiledProgram:
         if self.jit_compile is True:
             if not static:
                 raise MaskDSLError("jit_compile=True needs static shapes, but this program makes arrays whose "
-                                   "size depends on the data (a selection such as x[m]); use jit_compile='auto'")
+                                   "size depends on the data (a selection such as x[m]); use jit_compile='auto'",
+                                   option="jit_compile", code="needs-static-shapes")
             return True
         if self.jit_compile is False:
             return False
@@ -235,21 +207,23 @@ class CompiledProgram:
                     value, t = self._conform(name, value, t, want)
             except InputError as e:  # point at the input's first use in the program
                 if e.span is None:
-                    e.span = node.span
+                    e = e.relocated(span=node.span)
                 raise e.with_source(self.source_text) from None
             converted.append(value)
             types[name] = t
         return converted, types
 
     def _conform(self, name, value, t: Type, want: Type):
-        if len(t.shape) != len(want.shape) or any(w is not None and d is not None and w != d
-                                                  for d, w in zip(t.shape, want.shape)):
-            raise InputError(f"input '{name}' has shape {list(t.shape)}, the signature says {want}")
+        if shape_misfit(t.shape, want) is not None:
+            raise InputError(f"input '{name}' has shape {list(t.shape)}, the signature says {want}", name=name)
         if t.dtype != want.dtype:
-            if isinstance(value, np.ndarray) and np.can_cast(value.dtype, want.dtype, "same_kind"):
-                value = _cast_exactly(name, value, want.dtype)
-            else:
-                raise InputError(f"input '{name}' has dtype {t.dtype}, the signature says {want.dtype}")
+            if not isinstance(value, np.ndarray) or dtype_misfit(t.dtype, want) is not None:
+                raise InputError(f"input '{name}' has dtype {t.dtype}, the signature says {want.dtype}", name=name)
+            value, lost = cast_exactly(value, want.dtype)
+            if lost is not None:
+                raise InputError(f"input '{name}' holds {lost!r}, which {want.dtype} cannot represent "
+                                 f"(the signature says {want.dtype}; the array is {t.dtype})", name=name,
+                                 code=VALUE_LOST)
         return value, want
 
     def __call__(self, /, *args, **kwargs):  # positional-only self: an input may be called `self`
@@ -303,7 +277,7 @@ class CompiledProgram:
         if isinstance(error, tf.errors.ResourceExhaustedError):
             return LimitError(f"the arrays this program makes do not fit in memory (TensorFlow: {reason})", span,
                               source=self.source_text, hint="a size computed from the inputs may be far too large")
-        cls = next((c for text, c in _TF_REASONS if text in reason), ShapeError)
+        cls = reason_class(reason, default=ShapeError)
         return cls(f"TensorFlow rejected the inputs: {reason}", span, source=self.source_text)
 
     # ---- introspection ----
@@ -322,6 +296,11 @@ class CompiledProgram:
     def tf_function(self):
         """The underlying tf.function (for SavedModel export, tf.data, tf.distribute)."""
         return self._current().function
+
+    @property
+    def typed_program(self) -> Program:
+        """The IR of the latest specialisation after type inference alone (explain()'s "before")."""
+        return self._current().typed
 
     @property
     def jit(self) -> bool:

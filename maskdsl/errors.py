@@ -5,10 +5,22 @@
 line 1, column 7: ParseError: expected an expression
   x[x > ] = 1
         ^
+
+Callers decide what to do from an error's fields, never from its message: `name` (the
+input, variable or function concerned), `option` (the option concerned) and `code` (what
+went wrong, a short stable word such as "not-in-signature"). Positions a message names
+besides its span (where a bracket was opened) are `places`, spans the message is rendered
+from. An error is moved to other coordinates (a line inside a file, a step inside a
+pipeline) by `relocated()`, which returns a copy: errors are never edited in place.
+
+>>> moved = err.relocated(source="y = 1\\nx[x > ] = 1", offset=6, filename="prog.mdsl")
+>>> print(moved.location(), err.location())
+prog.mdsl:2:7 line 1, column 7
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 
@@ -68,19 +80,43 @@ def describe_char(ch: str) -> str:
     return code
 
 
+class _Keep:
+    """relocated(): leave this field as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+_KEEP = _Keep()
+
+
+def _render(template: str, places: dict) -> str:
+    """A message from its template: each place a position ("line 1, column 5") or text."""
+    if not places:
+        return template
+    return template.format(**{key: f"line {p.line}, column {p.column}" if isinstance(p, Span) else p
+                              for key, p in places.items()})
+
+
 class MaskDSLError(Exception):
     """Base class: a message, the span it points at and the source it came from."""
 
     kind = "MaskDSLError"
 
     def __init__(self, message: str, span: Span | None = None, source: str | None = None,
-                 hint: str | None = None, filename: str | None = None):
-        super().__init__(message)
-        self.message = message
+                 hint: str | None = None, filename: str | None = None, *, name: str | None = None,
+                 option: str | None = None, code: str | None = None, places: dict | None = None):
+        self.template = message
+        self.places = dict(places) if places else {}
+        self.message = _render(message, self.places)
+        super().__init__(self.message)
         self.span = span
         self.source = source
         self.hint = hint
         self.filename = filename
+        self.name = name
+        self.option = option
+        self.code = code
 
     @property
     def line(self) -> int | None:
@@ -90,13 +126,41 @@ class MaskDSLError(Exception):
     def column(self) -> int | None:
         return self.span.column if self.span else None
 
+    def relocated(self, *, span=_KEEP, source=_KEEP, filename=_KEEP, hint=_KEEP, offset: int | None = None,
+                  template=_KEEP, places=_KEEP) -> "MaskDSLError":
+        """A copy of this error pointing elsewhere; what is not given is kept.
+
+        `offset`: the error's span (and places) point into a text that starts at `offset`
+        in the new `source`; they are moved there, with line and column recomputed.
+        `template` and `places` give a new message: `template` may name places as
+        `{opened}`, each a Span (shown as "line L, column C") or text shown as it is.
+        """
+        out = copy.copy(self)
+        if offset is not None:
+            text = self.source if source is _KEEP else source
+            if self.span is not None and span is _KEEP:
+                span = Span.at(text, offset + self.span.start, offset + self.span.end)
+            if places is _KEEP:
+                places = {k: Span.at(text, offset + p.start, offset + p.end) if isinstance(p, Span) else p
+                          for k, p in self.places.items()}
+        for field_name, value in (("span", span), ("source", source), ("filename", filename), ("hint", hint),
+                                  ("template", template)):
+            if value is not _KEEP:
+                setattr(out, field_name, value)
+        if places is not _KEEP:
+            out.places = dict(places)
+        out.message = _render(out.template, out.places)
+        out.args = (out.message,)
+        return out
+
     def with_source(self, source: str, filename: str | None = None) -> "MaskDSLError":
-        """Attach the program text (if not yet attached) so str() can draw the caret."""
-        if self.source is None:
-            self.source = source
-        if filename and self.filename is None:
-            self.filename = filename
-        return self
+        """This error with the program text (and file name) filled in where it has none, so
+        str() can draw the caret (a copy when anything is filled in)."""
+        fill_source = self.source is None and source is not None
+        fill_filename = bool(filename) and self.filename is None
+        if not (fill_source or fill_filename):
+            return self
+        return self.relocated(source=source if fill_source else _KEEP, filename=filename if fill_filename else _KEEP)
 
     def caret_lines(self) -> list[str]:
         if self.span is None or self.source is None:

@@ -69,9 +69,9 @@ def _config(tmp: Path):
 
 
 def _data(tmp: Path):
-    from maskdsl.cli import pipeline_commands
+    from maskdsl.pipeline import data_files
     (tmp / "demo.yaml").write_text(GOOD_PIPELINE)
-    pipeline_commands.read_inputs("sensors.npz", maskdsl.Pipeline.from_yaml("demo.yaml"), {})
+    data_files.read_inputs("sensors.npz", maskdsl.Pipeline.from_yaml("demo.yaml"), {})
 
 
 def _command():

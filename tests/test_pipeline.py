@@ -359,3 +359,51 @@ def test_control_characters_and_deep_nesting_are_config_errors():
     assert str(err).split("\n")[1] == "    - rows = xU+0007[_ok]"     # shown escaped, caret still aligned
     err = error_of("a: " + "[" * 100 + "]" * 100)
     assert "nested deeper than 64 levels" in str(err)
+
+
+# ---- errors as data, compiled once, one rule for values (issue 12) ----
+
+def test_errors_carry_the_name_option_and_code():
+    err = error_of(BASE.replace("x[x > limit] = limit", "x[x > limt] = limit"))
+    assert (type(err), err.name, err.code) == (maskdsl.UnknownNameError, "limt", "not-in-signature")
+    assert "is not an input or a constant of the pipeline" in err.message
+    err = error_of(BASE.replace("{jit_compile: auto, strategy: auto}", "{jit_compile: true}"))
+    assert (type(err), err.option, err.code) == (maskdsl.ConfigError, "jit_compile", "needs-static-shapes")
+    err = error_of(BASE.replace("{jit_compile: auto, strategy: auto}", "{jit: auto}"))
+    assert (err.option, err.code) == ("jit", "unknown-option")
+    err = error_of(BASE.replace("name: clean-sensors", "nmae: clean-sensors"))
+    assert (err.name, err.code, err.hint) == ("nmae", "unknown-key", "did you mean 'name'?")
+
+
+def test_positions_named_in_a_message_move_with_the_error():
+    """'opened at ...' is a place of the error, not text to search: in a file it becomes the
+    file's line and column, in a dict the step's column."""
+    err = error_of(BASE.replace("  - rows = x[_ok]", "  - rows = x[_ok"))
+    assert err.message == "step 4: '[' opened at line 11, column 13 was never closed"
+    assert err.places["opened"].line == 11
+    good = pipeline().to_dict()
+    with pytest.raises(maskdsl.ParseError) as info:
+        maskdsl.Pipeline.from_dict({**good, "steps": good["steps"][:3] + ["rows = x[_ok"] + good["steps"][4:]})
+    assert info.value.message == "step 4: '[' opened at column 9 of step 4 was never closed"
+
+
+def test_a_pipeline_is_parsed_and_lowered_once(monkeypatch):
+    from maskdsl import compiler
+    calls = []
+    lower = compiler.lower
+    monkeypatch.setattr(compiler, "lower", lambda *a, **k: calls.append(1) or lower(*a, **k))
+    with pytest.warns(PipelineWarning, match="input 'unused' is never used"):
+        p = maskdsl.Pipeline.from_yaml(BASE.replace("limit: float32", "limit: float32\n  unused: int8"))
+    assert p.program.inputs == ("x", "limit") and not p.row_wise
+    assert len(calls) == 1
+
+
+def test_fixed_values_must_fit_their_declared_dtype():
+    p = pipeline("inputs:\n  x: int32[None]\n  k: int8\nsteps:\n  - y = x * k\noutputs: [y]\n")
+    ds = tf.data.Dataset.from_tensor_slices({"x": np.arange(4, dtype=np.int32)}).batch(4)
+    assert ds.map(p.make_map_fn(k=3)).get_single_element()["y"].numpy().tolist() == [0, 3, 6, 9]
+    with pytest.raises(maskdsl.InputError, match=r"value for 'k' holds 300, which int8 cannot represent") as info:
+        p.make_map_fn(k=300)                       # not 44
+    assert (info.value.name, info.value.code) == ("k", "value-lost")
+    with pytest.raises(maskdsl.InputError, match="value for 'k' has dtype float64"):
+        p.make_map_fn(k=2.5)

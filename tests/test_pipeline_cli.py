@@ -1,4 +1,5 @@
-"""`maskdsl run` / `maskdsl export` (maskdsl.cli.pipeline_commands): data files, --set, streaming in
+"""`maskdsl run` / `maskdsl export` (maskdsl.cli.pipeline_commands, on maskdsl.pipeline's data_files,
+output, batching, service and export): data files, --set, streaming in
 batches, atomic output, DataErrors, SavedModel export loaded without maskdsl, and the
 tf.data service. Outputs are compared with NumPy."""
 
@@ -17,8 +18,10 @@ import pytest
 
 import maskdsl
 from conftest import assert_same
-from maskdsl.cli import pipeline_commands
-from maskdsl.cli.pipeline_commands import Progress, export_command, in_order, run_command, scalar_value
+from maskdsl.cli.pipeline_commands import export_command, run_command, scalar_value
+from maskdsl.cli.progress import Progress
+from maskdsl.pipeline import output
+from maskdsl.pipeline.batching import in_order
 from maskdsl.ir.dtypes import Type
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +162,7 @@ def test_publish_refuses_a_file_that_appeared_meanwhile(tmp_path):
     (tmp_path / "part").write_bytes(b"new")
     (tmp_path / "out.npz").write_bytes(b"old")
     with pytest.raises(maskdsl.DataError, match="already exists"):
-        pipeline_commands.publish(str(tmp_path / "part"), str(tmp_path / "out.npz"), force=False)
+        output.publish(str(tmp_path / "part"), str(tmp_path / "out.npz"), force=False)
     assert (tmp_path / "out.npz").read_bytes() == b"old"
 
 
@@ -420,3 +423,23 @@ def test_unreachable_service_fails_fast(tmp_path, capsys):
     assert f"cannot reach the tf.data service at grpc://localhost:{port}" in capsys.readouterr().err
     assert run(SPIKES, tmp_path / "x.npy", tmp_path / "out.npz", set=["limit=1"], service="http://x") == 1
     assert "--tf-data-service expects grpc://HOST:PORT" in capsys.readouterr().err
+
+
+# ---- one rule for values: a value its declared dtype cannot hold is an error, never a wrap ----
+
+def test_data_that_would_wrap_is_refused_naming_the_array(tmp_path, capsys):
+    (tmp_path / "p.yaml").write_text("inputs: {x: 'int8[None]'}\nsteps: ['y = x * 1']\noutputs: [y]\n")
+    np.save(tmp_path / "ok.npy", np.array([1, -128, 127], np.int64))
+    assert run(tmp_path / "p.yaml", tmp_path / "ok.npy", tmp_path / "ok_out.npy") == 0
+    assert np.load(tmp_path / "ok_out.npy").tolist() == [1, -128, 127]
+    np.save(tmp_path / "x.npy", np.array([1, 2, 300, 4], np.int64))
+    assert run(tmp_path / "p.yaml", tmp_path / "x.npy", tmp_path / "y.npy", batch_size=2) == 1
+    assert capsys.readouterr().err == (f"DataError: array 'x' in {tmp_path / 'x.npy'} holds 300, which int8 cannot "
+                                       f"represent (the pipeline declares x: int8[None]; the array is int64)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.npy", "ok_out.npy", "p.yaml", "x.npy"]
+
+
+def test_a_set_value_too_large_for_a_float_input_is_refused():
+    with pytest.raises(maskdsl.InputError, match=r"--set v=1e6: out of range for float16"):
+        scalar_value("v", "1e6", Type("float16", ()))
+    assert scalar_value("v", "65504", Type("float16", ())) == np.float16(65504)

@@ -61,6 +61,12 @@ ATTRIBUTES = {
         ("source", "the program text (or pipeline file) the span points into, or None"),
         ("hint", "a suggestion (`did you mean ...?`), or None"),
         ("filename", "the file the source came from, or None"),
+        ("name", "the input, variable, function or key the error is about, or None"),
+        ("option", "the option the error is about (`jit_compile`, `strategy`, `signature`, ...), or None"),
+        ("code", "what went wrong, a short stable word for programs to test (`not-in-signature`, "
+                 "`value-lost`, ...), or None"),
+        ("places", "other positions the message names (`{'opened': Span}` for an unclosed bracket)"),
+        ("template", "the message with `{place}` fields where positions go"),
     ],
 }
 
@@ -162,7 +168,7 @@ def errors_markdown() -> str:
 
     parts = ["## Errors", "", docstring_markdown(sys.modules["maskdsl.errors"].__doc__), "",
              class_markdown(MaskDSLError, "maskdsl.MaskDSLError", "error",
-                            ["line", "column", "with_source", "location", "caret_lines"]),
+                            ["line", "column", "relocated", "with_source", "location", "caret_lines"]),
              "### Subclasses", "",
              "Every class is importable from `maskdsl`; **kind** is the name messages show.", "",
              "| class | kind | raised for |", "| --- | --- | --- |"]
@@ -209,7 +215,7 @@ def api_markdown() -> str:
         function_markdown(maskdsl.evaluate, "maskdsl.evaluate"),
         class_markdown(maskdsl.CompiledProgram, "maskdsl.CompiledProgram", "f",
                        ["__call__", "source", "explain", "tf_function", "get_concrete_function", "jit",
-                        "static_shapes", "translate_error"]),
+                        "static_shapes", "typed_program", "with_signature", "translate_error"]),
         "## Pipelines",
         "",
         docstring_markdown(pipeline.__doc__),

@@ -1,6 +1,7 @@
 """Front ends for people: the `maskdsl` command (`command`), the interpreter behind the
-REPL (`session`), the terminal REPL (`repl`), syntax highlighting (`highlight`) and the
-pipeline subcommands (`pipeline_commands`)."""
+REPL (`session`), the terminal REPL (`repl`), syntax highlighting (`highlight`), the
+pipeline subcommands (`pipeline_commands`, thin: the work is in maskdsl.pipeline), the
+progress bar of `maskdsl run` (`progress`) and the quiet TensorFlow loader (`startup`)."""
 
 from maskdsl.cli.command import main
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import threading
 
 from maskdsl import __version__
+from maskdsl.cli.startup import start_tensorflow
 from maskdsl.errors import InputError, MaskDSLError, UnknownNameError
 
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
@@ -122,39 +122,6 @@ def interact(args) -> int:
     return run_script(session, sys.stdin, sys.stdout, sys.stderr)
 
 
-_tensorflow_lock = threading.Lock()
-_tensorflow_started = False
-
-
-def start_tensorflow() -> None:
-    """Load TensorFlow with its C++ start-up chatter (absl, CUDA probing) kept off the terminal.
-
-    The chatter goes to a temporary file, shown only if loading fails. Safe to call from
-    several threads, and more than once.
-    """
-    global _tensorflow_started
-    with _tensorflow_lock:
-        if _tensorflow_started:
-            return
-        sys.stderr.flush()
-        saved = os.dup(2)
-        try:
-            with tempfile.TemporaryFile() as log:
-                os.dup2(log.fileno(), 2)
-                try:
-                    from maskdsl.tf.runtime import tf
-                    tf.constant(0).numpy()  # the first operation probes the devices: more chatter
-                except BaseException:
-                    os.dup2(saved, 2)
-                    log.seek(0)
-                    sys.stderr.write(log.read().decode(errors="replace"))
-                    raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        _tensorflow_started = True
-
-
 # ---- explain and check ----
 
 def read_program(arg: str) -> tuple[str, str]:
@@ -174,44 +141,50 @@ def _signature(pairs: list[str]) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in pairs)
 
 
-def _compile(source: str, filename: str, signature: dict, strategy: str = "auto"):
-    import maskdsl
-
-    start_tensorflow()
-    try:
-        return maskdsl.compile(source, signature=signature, strategy=strategy)
-    except UnknownNameError as e:
-        missing = [n for n in maskdsl.compile(source).inputs if n not in signature]
-        if missing and e.hint is None:
-            e.hint = f"give its type, e.g. --signature '{missing[0]}=float64[None]'"
-        raise e.with_source(source, filename) from None
-    except MaskDSLError as e:
-        raise e.with_source(source, filename) from None
+def _signature_hint(error: MaskDSLError, inputs: tuple, signature: dict) -> MaskDSLError:
+    """A name problem while inputs lack a type: say how to give one on the command line."""
+    missing = [n for n in inputs if n not in signature]
+    if isinstance(error, UnknownNameError) and missing and error.hint is None:
+        return error.relocated(hint=f"give its type, e.g. --signature '{missing[0]}=float64[None]'")
+    return error
 
 
 def explain_command(args) -> int:
+    import maskdsl
+
     source, filename = read_program(args.program)
-    print(_compile(source, filename, _signature(args.signature), args.strategy).explain())
+    signature = _signature(args.signature)
+    start_tensorflow()
+    inputs = ()
+    try:
+        program = maskdsl.compile(source, strategy=args.strategy)   # parsed and lowered: its inputs are known
+        inputs = program.inputs
+        program = program.with_signature(signature)
+    except MaskDSLError as e:
+        raise _signature_hint(e, inputs, signature).with_source(source, filename) from None
+    print(program.explain())
     return 0
 
 
 def check_command(args) -> int:
+    """Parse and lower; with --signature also bind the types and run every pass. Everything
+    maskdsl.compile does before code generation, so no TensorFlow is loaded."""
+    from maskdsl.language.lower import lower
+    from maskdsl.language.parser import parse
+    from maskdsl.specialize import input_names, signature_types, specialize
+
     source, filename = read_program(args.program)
     signature = _signature(args.signature)
+    inputs = ()
     try:
+        program = lower(parse(source))
+        inputs = input_names(program)
         if signature:
-            program = _compile(source, filename, signature)
-            inputs, outputs = program.inputs, program.outputs
-        else:  # parse and lower only: no TensorFlow needed
-            from maskdsl.language.lower import lower
-            from maskdsl.language.parser import parse
-
-            program = lower(parse(source))
-            inputs = tuple(node.attr("name") for node in program.inputs)
-            outputs = tuple(name for name, _ in program.outputs)
+            specialize(program, signature_types(program, signature))
     except MaskDSLError as e:
-        print(e.with_source(source, filename), file=sys.stderr)
+        print(_signature_hint(e, inputs, signature).with_source(source, filename), file=sys.stderr)
         return 1
+    outputs = tuple(name for name, _ in program.outputs)
     print(f"{filename}: ok (inputs: {', '.join(inputs) or 'none'}; outputs: {', '.join(outputs) or 'none'})")
     return 0
 

@@ -1,7 +1,7 @@
 """A Pygments lexer for maskdsl: syntax highlighting in the REPL and in the docs.
 
 It follows grammar/maskdsl.lark: `and or not` are operators, `True False None nan
-inf` constants, built-in functions are told apart from variables, and a line that
+inf` constants (both lists from maskdsl.language.words), built-in functions are told apart from variables, and a line that
 starts with `:` is a REPL command (`:explain`, `:vars`, ...).
 
 >>> from pygments.token import Name
@@ -18,11 +18,9 @@ from pygments.lexer import RegexLexer, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Text, Whitespace
 
 from maskdsl.language.functions import FUNCTIONS
+from maskdsl.language.words import CONSTANTS, OPERATOR_WORDS
 
 __all__ = ["MaskDSLLexer"]
-
-OPERATOR_WORDS = ("and", "or", "not")
-CONSTANTS = ("True", "False", "None", "nan", "inf")
 
 _DIGITS = r"\d(?:_?\d)*"
 _EXPONENT = rf"[eE][+-]?{_DIGITS}"

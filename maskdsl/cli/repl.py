@@ -21,10 +21,11 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 
 from maskdsl import __version__
+from maskdsl.cli.highlight import MaskDSLLexer
 from maskdsl.language.functions import FUNCTIONS
-from maskdsl.ir.dtypes import Type
-from maskdsl.cli.highlight import CONSTANTS, OPERATOR_WORDS, MaskDSLLexer
+from maskdsl.language.words import CONSTANTS, OPERATOR_WORDS
 from maskdsl.cli.session import COMMANDS, STRATEGIES, Quit, Session, needs_more, run_and_print
+from maskdsl.values import array_type
 
 PROMPT = "mdsl> "
 BANNER = (f"maskdsl {__version__}: NumPy-style boolean indexing, compiled to TensorFlow.\n"
@@ -101,7 +102,7 @@ class MaskDSLCompleter(Completer):
         yield from _matching(prefix, choices)
 
     def _variables(self) -> dict[str, str]:
-        return {name: str(Type(value.dtype.name, value.shape)) for name, value in self.session.vars.items()}
+        return {name: str(array_type(value)) for name, value in self.session.vars.items()}
 
 
 def _matching(prefix: str, choices: dict[str, str]) -> Iterable[Completion]:

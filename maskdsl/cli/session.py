@@ -24,19 +24,20 @@ import re
 import shlex
 import statistics
 import time
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TextIO
 
 import numpy as np
 
+from maskdsl.errors import DataError, MaskDSLError, Span, UnknownNameError, escape_text
 from maskdsl.language import syntax
 from maskdsl.language.functions import FUNCTIONS
-from maskdsl.ir.dtypes import DTYPES, Type
-from maskdsl.errors import DataError, MaskDSLError, Span, UnknownNameError, escape_text
-from maskdsl.cli.highlight import CONSTANTS, OPERATOR_WORDS
 from maskdsl.language.parser import parse
+from maskdsl.language.words import IDENTIFIER, KEYWORDS
+from maskdsl.pipeline.data_files import ArrayMember, check_supported, read_arrays
+from maskdsl.pipeline.output import write_file
+from maskdsl.values import array_type
 
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")  # the choices of maskdsl.compile(strategy=)
 TIME_BUDGET = 0.5        # seconds :time spends on repeated runs (at least MIN_RUNS of them)
@@ -56,9 +57,6 @@ COMMANDS = {
     "help": ("", "show this help"),
     "quit": ("", "leave (Ctrl-D does the same)"),
 }
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
 
 class CommandError(MaskDSLError):
     """A REPL command used wrongly (unknown command, missing argument)."""
@@ -114,17 +112,16 @@ class Session:
         """maskdsl.compile with the session variables the source reads as its signature (cached)."""
         import maskdsl  # TensorFlow loads on first use, not when the REPL starts
 
-        inputs = maskdsl.compile(source, outputs=outputs).inputs  # parse + lower only: cheap
-        unknown = [name for name in inputs if name not in self.vars]
-        signature = {name: str(Type(self.vars[name].dtype.name, self.vars[name].shape))
-                     for name in inputs if name in self.vars}
+        lowered = maskdsl.compile(source, outputs=outputs, strategy=self.strategy)  # parse + lower only: cheap
+        unknown = [name for name in lowered.inputs if name not in self.vars]
+        signature = {name: str(array_type(self.vars[name])) for name in lowered.inputs if name in self.vars}
         key = (source, tuple(outputs or ()), self.strategy, tuple(signature.items()))
         program = self._cache.get(key)
         if program is not None:
             self._cache.move_to_end(key)
             return program
         try:
-            program = maskdsl.compile(source, outputs=outputs, signature=signature, strategy=self.strategy)
+            program = lowered.with_signature(signature)
         except UnknownNameError as e:
             if not unknown:
                 raise
@@ -169,8 +166,7 @@ class Session:
         except MaskDSLError as e:
             # Spans of a statement argument point into `rest`; show them under the whole line.
             if e.source == rest and e.span is not None:
-                e.span = Span.at(text, e.span.start + match.end(), e.span.end + match.end())
-                e.source = None
+                e = e.relocated(source=text, offset=match.end())
             raise e.with_source(text) from None
 
     def _statement_arg(self, rest: str, command: str) -> str:
@@ -219,7 +215,7 @@ class Session:
             raise CommandError(f"usage: :load {COMMANDS['load'][0]}")
         arrays = load_arrays(path, name)
         self.vars.update(arrays)
-        return "\n".join(f"{name}: {Type(value.dtype.name, value.shape)}" for name, value in arrays.items())
+        return "\n".join(f"{name}: {array_type(value)}" for name, value in arrays.items())
 
     def cmd_save(self, rest: str) -> str:
         args = _split_args(rest)
@@ -274,7 +270,7 @@ def format_value(value: np.ndarray) -> str:
     0.1  # float32
     """
     text = str(value[()]) if value.ndim == 0 else np.array_repr(value)
-    return f"{text}  # {Type(value.dtype.name, value.shape)}"
+    return f"{text}  # {array_type(value)}"
 
 
 def format_seconds(seconds: float) -> str:
@@ -294,57 +290,40 @@ def check_name(name: str) -> str:
     >>> check_name("x_2")
     'x_2'
     """
-    if not _NAME.fullmatch(name):
+    if not IDENTIFIER.match(name):
         raise CommandError(f"'{escape_text(name)}' is not a valid name (letters, digits and _; "
                            f"not starting with a digit)")
-    if name.startswith("__") or name in FUNCTIONS or name in CONSTANTS or name in OPERATOR_WORDS:
+    if name.startswith("__") or name in FUNCTIONS or name in KEYWORDS:
         raise CommandError(f"'{name}' cannot be a variable name: it is reserved")
     return name
 
 
 def load_arrays(path: str, name: str | None = None) -> dict[str, np.ndarray]:
     """Arrays of a .npy (under `name`, default the file's stem) or .npz file (under their keys)."""
-    shown = escape_text(path)
-    try:
-        with open(os.path.expanduser(path), "rb") as f:
-            loaded = np.load(f, allow_pickle=False)
-            if isinstance(loaded, np.ndarray):
-                stem = os.path.splitext(os.path.basename(path))[0]
-                arrays = {name or stem: loaded}
-            else:
-                arrays = {key: loaded[key] for key in loaded.files}
-                if name is not None:
-                    if len(arrays) != 1:
-                        raise CommandError(f"{shown} holds {len(arrays)} arrays ({escape_text(', '.join(arrays))}); "
-                                           f"'as NAME' needs exactly one, or load it without 'as'")
-                    arrays = {name: next(iter(arrays.values()))}
-    except OSError as e:
-        raise DataError(f"cannot read {shown}: {e.strerror or e}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"cannot load {shown}: not a .npy or .npz file of numbers ({e})") from None
-    for key, array in arrays.items():
+    arrays, is_archive = read_arrays(path)
+    if name is not None:
+        if is_archive and len(arrays) != 1:
+            raise CommandError(f"{escape_text(path)} holds {len(arrays)} arrays ({escape_text(', '.join(arrays))}); "
+                               f"'as NAME' needs exactly one, or load it without 'as'")
+        arrays = {name: next(iter(arrays.values()))}
+    for key in arrays:
         try:
             check_name(key)
         except CommandError as e:
-            raise DataError(f"cannot load {shown}: {e.message}; use :load FILE as NAME") from None
-        if array.dtype.name not in DTYPES:
-            raise DataError(f"cannot load {shown}: '{key}' has dtype {array.dtype}, which maskdsl "
-                            f"does not support ({', '.join(DTYPES)})")
-    return {key: array.astype(array.dtype.name, copy=False) for key, array in arrays.items()}  # native byte order
+            raise DataError(f"cannot load {escape_text(path)}: {e.message}; use :load FILE as NAME",
+                            name=key) from None
+        arrays[key] = check_supported(path, key, arrays[key])
+    return arrays
 
 
 def save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write one array to a .npy file or several to a .npz file."""
-    target = os.path.expanduser(path)
+    """Write one array to a .npy file or several to a .npz file (replacing the file atomically)."""
+    if path.endswith(".npy") and len(arrays) != 1:
+        raise CommandError("a .npy file holds one array; save several to a .npz file")
+    if not path.endswith((".npy", ".npz")):
+        raise CommandError(f"cannot save to {escape_text(path)}: the file name must end in .npy or .npz")
     try:
-        if path.endswith(".npz"):
-            np.savez(target, **arrays)
-        elif path.endswith(".npy"):
-            if len(arrays) != 1:
-                raise CommandError("a .npy file holds one array; save several to a .npz file")
-            np.save(target, next(iter(arrays.values())))
-        else:
-            raise CommandError(f"cannot save to {escape_text(path)}: the file name must end in .npy or .npz")
+        write_file(os.path.expanduser(path), [ArrayMember(n, a) for n, a in arrays.items()], force=True)
     except OSError as e:
         raise DataError(f"cannot write {escape_text(path)}: {e.strerror or e}") from None
 
@@ -425,11 +404,9 @@ def run_and_print(session: Session, text: str, out: TextIO, err: TextIO, relocat
 
 def _rebase(error: MaskDSLError, source: str, start: int, filename: str) -> MaskDSLError:
     """Point an error raised for source[start:] into the whole source, as file:line:col."""
-    offset = error.span.start if error.span is not None else 0
-    end = error.span.end if error.span is not None else offset + 1
-    error.span = Span.at(source, start + offset, start + end)
-    error.source, error.filename = source, filename
-    return error
+    if error.span is None:  # at the start of the statement
+        return error.relocated(span=Span.at(source, start, start + 1), source=source, filename=filename)
+    return error.relocated(source=source, filename=filename, offset=start)
 
 
 # ---- naming the final expression ----
@@ -472,10 +449,12 @@ class _Insertion:
         return max(self.offset, position - self.length)
 
     def map_error(self, error: MaskDSLError) -> MaskDSLError:
+        """The error (raised for `source`) pointing into the text as typed (a copy)."""
         if error.source not in (None, self.source):
             return error
-        if error.span is not None:
-            error.span = Span.at(self.text, self.original_offset(error.span.start),
-                                 self.original_offset(error.span.end))
-        error.source = self.text
-        return error
+
+        def mapped(span: Span) -> Span:
+            return Span.at(self.text, self.original_offset(span.start), self.original_offset(span.end))
+
+        return error.relocated(span=mapped(error.span) if error.span is not None else None, source=self.text,
+                               places={k: mapped(p) if isinstance(p, Span) else p for k, p in error.places.items()})

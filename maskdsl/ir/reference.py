@@ -17,8 +17,9 @@ import warnings
 
 import numpy as np
 
-from maskdsl.errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, ValueDSLError
+from maskdsl.errors import DTypeError, MaskDSLError
 from maskdsl.ir.nodes import Node, Program
+from maskdsl.ir.numpy_messages import reason_class
 from maskdsl.ir.ops import ELEMENTWISE, OPS, REDUCTIONS
 
 
@@ -87,13 +88,6 @@ def _run(node: Node, args: list):
     raise MaskDSLError(f"the reference evaluator has no rule for {op}", node.span)
 
 
-_NUMPY_ERRORS = (
-    ("out of bounds", IndexOutOfRangeError), ("boolean index did not match", ShapeError),
-    ("could not be broadcast", ShapeError), ("cannot assign", ShapeError), ("broadcast", ShapeError),
-    ("Integers to negative", ValueDSLError), ("zero-size array", ValueDSLError),
-)
-
-
 def evaluate_node(node: Node, args: list):
     """Run one node with NumPy; NumPy's errors become MaskDSLErrors with the node's span."""
     try:
@@ -102,7 +96,7 @@ def evaluate_node(node: Node, args: list):
             return _run(node, args)
     except (IndexError, ValueError, TypeError, OverflowError) as e:
         message = str(e).split("\n")[0]
-        cls = next((c for text, c in _NUMPY_ERRORS if text in message), DTypeError)
+        cls = reason_class(message, default=DTypeError)  # NumPy's text: see numpy_messages
         raise cls(message, node.span) from None
 
 

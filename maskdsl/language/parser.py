@@ -18,6 +18,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from maskdsl.language import syntax
+from maskdsl.language.words import KEYWORDS
 from maskdsl import limits
 from maskdsl.errors import LimitError, MaskDSLError, ParseError, Span, describe_char
 from maskdsl.gcpause import paused
@@ -92,10 +93,6 @@ def _token_span(tok: Token) -> Span:
     return Span(tok.start_pos, tok.end_pos if tok.end_pos is not None else tok.start_pos + 1,
                 tok.line, tok.column)
 
-
-# Words of the grammar. Where an operator cannot follow, the contextual lexer would read
-# `and`/`or` as a NAME (`and = 1`, `x[: or]`); they are never names.
-KEYWORDS = frozenset(("and", "or", "not", "True", "False", "None", "nan", "inf"))
 
 
 def _check_name(tok: Token) -> str:
@@ -456,8 +453,8 @@ def _explain(e: UnexpectedInput, source: str, tracker: _BracketTracker) -> Parse
 
     if at_end and still_open:
         opener = still_open[-1]
-        return ParseError(f"'{opener.value}' opened at line {opener.line}, column {opener.column} "
-                          f"was never closed", span, hint=f"add '{OPENERS[opener.value]}'")
+        return ParseError(f"'{opener.value}' opened at {{opened}} was never closed", span,
+                          hint=f"add '{OPENERS[opener.value]}'", places={"opened": _token_span(opener)})
     if not at_end and token.value in CLOSERS and (not still_open or still_open[-1].value != CLOSERS[token.value]):
         if previous is not None and previous.value in OPERATOR_TOKENS:
             return ParseError(f"expected an expression after '{previous.value}', found {found}", span)
@@ -471,8 +468,8 @@ def _explain(e: UnexpectedInput, source: str, tracker: _BracketTracker) -> Parse
         return ParseError(f"expected an expression after '{previous.value}', found {found}", span)
     if still_open and not at_end and token.type in ("_NL", "SEMICOLON", "AUGOP"):
         opener = still_open[-1]
-        return ParseError(f"missing '{OPENERS[opener.value]}' to close '{opener.value}' opened at "
-                          f"line {opener.line}, column {opener.column}", span)
+        return ParseError(f"missing '{OPENERS[opener.value]}' to close '{opener.value}' opened at {{opened}}",
+                          span, places={"opened": _token_span(opener)})
     if not at_end and previous is not None and previous.type in ("INT", "FLOAT") \
             and token.type in ("NAME", "INT", "FLOAT") and previous.end_pos == token.start_pos:
         # a number glued to a name or another number: `1__0`, `1_`, `1e`, `0x10`, `1j`, `1.5.3`, `2x`

@@ -1,7 +1,14 @@
 """Config-driven pipelines: a YAML file -> a validated program -> runs, tf.data, SavedModel.
 
-`config` reads and validates the YAML (TensorFlow-free), `rowwise` decides which steps
-work row by row, `pipeline` holds the `Pipeline` object (TensorFlow).
+TensorFlow-free: `yaml_source` reads the YAML keeping each value's position,
+`source_map` takes positions in the joined program back to the file, `constants`
+reads constants as written, `config` validates the file section by section,
+`rowwise` decides whether the program may run batch by batch, `data_files` reads and
+writes .npy/.npz, `output` spools and publishes results atomically.
+
+TensorFlow by nature: `pipeline` holds the `Pipeline` object (compiled program,
+tf.function, dataset map functions), `batching` streams data files through tf.data,
+`service` runs that on a tf.data service, `export` writes a SavedModel.
 """
 
 _LAZY = {

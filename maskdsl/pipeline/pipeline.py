@@ -19,11 +19,13 @@ from functools import cached_property
 import numpy as np
 
 from maskdsl import compiler
+from maskdsl.errors import ConfigError, InputError, MaskDSLError, UnknownNameError
 from maskdsl.ir.dtypes import Type
-from maskdsl.errors import ConfigError, DataError, InputError, MaskDSLError, UnknownNameError
 from maskdsl.pipeline.config import PipelineConfig, PipelineWarning, config_from_dict, load_config
 from maskdsl.pipeline.rowwise import RowLayout, find_row_layout
+from maskdsl.specialize import NOT_IN_SIGNATURE
 from maskdsl.tf.runtime import tf
+from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
 
 __all__ = ["Pipeline", "PipelineWarning"]
 
@@ -57,10 +59,7 @@ class Pipeline:
 
     def with_constants(self, **values) -> "Pipeline":
         """The same pipeline with some constants given other values (recompiled)."""
-        config = self.config
-        from maskdsl.pipeline.config import validate, load_yaml, wrap_python
-        root = load_yaml(config.doc) if config.doc.text is not None else wrap_python(config.to_dict())
-        return type(self)(validate(config.doc, root, values))
+        return type(self)(self.config.reloaded(values))
 
     def to_dict(self) -> dict:
         """Plain data that from_dict() turns back into this pipeline."""
@@ -71,20 +70,20 @@ class Pipeline:
         options = {"strategy": self.options.get("strategy", "auto"),
                    "jit_compile": self.options.get("jit_compile", "auto")}
         try:
-            draft = compiler.compile(config.program_text, outputs=list(self.outputs), **options)
-            signature = {name: config.inputs[name] for name in draft.inputs if name in config.inputs}
-            return compiler.compile(config.program_text, outputs=list(self.outputs), signature=signature,
-                                    **options)
+            program = compiler.compile(config.program_text, outputs=list(self.outputs), **options)
+            # parsed and lowered: its inputs are known, so the declared types of those are its signature
+            return program.with_signature({name: config.inputs[name] for name in program.inputs
+                                           if name in config.inputs})
         except MaskDSLError as e:
-            if e.span is None and "jit_compile" in e.message and "options" in config.items:
-                item = config.items["options"].value.get("jit_compile")
-                raise config.error(e.message, item, cls=ConfigError) from None
-            if isinstance(e, UnknownNameError) and "not in the signature" in e.message:
-                e = UnknownNameError(e.message.replace("is not in the signature",
-                                                       "is not an input or a constant of the pipeline"),
-                                     e.span, source=e.source,
-                                     hint="declare it under 'inputs:' or assign it in an earlier step")
-            raise smap.repoint(e) from None
+            if e.option == "jit_compile" and e.span is None:
+                raise config.error(e.message, config.option_node("jit_compile"), cls=ConfigError,
+                                   option=e.option, code=e.code) from None
+            if e.code == NOT_IN_SIGNATURE:
+                e = UnknownNameError(f"unknown name '{e.name}': it is read before it is assigned and is not an "
+                                     f"input or a constant of the pipeline", e.span, source=e.source,
+                                     hint="declare it under 'inputs:' or assign it in an earlier step",
+                                     name=e.name, code=e.code)
+            raise smap.relocate(e) from None
 
     def _warn(self) -> None:
         config = self.config
@@ -92,7 +91,7 @@ class Pipeline:
             self._warning(message, item)
         for name in self.inputs:
             if name not in self.program.inputs:
-                self._warning(f"input '{name}' is never used by the steps", config.input_item(name))
+                self._warning(f"input '{name}' is never used by the steps", config.input_node(name))
 
     def _warning(self, message, item) -> None:
         where = self.config.doc.where(item.key_start if item is not None and item.key_start is not None
@@ -107,18 +106,22 @@ class Pipeline:
         try:
             result = self.program(**used)
         except MaskDSLError as e:
-            raise self.source_map.repoint(e) from None
+            raise self.source_map.relocate(e) from None
         if len(self.outputs) == 1:
             return {self.outputs[0]: result}
         return {name: result[name] for name in self.outputs}
 
     def _bind(self, args, arrays) -> dict:
         values = compiler.bind_arguments("pipeline", self.inputs, args, arrays)
+        self._require_all(values)
+        return values
+
+    def _require_all(self, values: dict) -> None:
+        """Every declared input is given, even one no step reads (it is part of the signature)."""
         missing = [n for n in self.inputs if n not in values]
         if missing:
             raise InputError("missing input" + ("s " if len(missing) > 1 else " ")
-                             + ", ".join(f"'{n}' ({self.input_types[n]})" for n in missing))
-        return values
+                             + ", ".join(f"'{n}' ({self.input_types[n]})" for n in missing), name=missing[0])
 
     @cached_property
     def tf_function(self):
@@ -177,12 +180,18 @@ class Pipeline:
         return tf.autograph.experimental.do_not_convert(map_fn)  # plain Python: nothing to convert
 
     def _fixed_tensor(self, name: str, value):
+        """A value fixed by make_map_fn as its declared dtype (maskdsl.values: same_kind, no value changed)."""
         want = self.input_types[name]
         array = np.asarray(value)
         if array.dtype != np.dtype(want.dtype):
-            if not np.can_cast(array.dtype, want.dtype, "same_kind") and array.dtype.kind != "O":
-                raise InputError(f"value for '{name}' has dtype {array.dtype}; the pipeline declares {want}")
-            array = array.astype(want.dtype)
+            # (Python numbers too large for int64 arrive as objects: cast_exactly judges them)
+            if dtype_misfit(array.dtype.name, want) is not None and array.dtype.kind != "O":
+                raise InputError(f"value for '{name}' has dtype {array.dtype}; the pipeline declares {want}",
+                                 name=name)
+            array, lost = cast_exactly(array, want.dtype)
+            if lost is not None:
+                raise InputError(f"value for '{name}' holds {lost!r}, which {want.dtype} cannot represent "
+                                 f"(the pipeline declares {want})", name=name, code=VALUE_LOST)
         return tf.constant(array)
 
     def run_tensors(self, values: dict) -> dict:
@@ -191,10 +200,7 @@ class Pipeline:
         Converts dtypes NumPy would convert ("same_kind"), checks ranks and fixed dimensions,
         and runs an element one rank short of the declaration as a batch of one row.
         """
-        missing = [n for n in self.inputs if n not in values]
-        if missing:
-            raise InputError("missing input" + ("s " if len(missing) > 1 else " ")
-                             + ", ".join(f"'{n}' ({self.input_types[n]})" for n in missing))
+        self._require_all(values)
         tensors, single_rows = [], set()
         for name in self.inputs:
             want = self.input_types[name]
@@ -206,14 +212,15 @@ class Pipeline:
             elif rank == len(want.shape) and want.shape and want.shape[0] is None:
                 single_rows.add(False)
             elif rank != len(want.shape):
-                raise InputError(f"input '{name}' has shape {t.shape}, the pipeline declares {name}: {want}")
-            shape = t.shape.as_list()
-            if any(w is not None and d is not None and w != d for d, w in zip(shape, want.shape)):
-                raise InputError(f"input '{name}' has shape {t.shape}, the pipeline declares {name}: {want}")
+                raise InputError(f"input '{name}' has shape {t.shape}, the pipeline declares {name}: {want}",
+                                 name=name)
+            if shape_misfit(t.shape.as_list(), want) is not None:
+                raise InputError(f"input '{name}' has shape {t.shape}, the pipeline declares {name}: {want}",
+                                 name=name)
             if t.dtype.name != want.dtype:
-                if not np.can_cast(np.dtype(t.dtype.as_numpy_dtype), want.dtype, "same_kind"):
+                if dtype_misfit(t.dtype.name, want) is not None:
                     raise InputError(f"input '{name}' has dtype {t.dtype.name}, the pipeline declares "
-                                     f"{name}: {want}")
+                                     f"{name}: {want}", name=name)
                 t = tf.cast(t, want.dtype)
             tensors.append(t)
         if len(single_rows) > 1:
@@ -224,7 +231,7 @@ class Pipeline:
     def runtime_error(self, error) -> MaskDSLError:
         """A MaskDSLError (pointing into the file) for an error TensorFlow raised while the
         pipeline ran inside a graph (dataset.map, a SavedModel, a Keras model)."""
-        return self.source_map.repoint(self.program.translate_error(error))
+        return self.source_map.relocate(self.program.translate_error(error))
 
     # ---- row-wise streaming ----
     @property
@@ -235,12 +242,8 @@ class Pipeline:
     @cached_property
     def layout(self) -> RowLayout:
         """Whether the pipeline is row-wise (see maskdsl.pipeline.rowwise), and if not, why."""
-        from maskdsl.language import prepare
-        from maskdsl.passes import infer_types
         try:
-            used = {n: self.input_types[n] for n in self.program.inputs}
-            typed = infer_types(prepare(self.config.program_text, list(self.outputs), **used))
-            return find_row_layout(typed, self.row_inputs)
+            return find_row_layout(self.program.typed_program, self.row_inputs)
         except Exception as e:  # the analysis is an optimisation: never fail a pipeline over it
             return RowLayout(False, f"the row analysis failed ({type(e).__name__}: {e})")
 

@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from maskdsl.errors import Span
 from maskdsl.ir.indexing import plan_index
@@ -45,19 +46,27 @@ class RowLayout:
     span: Span | None = None       # where in the program it stops being row-wise
 
 
+class Kind(Enum):
+    """What a value is, batch by batch."""
+
+    CONSTANT = "constant"          # the same for every batch
+    ROWS = "rows"                  # axis 0 runs over rows (see _State.space)
+    NOT_ROW_WISE = "not row-wise"  # cannot be computed batch by batch (see _State.reason)
+
+
 @dataclass(frozen=True)
 class _State:
-    kind: str                       # "C" constant, "R" row value, "X" not row-wise
-    space: tuple = CONSTANT         # for R: which rows axis 0 runs over
+    kind: Kind
+    space: tuple = CONSTANT         # for ROWS: which rows axis 0 runs over
     reason: str | None = None
     span: Span | None = None
 
 
-_C = _State("C")
+_CONSTANT = _State(Kind.CONSTANT)
 
 
 def _rows(space) -> _State:
-    return _State("R", space)
+    return _State(Kind.ROWS, space)
 
 
 def find_row_layout(program: Program, row_inputs) -> RowLayout:
@@ -72,9 +81,9 @@ def find_row_layout(program: Program, row_inputs) -> RowLayout:
         states[id(node)] = _classify(node, [states[id(a)] for a in node.args], row_inputs, source)
     for name, node in program.outputs:
         state = states[id(node)]
-        if state.kind == "X":
+        if state.kind is Kind.NOT_ROW_WISE:
             return RowLayout(False, f"{state.reason} (needed for output '{name}')", state.span)
-        if state.kind == "C" or not node.shape:
+        if state.kind is Kind.CONSTANT or not node.shape:
             return RowLayout(False, f"output '{name}' does not have one entry per row", node.span)
     return RowLayout(True)
 
@@ -92,15 +101,15 @@ def _classify(node: Node, args: list[_State], row_inputs: set, source: str) -> _
     if op == "input":
         name = node.attr("name")
         is_rows = name in row_inputs and node.shape and node.shape[0] is None
-        return _rows(ROWS) if is_rows else _C
+        return _rows(ROWS) if is_rows else _CONSTANT
     for state in args:
-        if state.kind == "X":
+        if state.kind is Kind.NOT_ROW_WISE:
             return state
-    if all(state.kind == "C" for state in args):
-        return _C
+    if all(state.kind is Kind.CONSTANT for state in args):
+        return _CONSTANT
 
     def no(reason: str) -> _State:
-        return _State("X", reason=f"{_text(node, source)} {reason}", span=node.span)
+        return _State(Kind.NOT_ROW_WISE, reason=f"{_text(node, source)} {reason}", span=node.span)
 
     info = OPS.get(op)
     if info is not None and info.kind == "elementwise":
@@ -122,13 +131,13 @@ def _classify(node: Node, args: list[_State], row_inputs: set, source: str) -> _
 
 def _elementwise(node: Node, args: list[_State], no) -> _State:
     rank = len(node.shape)
-    spaces = {state.space for state in args if state.kind == "R"}
+    spaces = {state.space for state in args if state.kind is Kind.ROWS}
     if len(spaces) > 1:
         return no("combines arrays whose rows were selected differently")
     for arg, state in zip(node.args, args):
-        if state.kind == "R" and len(arg.shape) != rank:
+        if state.kind is Kind.ROWS and len(arg.shape) != rank:
             return no("broadcasts an array with rows against one of higher rank (its rows would not line up)")
-        if state.kind == "C" and rank and len(arg.shape) == rank and arg.shape[0] != 1:
+        if state.kind is Kind.CONSTANT and rank and len(arg.shape) == rank and arg.shape[0] != 1:
             return no("combines the rows with a fixed-size array along the row axis")
     return _rows(spaces.pop())
 
@@ -137,7 +146,7 @@ def _index(node: Node, args: list[_State], no) -> _State:
     x, x_state = node.args[0], args[0]
     operands = node.args[1:-1] if node.op == "update" else node.args[1:]
     operand_states = args[1:-1] if node.op == "update" else args[1:]
-    if x_state.kind != "R":
+    if x_state.kind is not Kind.ROWS:
         return no("indexes a fixed array with values that have rows")
     infos = [(a.shape, a.dtype, a.attr("value") if a.op == "const" else None) for a in operands]
     plan = plan_index(x.shape, node.attr("index") or (), infos)
@@ -147,7 +156,7 @@ def _index(node: Node, args: list[_State], no) -> _State:
         return no("inserts an axis before the rows")
     row_item = items[first]
     others = [k for it in items[first + 1:] for k in it.operands if k is not None]
-    if any(operand_states[k].kind != "C" for k in others):
+    if any(operand_states[k].kind is not Kind.CONSTANT for k in others):
         return no("indexes a non-row axis with values that have rows")
     if row_item.kind == "f":
         if plan.advanced and not plan.adjacent:
@@ -155,7 +164,7 @@ def _index(node: Node, args: list[_State], no) -> _State:
         space = x_state.space
     elif row_item.kind == "m":
         mask_state = operand_states[row_item.operands[0]]
-        if mask_state.kind != "R" or mask_state.space != x_state.space:
+        if mask_state.kind is not Kind.ROWS or mask_state.space != x_state.space:
             return no("selects with a mask that is not computed from the same rows")
         if not plan.only_masks:
             return no("combines a mask over the rows with other indices")
@@ -166,8 +175,8 @@ def _index(node: Node, args: list[_State], no) -> _State:
         return _rows(space)
     value, value_state = node.args[-1], args[-1]
     selected_rank = len(plan.result_shape)
-    if value_state.kind == "R" and (value_state.space != space or len(value.shape) != selected_rank):
+    if value_state.kind is Kind.ROWS and (value_state.space != space or len(value.shape) != selected_rank):
         return no("assigns values whose rows do not line up with the selected rows")
-    if value_state.kind == "C" and selected_rank and len(value.shape) == selected_rank and value.shape[0] != 1:
+    if value_state.kind is Kind.CONSTANT and selected_rank and len(value.shape) == selected_rank and value.shape[0] != 1:
         return no("assigns a fixed-size array to a number of rows that depends on the data")
     return x_state

@@ -1,0 +1,200 @@
+""".npy and .npz files: reading arrays (never with pickles) and writing them.
+
+One array is a .npy file, several are a .npz archive of .npy members named after
+them. `maskdsl run` reads a pipeline's inputs from such a file (`read_inputs`: a .npy
+is memory-mapped, members are read when needed, each array is checked against its
+declared type) and writes its outputs in the same formats (`write_npz`, the
+.npy writers, used by `maskdsl.pipeline.output`); the REPL's `:load` reads with
+`read_arrays` and its `:save` writes with the same writers. Plain NumPy: no TensorFlow.
+
+>>> import io
+>>> out = io.BytesIO()
+>>> write_npz(out, [ArrayMember("x", np.arange(3))])
+>>> with np.load(io.BytesIO(out.getvalue())) as archive:
+...     archive["x"]
+array([0, 1, 2])
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from maskdsl.errors import DataError, escape_text
+from maskdsl.ir.dtypes import DTYPES, Type
+from maskdsl.values import DIMENSION, RANK, UNSUPPORTED_DTYPE, VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
+
+
+def load(file, *, mmap: bool = False):
+    """np.load without pickles: an ndarray for .npy content (a read-only memory map with mmap,
+    when `file` is a path), an NpzFile for .npz content. NumPy's exceptions pass through."""
+    return np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def reason(error: Exception) -> str:
+    """The first line of an exception's message, short enough for one of ours."""
+    text = str(error).strip().split("\n")[0] or type(error).__name__
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+def supported(array: np.ndarray) -> bool:
+    """A dtype maskdsl computes with (not object, complex, strings, ...)."""
+    return array.dtype.name in DTYPES
+
+
+# ---- a pipeline's inputs ----
+
+@dataclass
+class InputData:
+    arrays: dict          # name -> np.ndarray (possibly a read-only memmap)
+    rows: int | None      # rows of the row inputs (None when the pipeline has none in the file)
+    description: str      # for messages: the file name
+    unused: list = field(default_factory=list)   # arrays of a .npz that the pipeline does not read
+
+
+def read_inputs(path: str, pipeline, given: dict) -> InputData:
+    """The arrays of the inputs not `given` (with --set), checked against the declared types."""
+    needed = [n for n in pipeline.inputs if n not in given]
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"no such input file: {path!r}")
+    if os.path.isdir(path):
+        raise DataError(f"input {path!r} is a directory, not a .npz or .npy file")
+    arrays, unused = {}, []
+    if path.endswith(".npy"):
+        if len(needed) != 1:
+            raise DataError(f"a .npy file holds one array, but the pipeline needs "
+                            f"{len(needed)} inputs from the file ({', '.join(needed) or 'none'}); use a .npz "
+                            f"with one array per input" + (" or --set for scalars" if needed else ""))
+        try:
+            arrays[needed[0]] = load(path, mmap=True)
+        except Exception as e:
+            raise DataError(f"cannot read {path!r} as a .npy file for input '{needed[0]}': {reason(e)}") from None
+    elif path.endswith(".npz"):
+        try:
+            archive = load(path)
+        except Exception as e:
+            raise DataError(f"cannot read {path!r} as a .npz file: {reason(e)}") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(f"{path!r} is not a .npz archive")
+        with archive:
+            for name in needed:
+                if name not in archive.files:
+                    raise DataError(f"{path} has no array '{name}' (it has: {', '.join(archive.files) or 'none'}); "
+                                    f"the pipeline needs {name}: {pipeline.input_types[name]}", name=name)
+                try:
+                    arrays[name] = archive[name]
+                except Exception as e:
+                    raise DataError(f"cannot read array '{name}' from {path!r}: {reason(e)}", name=name) from None
+            unused = [n for n in archive.files if n not in pipeline.input_types]
+            for name in archive.files:
+                if name in given:
+                    raise DataError(f"'{name}' is both in {path} and given with --set", name=name)
+    else:
+        raise DataError(f"unsupported input file {path!r}: use .npz (one array per input) or .npy (one input)")
+    for name, array in arrays.items():
+        check_array(name, array, pipeline.input_types[name], path)
+    rows = {name: arrays[name].shape[0] for name in pipeline.row_inputs if name in arrays}
+    if len(set(rows.values())) > 1:
+        shown = ", ".join(f"'{n}' has {r}" for n, r in rows.items())
+        raise DataError(f"the row inputs of {path} have different numbers of rows: {shown}")
+    return InputData(arrays, next(iter(rows.values()), None), path, unused)
+
+
+def check_array(name: str, array: np.ndarray, want: Type, source: str) -> None:
+    """DataError unless `array` can be the input `name: want` (maskdsl.values: same rank and
+    fixed dims; a dtype that converts under NumPy's same_kind rule, as the Python API converts)."""
+    described = f"array '{name}' in {source} has dtype {array.dtype} and shape {tuple(array.shape)}"
+    expected = f"the pipeline declares {name}: {want}"
+    dtype = dtype_misfit(array.dtype.name, want)
+    if dtype is not None and dtype.code == UNSUPPORTED_DTYPE:
+        raise DataError(f"{described}; {expected} (supported dtypes: {', '.join(DTYPES)})", name=name,
+                        code=dtype.code)
+    shape = shape_misfit(array.shape, want)
+    if shape is not None and shape.code == RANK:
+        raise DataError(f"{described}, but {expected} (rank {len(want.shape)}, not {array.ndim})", name=name,
+                        code=shape.code)
+    if shape is not None and shape.code == DIMENSION:
+        raise DataError(f"{described}, but {expected} (axis {shape.axis} must be {want.shape[shape.axis]})",
+                        name=name, code=shape.code)
+    if dtype is not None:
+        raise DataError(f"{described}, but {expected}; {array.dtype} does not convert to {want.dtype} "
+                        f"(NumPy's same_kind rule)", name=name, code=dtype.code)
+
+
+def convert(name: str, array: np.ndarray, want: Type, source: str) -> np.ndarray:
+    """A checked array (check_array) as its declared dtype, C-ordered; a DataError if converting
+    would change a value (maskdsl.values.cast_exactly: no wrap-around, no overflow to inf)."""
+    out, lost = cast_exactly(array, want.dtype)
+    if lost is not None:
+        raise DataError(f"array '{name}' in {source} holds {lost!r}, which {want.dtype} cannot represent "
+                        f"(the pipeline declares {name}: {want}; the array is {np.asarray(array).dtype})",
+                        name=name, code=VALUE_LOST)
+    return np.asarray(out, order="C")
+
+
+# ---- the REPL's :load ----
+
+def read_arrays(path: str) -> tuple[dict[str, np.ndarray], bool]:
+    """(arrays, is_archive) of a .npy file (one array, under the file's stem) or a .npz file
+    (under their keys), told apart by their content; `~` is expanded."""
+    shown = escape_text(path)
+    try:
+        with open(os.path.expanduser(path), "rb") as f:
+            loaded = load(f)
+            if isinstance(loaded, np.ndarray):
+                return {os.path.splitext(os.path.basename(path))[0]: loaded}, False
+            return {key: loaded[key] for key in loaded.files}, True
+    except OSError as e:
+        raise DataError(f"cannot read {shown}: {e.strerror or e}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"cannot load {shown}: not a .npy or .npz file of numbers ({e})") from None
+
+
+def check_supported(path: str, name: str, array: np.ndarray) -> np.ndarray:
+    """The array in native byte order, or a DataError for a dtype maskdsl does not compute with."""
+    if not supported(array):
+        raise DataError(f"cannot load {escape_text(path)}: '{name}' has dtype {array.dtype}, which maskdsl "
+                        f"does not support ({', '.join(DTYPES)})", name=name, code=UNSUPPORTED_DTYPE)
+    return array.astype(array.dtype.name, copy=False)
+
+
+# ---- writing ----
+
+class ArrayMember:
+    """An array in memory, to be written as a .npy file or as a member of a .npz archive."""
+
+    def __init__(self, name: str, array: np.ndarray):
+        self.name, self.array = name, np.asarray(array)
+
+    def write_npy(self, out) -> None:
+        np.lib.format.write_array(out, self.array, allow_pickle=False)
+
+
+def write_npy_header(out, dtype: np.dtype, shape: tuple) -> None:
+    """The header of a C-ordered .npy of `dtype` and `shape`; the raw data follows it."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    try:
+        np.lib.format.write_array_header_1_0(out, header)
+    except ValueError:  # a header longer than 64 KiB
+        np.lib.format.write_array_header_2_0(out, header)
+
+
+def copy_data(source, out) -> None:
+    """Append the raw bytes of an open file (from its start) to `out`."""
+    source.seek(0)
+    shutil.copyfileobj(source, out, 1 << 20)
+
+
+def write_npz(out, members) -> None:
+    """A .npz archive (uncompressed, as np.savez writes) with one `<name>.npy` per member; each
+    member has `.name` and `.write_npy(file)` (ArrayMember, output.OutputSpool)."""
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for member in members:
+            with archive.open(f"{member.name}.npy", "w", force_zip64=True) as file:
+                member.write_npy(file)
+

@@ -1,0 +1,72 @@
+"""A program typed for one input signature: everything maskdsl.compile does before code generation.
+
+`signature_types` checks a `signature=` against the program's inputs, `specialize`
+binds the types and runs the passes. The compiler then generates TensorFlow code from
+the result; `maskdsl check --signature` stops here. Plain Python: no TensorFlow.
+
+>>> from maskdsl.language.lower import lower
+>>> from maskdsl.language.parser import parse
+>>> program = lower(parse("x[x > 4] *= 2"))
+>>> types = signature_types(program, {"x": "int32[None]"})
+>>> typed, optimized = specialize(program, types)
+>>> optimized.statements[0].value.attr("strategy")
+'where'
+>>> signature_types(program, {"x": "int32[None]", "y": "int8"})
+Traceback (most recent call last):
+...
+maskdsl.errors.UnknownNameError: UnknownNameError: signature names 'y', which the program never reads (inputs: x)
+"""
+
+from __future__ import annotations
+
+from maskdsl.errors import InputError, MaskDSLError, UnknownNameError
+from maskdsl.ir.bind import bind
+from maskdsl.ir.dtypes import Type
+from maskdsl.ir.nodes import Program
+from maskdsl.passes import PASSES, optimize
+from maskdsl.passes.infer_types import infer_types
+
+NEVER_READ, NOT_IN_SIGNATURE = "never-read", "not-in-signature"   # UnknownNameError.code
+
+
+def input_names(program: Program) -> tuple[str, ...]:
+    """The names a lowered program reads before assigning them, in order of first use."""
+    return tuple(n.attr("name") for n in program.inputs)
+
+
+def signature_types(program: Program, signature) -> dict[str, Type]:
+    """name -> Type for a `signature=` (name -> type spec) of a lowered program.
+
+    Every name must be an input of the program (UnknownNameError, code NEVER_READ) and
+    every input must have a type (UnknownNameError at the input's first use, code
+    NOT_IN_SIGNATURE); a bad spec is an InputError. Each error names the input (`name`).
+    """
+    if not isinstance(signature, dict):
+        raise InputError("signature must be a dict of name -> type spec, e.g. {'x': 'float32[None]'}",
+                         option="signature")
+    inputs = input_names(program)
+    types = {}
+    for name, spec in signature.items():
+        if name not in inputs:
+            raise UnknownNameError(f"signature names '{name}', which the program never reads "
+                                   f"(inputs: {', '.join(inputs) or 'none'})", name=name, code=NEVER_READ)
+        try:
+            types[name] = Type.parse(spec)
+        except MaskDSLError as e:
+            raise InputError(f"signature for '{name}': {e.message}", name=name, option="signature") from None
+    missing = [n for n in program.inputs if n.attr("name") not in types]
+    if missing:
+        name = missing[0].attr("name")
+        raise UnknownNameError(f"unknown name '{name}': it is read before it is assigned and is not in the "
+                               f"signature", missing[0].span, source=program.source, name=name,
+                               code=NOT_IN_SIGNATURE)
+    return types
+
+
+def specialize(program: Program, types: dict[str, Type], *, strategy: str = "auto",
+               jit_compile="auto") -> tuple[Program, Program]:
+    """(typed, optimized): the program with typed inputs after type inference alone (what the
+    reference evaluator and explain() show as "before"), and after every pass."""
+    typed = optimize(bind(program, types), (infer_types,))
+    options = {"strategy": strategy, "xla": jit_compile is True, "xla_branch": jit_compile == "auto"}
+    return typed, optimize(typed, PASSES[1:], options=options)

@@ -1,0 +1,86 @@
+"""Values against their declared types: one rule for every path data takes.
+
+A value fits a declared type such as `int8[None, 3]` when it has the declared rank,
+each fixed dimension has the declared size, its dtype is one maskdsl supports and
+converts to the declared dtype under NumPy's same_kind rule, and converting it
+changes no value: no wrap-around (int64 300 is not int8 44) and no overflow to
+infinity (float64 1e300 is not float32 inf); rounding a float to a narrower float is
+not a change. The Python API (`maskdsl.compile(signature=...)`), `maskdsl run` (data
+files and --set), pipelines (fixed inputs, dataset elements) and the Keras layer all
+ask these functions, and each says the answer in its caller's words. Plain NumPy: no
+TensorFlow.
+
+>>> want = Type.parse("int8[None, 3]")
+>>> shape_misfit((5, 3), want), shape_misfit((5,), want), shape_misfit((5, 4), want)
+(None, Misfit(code='rank', axis=None), Misfit(code='dimension', axis=1))
+>>> dtype_misfit("int64", want), dtype_misfit("float32", want), dtype_misfit("complex64", want)
+(None, Misfit(code='dtype-kind', axis=None), Misfit(code='unsupported-dtype', axis=None))
+>>> cast_exactly(np.array([1, 300]), "int8")
+(array([ 1, 44], dtype=int8), 300)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from maskdsl.ir.dtypes import DTYPES, Type
+
+# Misfit.code, and the `code` of the errors front ends raise for them
+RANK, DIMENSION = "rank", "dimension"
+UNSUPPORTED_DTYPE, DTYPE_KIND = "unsupported-dtype", "dtype-kind"
+VALUE_LOST = "value-lost"   # cast_exactly found a value the declared dtype cannot hold
+
+
+@dataclass(frozen=True)
+class Misfit:
+    """Why a value cannot be its declared type: `code` is one of RANK, DIMENSION,
+    UNSUPPORTED_DTYPE or DTYPE_KIND (no same_kind conversion); `axis` for DIMENSION."""
+
+    code: str
+    axis: int | None = None
+
+
+def shape_misfit(shape, want: Type) -> Misfit | None:
+    """None if a value of `shape` can be `want`: same rank, and each fixed dimension of `want`
+    equal (a dimension of the value that is None, not known yet, is not a misfit)."""
+    if len(shape) != len(want.shape):
+        return Misfit(RANK)
+    for axis, (have, need) in enumerate(zip(shape, want.shape)):
+        if need is not None and have is not None and have != need:
+            return Misfit(DIMENSION, axis)
+    return None
+
+
+def dtype_misfit(dtype: str, want: Type) -> Misfit | None:
+    """None if values of `dtype` (a NumPy dtype name) may become `want.dtype`: a supported dtype
+    that converts under NumPy's same_kind rule (whether each value survives is cast_exactly's)."""
+    if dtype not in DTYPES:
+        return Misfit(UNSUPPORTED_DTYPE)
+    if dtype != want.dtype and not np.can_cast(np.dtype(dtype), np.dtype(want.dtype), "same_kind"):
+        return Misfit(DTYPE_KIND)
+    return None
+
+
+def cast_exactly(array: np.ndarray, dtype: str) -> tuple[np.ndarray, object]:
+    """(array as `dtype`, None), or (the converted array, the first value that did not survive
+    as a Python scalar): a value wrapped around, or a finite value became infinite."""
+    array = np.asarray(array)
+    if array.dtype == np.dtype(dtype):
+        return array, None
+    with np.errstate(all="ignore"):
+        out = array.astype(dtype)
+        if out.dtype.kind in "iub":
+            lost = (out != array) | (out.astype(array.dtype) != array)
+        else:
+            lost = np.isfinite(array) & ~np.isfinite(out)
+    if np.any(lost):
+        return out, array[lost].flat[0].item()
+    return out, None
+
+
+def array_type(array: np.ndarray) -> Type:
+    """An array's dtype and shape as a Type, which prints them the way type specs are written:
+    `str(array_type(np.zeros((2, 3))))` is 'float64[2, 3]'."""
+    return Type(array.dtype.name, tuple(array.shape))
