@@ -11,7 +11,7 @@ and the pipeline API load it on first use.
 from maskdsl.errors import (ConfigError, DataError, DTypeError, IndexOutOfRangeError, InputError, LimitError,
                      MaskDSLError, ParseError, ShapeError, UnknownNameError, ValueDSLError)
 
-__version__ = "0.1.0"
+from maskdsl.version import __version__
 
 _LAZY = {
     "compile": ("compiler", "compile"),

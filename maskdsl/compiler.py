@@ -29,7 +29,7 @@ from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
 from maskdsl.specialize import input_names, signature_types, specialize
 from maskdsl.tf.runtime import TAG
-from maskdsl.tf_messages import reason_class
+from maskdsl.tf.messages import reason_class
 from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
 
 STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
@@ -330,7 +330,7 @@ class CompiledProgram:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
-        from maskdsl.cli.highlight import MaskDSLLexer
+        from maskdsl.language.highlight import MaskDSLLexer
 
         formatter = HtmlFormatter(noclasses=True)  # inline styles: a notebook has no stylesheet of ours
         parts = [f"<b>maskdsl program</b>: inputs {html.escape(', '.join(self.inputs) or '(none)')}; "

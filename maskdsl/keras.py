@@ -32,7 +32,7 @@ class MaskLayer(keras.layers.Layer):
         kwargs.setdefault("autocast", False)
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        from maskdsl import compile as compile_program
+        from maskdsl.compiler import compile as compile_program
         from maskdsl.pipeline.pipeline import Pipeline
 
         self._source = None

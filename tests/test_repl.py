@@ -27,7 +27,7 @@ from pygments.token import Error, Keyword, Name, Number, Operator
 import maskdsl
 from maskdsl import DataError, DTypeError, IndexOutOfRangeError, ParseError, UnknownNameError
 from maskdsl.cli import command as cli
-from maskdsl.cli.highlight import MaskDSLLexer
+from maskdsl.language.highlight import MaskDSLLexer
 from maskdsl.cli.repl import MaskDSLCompleter, history_path, run_repl
 from maskdsl.cli.session import (COMMANDS, STRATEGIES, CommandError, Quit, Session, format_value, needs_more,
                              run_and_print, run_script)

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 
-from maskdsl import __version__
+from maskdsl.version import __version__
 from maskdsl.cli.startup import start_tensorflow
 from maskdsl.errors import InputError, MaskDSLError, UnknownNameError
 
@@ -150,14 +150,14 @@ def _signature_hint(error: MaskDSLError, inputs: tuple, signature: dict) -> Mask
 
 
 def explain_command(args) -> int:
-    import maskdsl
+    from maskdsl.compiler import compile as compile_program
 
     source, filename = read_program(args.program)
     signature = _signature(args.signature)
     start_tensorflow()
     inputs = ()
     try:
-        program = maskdsl.compile(source, strategy=args.strategy)   # parsed and lowered: its inputs are known
+        program = compile_program(source, strategy=args.strategy)   # parsed and lowered: its inputs are known
         inputs = program.inputs
         program = program.with_signature(signature)
     except MaskDSLError as e:

@@ -18,7 +18,7 @@ Only `load_ipython_extension` needs IPython; the display objects work without it
 
 >>> parse_options("--tf --strategy scatter x[x > 4] *= 2")
 (Options(explain=False, tf=True, time=False, tensors=False, strategy='scatter', signature={}), 'x[x > 4] *= 2')
->>> print(error_html(maskdsl.ParseError("expected a name after '<'")))  # doctest: +ELLIPSIS
+>>> print(error_html(errors.ParseError("expected a name after '<'")))  # doctest: +ELLIPSIS
 <pre style="...">ParseError: expected a name after &#x27;&lt;&#x27;</pre>
 """
 
@@ -36,7 +36,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-import maskdsl
+from maskdsl import errors
 from maskdsl.cli.session import CACHE_SIZE, STRATEGIES, Session
 
 # option -> (its value's name, or None for a flag; what it does). The usage text is made from it.
@@ -68,6 +68,12 @@ _PRE = ' style="overflow-x: auto"'  # IR lines are long: scroll rather than wrap
 
 
 # ---- options ----
+
+def _compile(source: str, **options):
+    """maskdsl.compile, imported when a cell first runs (it loads TensorFlow)."""
+    from maskdsl.compiler import compile as compile_program
+    return compile_program(source, **options)
+
 
 @dataclass
 class Options:
@@ -230,7 +236,7 @@ class NotebookSession(Session):
     # ---- Session's hooks ----
     def _compile(self, source: str, outputs):
         """maskdsl.compile with the types of the namespace values the source reads (cached)."""
-        inputs = maskdsl.compile(source, outputs=outputs).inputs  # parse + lower only: cheap
+        inputs = _compile(source, outputs=outputs).inputs  # parse + lower only: cheap
         signature = {}
         for name in inputs:
             spec = self.signature.get(name)
@@ -245,8 +251,8 @@ class NotebookSession(Session):
             self._cache.move_to_end(key)
             return program
         try:
-            program = maskdsl.compile(source, outputs=outputs, signature=signature, strategy=self.strategy)
-        except maskdsl.UnknownNameError as e:
+            program = _compile(source, outputs=outputs, signature=signature, strategy=self.strategy)
+        except errors.UnknownNameError as e:
             unreadable = next((name for name in inputs if name not in signature), None)
             if unreadable is None:
                 raise
@@ -256,20 +262,20 @@ class NotebookSession(Session):
             self._cache.popitem(last=False)
         return program
 
-    def _unreadable(self, name: str, span, source: str) -> maskdsl.MaskDSLError:
+    def _unreadable(self, name: str, span, source: str) -> errors.MaskDSLError:
         """The error for an input the namespace lacks, or holds something that is not an array."""
         if name not in self.namespace:
             return self._unknown_name(name, span, source)
-        return maskdsl.InputError(f"'{name}' is {_describe(self.namespace[name])}, not an array maskdsl can read",
+        return errors.InputError(f"'{name}' is {_describe(self.namespace[name])}, not an array maskdsl can read",
                                   span, source=source,
                                   hint="inputs are NumPy arrays, tensors, lists or numbers of bool, integer "
                                        "or float dtype")
 
-    def _unknown_name(self, name: str, span, source: str) -> maskdsl.UnknownNameError:
+    def _unknown_name(self, name: str, span, source: str) -> errors.UnknownNameError:
         arrays = [n for n, v in self.namespace.items() if not n.startswith("_") and _looks_like_array(v)]
         close = difflib.get_close_matches(name, arrays, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"assign it in a Python cell first ({name} = np.array(...))"
-        return maskdsl.UnknownNameError(f"name '{name}' is not defined in the notebook", span, source=source,
+        return errors.UnknownNameError(f"name '{name}' is not defined in the notebook", span, source=source,
                                         hint=hint)
 
     def _run(self, line) -> dict:
@@ -280,7 +286,7 @@ class NotebookSession(Session):
             return {}
         try:
             returned = program(**{name: self.namespace[name] for name in program.inputs})
-        except maskdsl.MaskDSLError as e:
+        except errors.MaskDSLError as e:
             if line.insertion is not None:
                 e = line.insertion.map_error(e)
             raise e.with_source(line.text) from None
@@ -328,7 +334,7 @@ class MaskDSLMagic:
                 return None if _ends_with_semicolon(text) else result
             self._show(text, options)
             return None
-        except maskdsl.MaskDSLError as error:
+        except errors.MaskDSLError as error:
             from IPython.display import display
             display(ErrorDisplay(error))
             # IPython prints what _render_traceback_ returns instead of a traceback: the error is
@@ -367,19 +373,19 @@ def load_ipython_extension(ipython) -> None:
     # `$` and `{...}` stay as typed: error columns point into the text.
     magic = no_var_expand(MaskDSLMagic(ipython))
     ipython.register_magic_function(magic, magic_kind="line_cell", magic_name="maskdsl")
-    ipython.display_formatter.formatters["text/html"].for_type(maskdsl.MaskDSLError, error_html)
+    ipython.display_formatter.formatters["text/html"].for_type(errors.MaskDSLError, error_html)
 
 
 def unload_ipython_extension(ipython) -> None:
     """Remove what load_ipython_extension registered (`%unload_ext maskdsl`, `%reload_ext maskdsl`)."""
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("maskdsl", None)
-    ipython.display_formatter.formatters["text/html"].pop(maskdsl.MaskDSLError, None)
+    ipython.display_formatter.formatters["text/html"].pop(errors.MaskDSLError, None)
 
 
 # ---- rich display ----
 
-def error_html(error: maskdsl.MaskDSLError) -> str:
+def error_html(error: errors.MaskDSLError) -> str:
     """str(error) (location, message, the source line with its caret, hint) in a <pre>, escaped."""
     return f'<pre style="{_ERROR_STYLE}">{html.escape(str(error))}</pre>'
 
@@ -392,7 +398,7 @@ def highlight_python(source: str) -> str:
 class ErrorDisplay:
     """A MaskDSLError as the magics display it: the caret message, as text or HTML."""
 
-    def __init__(self, error: maskdsl.MaskDSLError):
+    def __init__(self, error: errors.MaskDSLError):
         self.error = error
 
     def __str__(self) -> str:

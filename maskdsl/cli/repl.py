@@ -20,8 +20,8 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 
-from maskdsl import __version__
-from maskdsl.cli.highlight import MaskDSLLexer
+from maskdsl.version import __version__
+from maskdsl.language.highlight import MaskDSLLexer
 from maskdsl.language.functions import FUNCTIONS
 from maskdsl.language.words import CONSTANTS, OPERATOR_WORDS
 from maskdsl.cli.session import COMMANDS, STRATEGIES, Quit, Session, needs_more, run_and_print

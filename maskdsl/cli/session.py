@@ -110,9 +110,9 @@ class Session:
 
     def _compile(self, source: str, outputs):
         """maskdsl.compile with the session variables the source reads as its signature (cached)."""
-        import maskdsl  # TensorFlow loads on first use, not when the REPL starts
+        from maskdsl.compiler import compile as compile_program  # TensorFlow loads on first use, not at start
 
-        lowered = maskdsl.compile(source, outputs=outputs, strategy=self.strategy)  # parse + lower only: cheap
+        lowered = compile_program(source, outputs=outputs, strategy=self.strategy)  # parse + lower only: cheap
         unknown = [name for name in lowered.inputs if name not in self.vars]
         signature = {name: str(array_type(self.vars[name])) for name in lowered.inputs if name in self.vars}
         key = (source, tuple(outputs or ()), self.strategy, tuple(signature.items()))
