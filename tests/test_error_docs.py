@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import maskdsl
+from error_catalogue import example, trigger as trigger_row
 from maskdsl import errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,38 +30,6 @@ GOOD_PIPELINE = "name: demo\ninputs:\n  x: float32[None]\nsteps:\n  - y = x * 2\
 
 def _base():
     maskdsl.compile("y = x", strategy="fastest")
-
-
-def _parse():
-    maskdsl.compile("x[x > ] = 1")
-
-
-def _unknown_name():
-    maskdsl.compile("y = summ(x)")
-
-
-def _dtype():
-    maskdsl.compile("x[x > 0] *= 2.5", signature={"x": "int32[None]"})
-
-
-def _shape():
-    maskdsl.compile("y = x[m]", signature={"x": "float32[4]", "m": "bool[5]"})
-
-
-def _index():
-    maskdsl.compile("y = x[7]", signature={"x": "int32[4]"})
-
-
-def _value():
-    maskdsl.compile("y = max(x[x > 10])")(x=np.arange(4))
-
-
-def _limit():
-    maskdsl.compile("y = arange(10 ** 12)", signature={})
-
-
-def _input():
-    maskdsl.compile("y = x + limit")(x=[1.0, 2.0])
 
 
 def _config(tmp: Path):
@@ -79,6 +48,14 @@ def _command():
     Session().execute(":explian y = 1")
 
 
+
+def _from_catalogue(error: type) -> tuple:
+    """(how to trigger it, the call shown on the page) for a program error: its row of
+    tests/error_catalogue.py marked `shown`."""
+    row = example(error)
+    return (lambda: trigger_row(row)), row.shown
+
+
 # class -> (summary, when it is raised, what to do, how to trigger it, the call shown on the page)
 EXAMPLES = {
     errors.MaskDSLError: (
@@ -94,14 +71,14 @@ EXAMPLES = {
         "number, two statements on one line, an assignment to something other than `name` or "
         "`name[index]`, or to a built-in function's name.",
         "Fix the text at the caret; the hint suggests the usual fix.",
-        _parse, 'maskdsl.compile("x[x > ] = 1")'),
+        *_from_catalogue(errors.ParseError)),
     errors.UnknownNameError: (
         "a variable or function that does not exist",
         "A function that does not exist (the message lists the built-in ones and suggests the closest), "
         "a built-in function used as a value, an input missing from `signature=`, or an `outputs=` name "
         "the program never assigns.",
         "Check the spelling; assign the name first or pass it in.",
-        _unknown_name, 'maskdsl.compile("y = summ(x)")'),
+        *_from_catalogue(errors.UnknownNameError)),
     errors.DTypeError: (
         "an operation NumPy rejects for these dtypes",
         "An operation NumPy 2 rejects for these dtypes: `x[m] *= 2.5` on an integer array (the "
@@ -109,7 +86,7 @@ EXAMPLES = {
         "bitwise operators on floats, a float used as an index.",
         "Cast explicitly (`int32(...)`, `float32(...)`), or assign (`x[m] = x[m] * 2.5` truncates as "
         "NumPy does).",
-        _dtype, 'maskdsl.compile("x[x > 0] *= 2.5", signature={"x": "int32[None]"})'),
+        *_from_catalogue(errors.DTypeError)),
     errors.ShapeError: (
         "shapes that do not fit",
         "Shapes that do not fit: a mask whose length differs from the axis it indexes, too many "
@@ -117,13 +94,13 @@ EXAMPLES = {
         "at compile time when the shapes are known, otherwise by a check in the graph, which points at "
         "the same place.",
         "Compare the shapes in the message with your inputs.",
-        _shape, 'maskdsl.compile("y = x[m]", signature={"x": "float32[4]", "m": "bool[5]"})'),
+        *_from_catalogue(errors.ShapeError)),
     errors.IndexOutOfRangeError: (
         "an integer index outside its axis",
         "An integer index (or an element of an integer-array index) outside the axis it indexes. "
         "Negative indices wrap as in NumPy; anything beyond `-n` or `n - 1` is this error.",
         "Check the index against the axis length in the message.",
-        _index, 'maskdsl.compile("y = x[7]", signature={"x": "int32[4]"})'),
+        *_from_catalogue(errors.IndexOutOfRangeError)),
     errors.ValueDSLError: (
         "a value NumPy rejects while computing",
         "A value NumPy rejects while computing: `min`/`max` of an empty selection, integers to negative "
@@ -132,7 +109,7 @@ EXAMPLES = {
         "`ValueError`.",
         "Check the data: a selection can be empty (`count(m)` says how many elements it has); for a "
         "default instead of an error, reduce `where(m, x, fill)` rather than `x[m]`.",
-        _value, 'maskdsl.compile("y = max(x[x > 10])")(x=np.arange(4))'),
+        *_from_catalogue(errors.ValueDSLError)),
     errors.LimitError: (
         "a program beyond one of maskdsl's size limits",
         "The program exceeds one of maskdsl's size limits (`maskdsl/limits.py`): program text, number "
@@ -140,7 +117,7 @@ EXAMPLES = {
         "literals, arrays made by `arange`/`zeros`/`ones`/`full`. The message names the limit.",
         "Make the program or the requested array smaller; nest less (long flat chains such as "
         "`a + b + c + ...` are not nesting).",
-        _limit, 'maskdsl.compile("y = arange(10 ** 12)", signature={})'),
+        *_from_catalogue(errors.LimitError)),
     errors.InputError: (
         "missing, extra or ill-typed inputs of a call",
         "A call with missing, extra or ill-typed inputs: not an array (a string, a dict, a "
@@ -148,7 +125,7 @@ EXAMPLES = {
         "signature's, or values that the signature's dtype cannot hold (300 for `int8`). Points at the "
         "input's first use in the program.",
         "Pass every input the message names, as arrays of the declared dtype and shape.",
-        _input, 'maskdsl.compile("y = x + limit")(x=[1.0, 2.0])'),
+        *_from_catalogue(errors.InputError)),
     errors.ConfigError: (
         "a pipeline file that is not valid",
         "A pipeline file that is not valid: bad YAML, duplicate keys, aliases, a step that YAML read as "
