@@ -24,6 +24,7 @@ from maskdsl.tf.runtime import tf
 from maskdsl.ir.dtypes import DTYPES, Type
 from maskdsl.errors import (DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError, UnknownNameError,
                      ValueDSLError)
+from maskdsl.ir.indexing import MASKS
 from maskdsl.ir.nodes import Node, Program, format_program, postorder
 from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
@@ -351,9 +352,9 @@ def _static(program: Program) -> bool:
     for n in program.nodes():
         if n.shape is None or None in n.shape:
             return False
-        if n.op == "select" and set(n.attr("index")) & {"m", "z"}:
+        if n.op == "select" and set(n.attr("index")) & MASKS:
             return False  # gathers at the coordinates of a mask's true elements, even if the result is static
-        if n.op == "update" and n.attr("strategy") in ("scatter", "adaptive") and set(n.attr("index")) & {"m", "z"}:
+        if n.op == "update" and n.attr("strategy") in ("scatter", "adaptive") and set(n.attr("index")) & MASKS:
             return False  # the coordinates of a mask's true elements
     return True
 

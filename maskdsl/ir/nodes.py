@@ -143,8 +143,15 @@ class Node:
 
 
 def const(value, dtype: str | None = None, weak: bool | None = None, span: Span | None = None) -> Node:
-    """A constant node. Python scalars are weak unless a dtype is given."""
+    """A constant node. Python scalars are weak unless a dtype is given; an array's value is
+    nested tuples (nested lists, as ndarray.tolist() gives, are turned into them).
+
+    >>> const([[1, 2], [3, 4]], dtype="int64").attr("value")
+    ((1, 2), (3, 4))
+    """
     from maskdsl.ir.dtypes import literal_type
+    if isinstance(value, list):
+        value = nested_tuple(value)
     if dtype is None:
         t = literal_type(value)
         dtype, shape, weak = t.dtype, (), True if weak is None else weak
@@ -153,6 +160,11 @@ def const(value, dtype: str | None = None, weak: bool | None = None, span: Span 
         weak = bool(weak)
     # repr keeps 1, 1.0, True and 0.0, -0.0 apart (they compare and hash equal in Python).
     return Node("const", (), (("repr", _const_repr(value)), ("value", value)), dtype, shape, weak, span)
+
+
+def nested_tuple(value):
+    """Nested lists as nested tuples (hashable, as node attributes must be); other values unchanged."""
+    return tuple(nested_tuple(v) for v in value) if isinstance(value, list) else value
 
 
 def _const_repr(value) -> str:

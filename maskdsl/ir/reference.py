@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, ValueDSLError
+from maskdsl.ir.indexing import IndexKind, is_slice, slice_bounds
 from maskdsl.ir.nodes import Node, Program
 from maskdsl.ir.ops import ELEMENTWISE, OPS, REDUCTIONS
 
@@ -26,18 +27,18 @@ def index_tuple(pattern, operands) -> tuple:
     """The NumPy index for a (resolved) pattern and its operand values."""
     out, k = [], 0
     for p in pattern:
-        if p.startswith("s") or p == "f":
+        if is_slice(p):
             parts = []
-            for flag in (p[1:] if p.startswith("s") else "000"):
-                if flag == "1":
+            for given in slice_bounds(p):
+                if given:
                     parts.append(int(operands[k]))
                     k += 1
                 else:
                     parts.append(None)
             out.append(slice(*parts))
-        elif p == "n":
+        elif p == IndexKind.NEW_AXIS:
             out.append(None)
-        elif p == "e":
+        elif p == IndexKind.ELLIPSIS:
             out.append(Ellipsis)
         else:
             out.append(operands[k])

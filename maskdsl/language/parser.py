@@ -21,6 +21,7 @@ from maskdsl.language import syntax
 from maskdsl import limits
 from maskdsl.errors import LimitError, MaskDSLError, ParseError, Span, describe_char
 from maskdsl.gcpause import paused
+from maskdsl.language.names import KEYWORDS
 
 AUGMENTED_OPS = {
     "+=": "add", "-=": "sub", "*=": "mul", "/=": "truediv", "//=": "floordiv", "%=": "mod",
@@ -91,11 +92,6 @@ def _parser() -> tuple[Lark, _BracketTracker]:
 def _token_span(tok: Token) -> Span:
     return Span(tok.start_pos, tok.end_pos if tok.end_pos is not None else tok.start_pos + 1,
                 tok.line, tok.column)
-
-
-# Words of the grammar. Where an operator cannot follow, the contextual lexer would read
-# `and`/`or` as a NAME (`and = 1`, `x[: or]`); they are never names.
-KEYWORDS = frozenset(("and", "or", "not", "True", "False", "None", "nan", "inf"))
 
 
 def _check_name(tok: Token) -> str:

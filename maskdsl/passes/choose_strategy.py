@@ -27,24 +27,9 @@ the new value is computed element-wise on the whole array (the new value is chea
 from __future__ import annotations
 
 from maskdsl.passes import cost
-from maskdsl.ir.indexing import IndexPlan, flatten, plan_index
+from maskdsl.ir.indexing import IndexKind, IndexPlan, flatten, index_operands, node_plan, same_index
 from maskdsl.ir.nodes import Node, Program, const, postorder, rewrite
 from maskdsl.ir.ops import ELEMENTWISE, OPS
-
-
-def _plan(node: Node) -> IndexPlan:
-    x, operands = node.args[0], node.args[1:-1] if node.op == "update" else node.args[1:]
-    return plan_index(x.shape, node.attr("index"),
-                      [(a.shape, a.dtype, a.attr("value") if a.op == "const" else None) for a in operands])
-
-
-def _index_operands(node: Node):
-    return node.args[1:-1] if node.op == "update" else node.args[1:]
-
-
-def _same_index(a: Node, b: Node) -> bool:
-    return a.attr("index") == b.attr("index") and len(_index_operands(a)) == len(_index_operands(b)) and all(
-        p is q for p, q in zip(_index_operands(a), _index_operands(b)))
 
 
 def _mask_broadcast(update: Node, plan: IndexPlan) -> Node | None:
@@ -52,7 +37,7 @@ def _mask_broadcast(update: Node, plan: IndexPlan) -> Node | None:
     if not plan.only_masks:
         return None
     item = plan.mask_item
-    mask = _index_operands(update)[item.operands[0]]
+    mask = index_operands(update)[item.operands[0]]
     trailing = len(update.args[0].shape) - item.dims[-1] - 1
     if trailing == 0:
         return mask
@@ -76,7 +61,7 @@ def densify(update: Node, plan: IndexPlan) -> Node | None:
     mask = _mask_broadcast(update, plan)
     dense: dict[int, Node | None] = {}
     for n in _elementwise_postorder(value):
-        if n.op == "select" and _same_index(n, update) and (n.args[0] is x or (
+        if n.op == "select" and same_index(n, update) and (n.args[0] is x or (
                 n.args[0].shape == x.shape and None not in x.shape)):
             dense[id(n)] = n.args[0]
         elif n.op in ELEMENTWISE and n.op != "where" and all(dense.get(id(a)) is not None for a in n.args) \
@@ -120,7 +105,7 @@ def _float64_transcendental(value: Node) -> bool:
 def _choose_update(node: Node, forced: str = "auto", xla: bool = False, xla_branch: bool = False) -> Node:
     if not node.attr("index"):
         return node.with_attrs(strategy="replace", reason="whole-array assignment")
-    plan = _plan(node)
+    plan = node_plan(node)
     x, value = node.args[0], node.args[-1]
     dense = densify(node, plan)
     n = cost.elements(x.shape)
@@ -135,7 +120,7 @@ def _choose_update(node: Node, forced: str = "auto", xla: bool = False, xla_bran
         return _with_value(node, dense).with_attrs(
             strategy="where", reason="static slice assignment: where with an index mask")
     per_element = cost.value_cost(value)
-    mask = _index_operands(node)[plan.mask_item.operands[0]]
+    mask = index_operands(node)[plan.mask_item.operands[0]]
     leading = plan.mask_item.dims[0] == 0  # the sparse forms gather whole leading-dim rows
     dense_cost = cost.dense_update_cost(n, per_element)
     where = _with_value(node, dense)
@@ -178,11 +163,12 @@ def _with_value(node: Node, value: Node) -> Node:
 
 
 def _choose_select(node: Node) -> Node:
-    plan = _plan(node)
+    plan = node_plan(node)
     kinds = [it.kind for it in plan.items]
     if plan.only_masks:
         return node.with_attrs(strategy="boolean_mask", reason="selection of masked elements: tf.boolean_mask")
-    if kinds.count("a") == 1 and set(kinds) <= {"a", "f"} and not plan.newaxes:
+    if kinds.count(IndexKind.INT_ARRAY) == 1 and set(kinds) <= {IndexKind.INT_ARRAY, IndexKind.FULL_SLICE} \
+            and not plan.newaxes:
         return node.with_attrs(strategy="gather", reason="one integer array index: tf.gather")
     if plan.basic:
         return node.with_attrs(strategy="general", reason="basic slicing: a strided slice")
@@ -192,12 +178,11 @@ def _choose_select(node: Node) -> Node:
 def _choose_reduce(node: Node, args, forced: str = "auto") -> Node:
     x = args[0]
     if forced != "boolean_mask" and x.op == "select" and x.attr("strategy") == "boolean_mask":
-        plan = _plan(x)
-        item = plan.mask_item
+        item = node_plan(x).mask_item
         axis = node.attr("axis")
         if item.dims[0] == 0 and (axis is None or tuple(node.attr("axes")) == (0,)) and (
                 not node.attr("keepdims") or len(item.dims) == 1):
-            mask = _index_operands(x)[item.operands[0]]
+            mask = index_operands(x)[item.operands[0]]
             return node.replace(args=(x.args[0], mask)).with_attrs(
                 strategy="masked", reason=f"{node.attr('kind')} of a selection: reduce where(mask, x, identity) chunk by "
                                           f"chunk, no dynamic shape")

@@ -50,11 +50,7 @@ def _fold(node: Node, args) -> Node:
         return const(scalar, span=node.span)
     array = np.asarray(value, dtype=node.dtype)
     folded = array.tolist()
-    return const(_tupled(folded), dtype=node.dtype, weak=False, span=node.span)
-
-
-def _tupled(v):
-    return tuple(_tupled(x) for x in v) if isinstance(v, list) else v
+    return const(folded, dtype=node.dtype, weak=False, span=node.span)
 
 
 def fold_constants(program: Program) -> Program:

@@ -21,7 +21,7 @@ from maskdsl import limits
 from maskdsl.ir.dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits,
                       dtype_kind, result_dtype)
 from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
-from maskdsl.ir.indexing import plan_index
+from maskdsl.ir.indexing import operand_facts, plan_index
 from maskdsl.ir.nodes import Node, Program, const, format_program, rewrite
 from maskdsl.ir.ops import COMPARISONS, ELEMENTWISE, OPS, REDUCTIONS
 
@@ -156,12 +156,8 @@ def _reduce(node: Node, args) -> Node:
     return _typed(node, args, dtype, shape, axes=axes if rank else ())
 
 
-def _index_operands(args):
-    return [(a.shape, a.dtype, _const_value(a)) for a in args]
-
-
 def _plan(node: Node, shape: tuple, operands):
-    plan = plan_index(shape, node.attr("index"), _index_operands(operands), [a.span for a in operands])
+    plan = plan_index(shape, node.attr("index"), operand_facts(operands), [a.span for a in operands])
     if len(plan.items) > limits.MAX_RANK:
         raise LimitError(f"an index of {len(plan.items)} items (with the dimensions it leaves implicit); "
                          f"at most {limits.MAX_RANK} are allowed", node.span)

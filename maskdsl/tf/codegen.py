@@ -19,7 +19,6 @@ def program(x_0):
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 from dataclasses import dataclass, field
@@ -29,10 +28,9 @@ from maskdsl.tf.runtime import tf
 from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, MaskDSLError, ShapeError, Span, ValueDSLError
 from maskdsl.gcpause import paused
-from maskdsl.ir.indexing import plan_index
+from maskdsl.ir.indexing import MASKS, IndexKind, node_plan
 from maskdsl.ir.nodes import Node, Program, postorder, same_shape
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from maskdsl.language.names import IDENTIFIER, is_identifier
 
 SIMPLE = {
     "add": "tf.add", "sub": "tf.subtract", "mul": "tf.multiply", "truediv": "tf.math.truediv",
@@ -99,7 +97,7 @@ def _converted(value, dtype: str):
 
 
 def tf_dtype(dtype: str) -> str:
-    if not _IDENT.match(dtype):
+    if not IDENTIFIER.match(dtype):
         raise ValueError(dtype)
     return f"tf.{dtype}"
 
@@ -125,7 +123,7 @@ class Emitter:
     def fresh(self, node: Node | None = None) -> str:
         if node is not None and id(node) in self.statement_names:
             name = self.statement_names[id(node)]
-            if _IDENT.match(name) and not name.startswith("__"):
+            if is_identifier(name):
                 return name
         self.counter += 1
         return f"t{self.counter}"
@@ -179,7 +177,7 @@ class Emitter:
 
     def param(self, node) -> str:
         name = node.attr("name")
-        if not _IDENT.match(name) or name.startswith("__"):
+        if not is_identifier(name):
             raise MaskDSLError(f"invalid input name {name!r}", node.span)
         return f"{name}_0"  # never a generated name (t<n>, <target>_<version >= 1>, tf, rt)
 
@@ -330,11 +328,11 @@ class Emitter:
         return f"rt.check_mask({mask}, {self.ref(x)}, {start}, {tag})"
 
     def plan(self, node, x, operands):
-        return plan_index(x.shape, node.attr("index"), [(a.shape, a.dtype, a.attr("value") if a.op == "const" else None)
-                                                       for a in operands])
+        return node_plan(node)
 
     def items_literal(self, plan) -> str:
-        return repr(tuple((it.kind, it.operands, it.dims) for it in plan.items))
+        """An index plan's items as the runtime's general gather and scatter read them."""
+        return repr(tuple((str(it.kind), it.operands, it.dims) for it in plan.items))
 
     def operands_literal(self, operands) -> str:
         return "[" + ", ".join(self.ref(a) if a.op != "const" else self.as_dtype(a, "int64" if a.dtype != "bool" else "bool")
@@ -350,11 +348,11 @@ class Emitter:
             mask = self.mask_checked(operands[item.operands[0]], x, item.dims[0], span)
             return self.emit(node, f"tf.boolean_mask({self.ref(x)}, {mask}, axis={item.dims[0]})")
         if strategy == "gather":
-            item = next(it for it in plan.items if it.kind == "a")
+            item = next(it for it in plan.items if it.kind == IndexKind.INT_ARRAY)
             idx = operands[item.operands[0]]
             tag = self.check(IndexOutOfRangeError, f"index out of bounds for axis {item.dims[0]}", span)
             return self.emit(node, f"rt.gather({self.ref(x)}, {self.as_dtype(idx, 'int64')}, {item.dims[0]}, {tag})")
-        tag = self.check(IndexOutOfRangeError if not any(it.kind in "mz" for it in plan.items) else ShapeError,
+        tag = self.check(IndexOutOfRangeError if not any(it.kind in MASKS for it in plan.items) else ShapeError,
                          "index out of bounds or boolean index did not match the indexed array", span)
         self.emit(node, f"rt.select_general({self.ref(x)}, {self.items_literal(plan)}, {plan.newaxes!r}, "
                         f"{self.operands_literal(operands)}, {tag})")
@@ -390,7 +388,7 @@ class Emitter:
             tag = self.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
             return self.emit(node, f"tf.tensor_scatter_nd_update({self.ref(x)}, {coords}, "
                                    f"rt.selected_values({v}, {self.ref(x)}, {coords}, {tag}), name={tag})")
-        masked = any(it.kind in "mz" for it in plan.items)
+        masked = any(it.kind in MASKS for it in plan.items)
         tag = self.check(ShapeError if masked else IndexOutOfRangeError,
                          "boolean index did not match the indexed array, or the values do not fit the selection"
                          if masked else "index out of bounds", span)
@@ -403,7 +401,7 @@ class Emitter:
         plan = self.plan(node, x, operands)
         mask = self.mask_checked(operands[plan.mask_item.operands[0]], x, 0, node.span)
         checked = mask
-        if not _IDENT.match(mask):
+        if not IDENTIFIER.match(mask):
             checked = self.fresh()
             self.line(f"{checked} = {mask}")
         fraction = self.fresh()

@@ -12,6 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import tensorflow as tf  # noqa: E402
 
+from maskdsl.ir.indexing import ADVANCED, MASKS, IndexKind as K  # noqa: E402  (the kinds in index plans)
+
 nan = float("nan")
 inf = float("inf")
 
@@ -187,14 +189,14 @@ def select_general(x, items, newaxes, operands, tag):
     """
     x = _insert_axes(x, newaxes)
     shape = tf.shape(x, out_type=tf.int64)
-    advanced = any(kind in "mza" for kind, _, _ in items)
+    advanced = any(kind in ADVANCED for kind, _, _ in items)
     if not advanced:
         key = []
         for kind, ops, dims in items:
-            if kind == "i":
+            if kind == K.INTEGER:
                 n = shape[dims[0]]
                 key.append(wrap_index(operands[ops[0]], n, tag))
-            elif kind == "s":
+            elif kind == K.SLICE:
                 key.append(slice(*(None if o is None else operands[o] for o in ops)))
             else:
                 key.append(slice(None))
@@ -202,19 +204,19 @@ def select_general(x, items, newaxes, operands, tag):
     # 1. slices first (they keep their dims), advanced dims untouched
     key = []
     for kind, ops, dims in items:
-        if kind == "s":
+        if kind == K.SLICE:
             key.append(slice(*(None if o is None else operands[o] for o in ops)))
         else:
             key.extend([slice(None)] * len(dims))
     x = x[tuple(key)]
     shape = tf.shape(x, out_type=tf.int64)
     # 2. index arrays, one per advanced dim
-    adv_items = [it for it in items if it[0] in "mza" or it[0] == "i"]
+    adv_items = [it for it in items if it[0] in ADVANCED or it[0] == K.INTEGER]
     columns, adv_dims = [], []
     for kind, ops, dims in adv_items:
-        if kind in "mz":
+        if kind in MASKS:
             mask = operands[ops[0]]
-            mask = tf.reshape(mask, [1]) if kind == "z" else check_mask(mask, x, dims[0], tag)
+            mask = tf.reshape(mask, [1]) if kind == K.BOOL_SCALAR else check_mask(mask, x, dims[0], tag)
             coords = tf.where(mask)
             columns.extend(coords[:, j] for j in range(len(dims)))
         else:
@@ -258,9 +260,9 @@ def index_mask(x, items, operands, tag):
         d = dims[0]
         n = shape[d]
         r = tf.range(n)
-        if kind == "i":
+        if kind == K.INTEGER:
             axis_mask = tf.equal(r, wrap_index(operands[ops[0]], n, tag))
-        elif kind == "s":
+        elif kind == K.SLICE:
             picked = r[slice(*(None if o is None else operands[o] for o in ops))]
             axis_mask = tf.scatter_nd(tf.reshape(picked, [-1, 1]), tf.ones_like(picked, tf.bool), [n])
         else:
