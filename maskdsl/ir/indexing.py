@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maskdsl.ir.dtypes import broadcast_shapes, dtype_kind
+from maskdsl.ir.ops import OPS
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, ShapeError
 
 
@@ -64,10 +65,24 @@ def slice_bounds(item: str) -> tuple[bool, bool, bool]:
     return tuple(flag == "1" for flag in item[1:])
 
 
+_OPERAND_COUNTS: dict[tuple, int] = {}
+
+
+def operand_count(pattern) -> int:
+    """How many index operands a pattern reads (a node's arity depends on it)."""
+    count = _OPERAND_COUNTS.get(pattern)
+    if count is None:
+        count = sum(1 if p in _ONE_OPERAND else sum(slice_bounds(p)) if is_slice(p) else 0 for p in pattern)
+        if len(_OPERAND_COUNTS) < 4096:
+            _OPERAND_COUNTS[pattern] = count
+    return count
+
+
 def index_operands(node) -> tuple:
-    """The arguments of an indexed node that its index items read: select(x, *operands),
-    update(x, *operands, value)."""
-    return node.args[1:-1] if node.op == "update" else node.args[1:]
+    """The arguments of an indexed node (select, update, ...) that its index items read:
+    those between the indexed array (first) and the op's trailing arguments (ops.Op.arity)."""
+    args = node.args
+    return args[1:len(args) - OPS[node.op].arity + 1]
 
 
 def operand_facts(operands) -> list[tuple]:
@@ -86,6 +101,33 @@ def same_index(a, b) -> bool:
         return False
     left, right = index_operands(a), index_operands(b)
     return len(left) == len(right) and all(p is q for p, q in zip(left, right))
+
+
+def has_mask(node) -> bool:
+    """The node selects by the true elements of a boolean: a mask in its index, or a mask argument."""
+    return bool(OPS[node.op].masks) or any(p in MASKS for p in node.attr("index") or ())
+
+
+def operand_problem(pattern, operands) -> str | None:
+    """Why typed operands do not fit a resolved pattern (a mask that is not bool...), or None."""
+    k = 0
+    for p in pattern:
+        if is_slice(p):
+            for given in slice_bounds(p):
+                if given:
+                    a = operands[k]
+                    if a.shape != () or dtype_kind(a.dtype) not in "iub":
+                        return f"slice bound {k} is {a.dtype}{list(a.shape)}, not an integer scalar"
+                    k += 1
+        elif p in _ONE_OPERAND:
+            a = operands[k]
+            want = {K.MASK: "b", K.BOOL_SCALAR: "b", K.INTEGER: "iu", K.INT_ARRAY: "iu"}.get(p)
+            if want is not None and dtype_kind(a.dtype) not in want:
+                return f"index operand {k} is {a.dtype} for an item of kind {p!r}"
+            if p in (K.BOOL_SCALAR, K.INTEGER) and a.shape != ():
+                return f"index operand {k} of kind {p!r} is not a scalar"
+            k += 1
+    return None
 
 
 @dataclass(frozen=True)

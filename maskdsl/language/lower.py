@@ -183,7 +183,7 @@ class Lowering:
         fn = FUNCTIONS.get(node.func)
         span = node.span
         for i, arg in enumerate([*args, *kwargs.values()]):
-            if isinstance(arg, _Marker) and not (fn is not None and fn.lowering == "reduce" and (
+            if isinstance(arg, _Marker) and not (fn is not None and fn.op == "reduce" and (
                     (i == 1 and len(args) > 1) or (i >= len(args) and list(kwargs)[i - len(args)] == "axis"))):
                 _not_a_value(arg)
         if fn is None:
@@ -200,23 +200,24 @@ class Lowering:
             if key not in fn.keywords:
                 allowed = ", ".join(fn.keywords) or "none"
                 raise ParseError(f"{fn.name}() got an unexpected keyword '{key}' (allowed: {allowed})", kw_span)
-        if fn.lowering == "elementwise":
+        build = CALLS.get(fn.op)
+        if build is None:  # the op of the same arguments (element-wise functions, shape, size)
             return Node(fn.op, tuple(args), span=span)
-        if fn.lowering == "cast":
-            return Node("cast", (args[0],), (("dtype", fn.op),), span=span)
-        if fn.lowering == "reduce":
-            return self.reduction(fn, args, kwargs, span)
-        if fn.lowering == "arange":
-            if len(args) == 1:
-                args = [const(0, span=span), args[0]]
-            if len(args) == 2:
-                args = [*args, const(1, span=span)]
-            return Node("arange", tuple(args), span=span)
-        if fn.lowering == "fill":
-            value = {"zeros": const(0.0, "float64"), "ones": const(1.0, "float64")}.get(fn.op)
-            value = args[1] if value is None else value
-            return Node("fill", (value,), (("shape", _static_shape(args[0])),), span=span)
-        return Node(fn.lowering, (args[0],), span=span)  # shape, size
+        return build(self, fn, args, kwargs, span)
+
+    def cast(self, fn, args, kwargs, span):
+        return Node("cast", (args[0],), (("dtype", fn.variant),), span=span)
+
+    def arange(self, fn, args, kwargs, span):
+        if len(args) == 1:
+            args = [const(0, span=span), args[0]]
+        if len(args) == 2:
+            args = [*args, const(1, span=span)]
+        return Node("arange", tuple(args), span=span)
+
+    def fill(self, fn, args, kwargs, span):
+        value = args[1] if fn.variant is None else const(fn.variant, "float64")
+        return Node("fill", (value,), (("shape", _static_shape(args[0])),), span=span)
 
     def reduction(self, fn, args, kwargs, span):
         axis_node = kwargs.get("axis", args[1] if len(args) > 1 else None)
@@ -232,7 +233,7 @@ class Lowering:
         keepdims = False if keep is None else _const_value(keep, "keepdims must be True or False")
         if not isinstance(keepdims, bool):
             raise DTypeError("keepdims must be True or False", keep.span)
-        return Node("reduce", (args[0],), (("axis", axis), ("keepdims", keepdims), ("kind", fn.op)), span=span)
+        return Node("reduce", (args[0],), (("axis", axis), ("keepdims", keepdims), ("kind", fn.variant)), span=span)
 
     # ---- statements ----
     def statement(self, stmt) -> None:
@@ -281,6 +282,10 @@ class Lowering:
         if self.statements and self.statements[-1].target is None:
             return (("result", self.statements[-1].value),)
         return tuple((name, self.env[name]) for name in self.assigned_order if not name.startswith("_"))
+
+
+# How a call becomes IR, by the op its function lowers to (other ops take the arguments as they are).
+CALLS = {"cast": Lowering.cast, "arange": Lowering.arange, "fill": Lowering.fill, "reduce": Lowering.reduction}
 
 
 def _to_list(v):
