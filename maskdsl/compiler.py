@@ -19,23 +19,21 @@ import numpy as np
 
 from maskdsl.tf import codegen  # runtime first: it quiets TensorFlow's start-up logging
 from maskdsl.passes import cost
-from maskdsl.tf import runtime
 from maskdsl.tf.runtime import tf
 from maskdsl.ir.dtypes import DTYPES, Type
 from maskdsl.errors import (DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError, UnknownNameError,
                      ValueDSLError)
+from maskdsl.ir.bind import bind
+from maskdsl.ir.indexing import has_mask
 from maskdsl.ir.nodes import Node, Program, format_program, postorder
+from maskdsl.ir.ops import REDUCE_OPS, UPDATES
 from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
-from maskdsl.ir.bind import bind
-from maskdsl.passes import PASSES, optimize
-from maskdsl.passes.choose_strategy import choose_strategy
+from maskdsl.passes import PASSES, optimize, strategies
 from maskdsl.passes.infer_types import infer_types
-from maskdsl.passes import strategies
 from maskdsl.passes.strategies import FORCEABLE
-from maskdsl.ir.indexing import has_mask
-from maskdsl.ir.ops import REDUCE_OPS, UPDATES
 from maskdsl.tf.runtime import TAG
+
 _TAG_RE = re.compile(re.escape(TAG) + r"\d+")
 _LINE_RE = re.compile(r'File "<maskdsl>", line (\d+)')
 # TensorFlow's reasons for failures no check of ours caught, when they are not a ShapeError.

@@ -142,3 +142,26 @@ def test_a_strategic_op_without_a_strategy_is_an_internal_error():
         codegen.Emitter(program).program_source()
     with pytest.raises(IRError, match="no strategy"):
         verify_strategies(program)
+
+
+def test_the_families_outside_tf_never_import_tensorflow():
+    """The op table, the strategy registry and everything that reads them before code
+    generation (language, IR, passes) work without TensorFlow, lazily or not."""
+    import subprocess
+    import sys
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import numpy as np\n"
+        "for family in ('language', 'ir', 'passes'):\n"
+        "    package = importlib.import_module('maskdsl.' + family)\n"
+        "    for module in pkgutil.iter_modules(package.__path__):\n"
+        "        importlib.import_module(f'maskdsl.{family}.{module.name}')\n"
+        "from maskdsl.language import prepare\n"
+        "from maskdsl.passes import optimize\n"
+        "from maskdsl.ir.reference import evaluate\n"
+        "p = optimize(prepare('x[x > 1] = exp(x[x > 1]); s = sum(x[x > 0])', x='float32[None]'))\n"
+        "evaluate(p, {'x': np.arange(3, dtype=np.float32)})\n"
+        "print('tensorflow' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

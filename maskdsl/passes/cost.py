@@ -18,7 +18,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-from maskdsl.ir.nodes import Node, postorder
+from maskdsl.ir.nodes import Node
 from maskdsl.ir.ops import ELEMENTWISE, OPS
 
 DEFAULT_N = 100_000  # elements assumed for an unknown dimension
