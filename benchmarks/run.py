@@ -43,12 +43,13 @@ import _harness as H  # noqa: E402
 
 tf = H.quiet_tensorflow()
 import maskdsl  # noqa: E402
+from maskdsl.passes.strategies import AUTO, FORCEABLE  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SELECTIVITIES = (0.0001, 0.01, 0.1, 0.5, 0.99)
 SIZES = (10_000, 1_000_000, 10_000_000)
 DTYPES = ("int32", "float32")
-STRATEGIES = ("where", "scatter", "boolean_mask")
+STRATEGIES = tuple(name for name in FORCEABLE if name != AUTO)  # each forced formulation, against "auto"
 ROW_WIDTH = 4  # columns of the 2-D row-selection program
 
 

@@ -20,19 +20,21 @@ import numpy as np
 
 from maskdsl.tf import codegen  # runtime first: it quiets TensorFlow's start-up logging
 from maskdsl.passes import cost
-from maskdsl.tf import runtime
 from maskdsl.tf.runtime import tf
 from maskdsl.ir.dtypes import DTYPES, Type
 from maskdsl.errors import DTypeError, InputError, LimitError, MaskDSLError, ShapeError
-from maskdsl.ir.nodes import Program, format_program, postorder
+from maskdsl.ir.indexing import has_mask
+from maskdsl.ir.nodes import Node, Program, format_program, postorder
+from maskdsl.ir.ops import REDUCE_OPS, UPDATES
 from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
+from maskdsl.passes import strategies
+from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.specialize import input_names, signature_types, specialize
 from maskdsl.tf.runtime import TAG
 from maskdsl.tf.messages import reason_class
 from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
 
-STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
 _TAG_RE = re.compile(re.escape(TAG) + r"\d+")
 _LINE_RE = re.compile(r'File "<maskdsl>", line (\d+)')
 
@@ -108,8 +110,8 @@ class CompiledProgram:
 
     def __init__(self, source: str, *, outputs=None, signature=None, strategy: str = "auto",
                  jit_compile="auto"):
-        if strategy not in STRATEGIES:
-            raise MaskDSLError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}",
+        if strategy not in FORCEABLE:
+            raise MaskDSLError(f"unknown strategy {strategy!r}; choose one of {', '.join(FORCEABLE)}",
                                option="strategy")
         if jit_compile not in ("auto", True, False):
             raise MaskDSLError(f"jit_compile must be 'auto', True or False, not {jit_compile!r}",
@@ -350,14 +352,20 @@ def _static(program: Program) -> bool:
     for n in program.nodes():
         if n.shape is None or None in n.shape:
             return False
-        if n.op == "select" and set(n.attr("index")) & {"m", "z"}:
-            return False  # gathers at the coordinates of a mask's true elements, even if the result is static
-        if n.op == "update" and n.attr("strategy") in ("scatter", "adaptive") and set(n.attr("index")) & {"m", "z"}:
-            return False  # the coordinates of a mask's true elements
+        strategy = n.attr("strategy")
+        if strategy is not None and strategies.STRATEGIES[strategy].data_dependent_shape and has_mask(n):
+            return False  # works at the coordinates of a mask's true elements, even if the result is static
     return True
 
 
+def _written_as(node: Node) -> str:
+    """What the program wrote, for a node choose_strategy may have turned into another op
+    (an update into dense_update or adaptive_update, a reduction into masked_reduce)."""
+    return "update" if node.op in UPDATES else "reduce" if node.op in REDUCE_OPS else node.op
+
+
 def describe_strategies(program: Program) -> list[str]:
+    """One line per annotated node: statement, what was written, strategy, source line, reason; then costs."""
     out = []
     names = {}
     for s in program.statements:
@@ -369,7 +377,7 @@ def describe_strategies(program: Program) -> list[str]:
             if node.attr("strategy") is None or (node is not s.value and id(node) in names):
                 continue
             where = f"line {node.span.line}" if node.span else "?"
-            out.append(f"{label}: {node.op} -> {node.attr('strategy')} ({where}): {node.attr('reason')}")
+            out.append(f"{label}: {_written_as(node)} -> {node.attr('strategy')} ({where}): {node.attr('reason')}")
             for name, value in node.attr("costs") or ():
                 out.append(f"    estimated cost {name}: {value}")
     return out or ["(no selections, updates or reductions)"]

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import assert_same, compiled, to_numpy
+from maskdsl.ir.ops import UPDATES
+from maskdsl.passes.strategies import AUTO, FORCEABLE, REPLACE
 
 A = {
     "i": np.array([3, -1, 4, 1, -5, 9, 2, -6, 5, 3], np.int32),
@@ -377,8 +379,8 @@ def _check(f, numpy_code, inputs, label):
 
 def _has_choices(f) -> bool:
     nodes = f._current().optimized.nodes()
-    return any((n.op == "update" and n.attr("index")) or (n.op == "reduce" and n.attr("strategy") == "masked")
-               for n in nodes)
+    # an update through an index (not the whole array), or a masked reduction
+    return any((n.op in UPDATES and n.attr("strategy") != REPLACE.name) or n.op == "masked_reduce" for n in nodes)
 
 
 IDS = [f"{i:03d}:{dsl[:40]}" for i, (dsl, _, _) in enumerate(CASES)]
@@ -393,7 +395,7 @@ def test_against_numpy(dsl, numpy_code, inputs):
     auto = compiled(dsl)
     _check(auto, numpy_code, inputs, f"{dsl!r} auto")
     if _has_choices(auto):
-        for strategy in ("where", "scatter", "boolean_mask"):
+        for strategy in (s for s in FORCEABLE if s != AUTO):
             _check(compiled(dsl, strategy=strategy), numpy_code, inputs, f"{dsl!r} strategy={strategy}")
     if auto.static_shapes:
         _check(compiled(dsl, jit_compile=True), numpy_code, inputs, f"{dsl!r} XLA")

@@ -354,7 +354,8 @@ def test_worked_examples_apply(tmp_path):
     assert applied == 9, applied
     env = dict(os.environ, PYTHONPATH=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="2")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_pass_fixtures.py",
-                          "maskdsl/passes", "tests/test_differential.py", "-k", "square or fixture or passes"],
+                          "maskdsl/passes", "tests/test_differential.py", "tests/test_optimised_reference.py",
+                          "tests/test_op_tables.py", "-k", "square or fixture or passes or tables"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "simplify_arithmetic" in (tmp_path / "maskdsl" / "passes" / "__init__.py").read_text()

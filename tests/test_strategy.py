@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import maskdsl
 from conftest import assert_same, compiled
+from maskdsl.ir.ops import UPDATES
 from maskdsl.passes import cost
 
 EXPENSIVE = "x[x > t] = log1p(exp(sin(x[x > t]) * cos(x[x > t]))) ** 2"
@@ -21,7 +22,8 @@ def numpy_expensive(x, t):
 
 
 def strategy_of(f):
-    return [n.attr("strategy") for n in f._current().optimized.nodes() if n.op == "update"]
+    """The strategies of the program's updates (update, dense_update or adaptive_update after the passes)."""
+    return [n.attr("strategy") for n in f._current().optimized.nodes() if n.op in UPDATES]
 
 
 def test_expensive_update_with_unknown_selectivity_branches_at_run_time():

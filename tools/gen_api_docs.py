@@ -256,24 +256,28 @@ def _call_and_summary(fn) -> tuple[str, str]:
     if summary.startswith(f"{fn.name}("):
         call, _, does = summary.partition(": ")
         return call, does
-    if fn.lowering == "reduce":
+    if fn.op == "reduce":
         return f"{fn.name}(x[, axis], keepdims=False)", summary
-    args = {1: "x", 2: "a, b", 3: "a, b, c"}[fn.max_args] if fn.lowering != "fill" else "shape"
+    args = {1: "x", 2: "a, b", 3: "a, b, c"}[fn.max_args] if fn.op != "fill" else "shape"
     return f"{fn.name}({args})", summary
 
 
 def functions_markdown() -> str:
     """The table of maskdsl.language.functions.FUNCTIONS, grouped by how they lower."""
+    from maskdsl.ir.ops import OPS
     from maskdsl.language.functions import FUNCTIONS
+
+    def group(fn) -> str:  # an op defined by a NumPy function is element-wise; others by their op
+        return "elementwise" if OPS[fn.op].numpy is not None else fn.op
 
     rows = ["| function | does | lowers to |", "| --- | --- | --- |"]
     for kind, title in KINDS:
-        fns = [fn for fn in FUNCTIONS.values() if fn.lowering == kind]
+        fns = [fn for fn in FUNCTIONS.values() if group(fn) == kind]
         if title:
             rows.append(f"| **{title}** | | |")
         for fn in fns:
-            lowering = {"elementwise": f"IR op `{fn.op}`", "reduce": f"`reduce`, kind `{fn.op}`",
-                        "cast": f"`cast` to `{fn.op}`"}.get(kind, f"IR op `{kind}`")
+            lowering = {"elementwise": f"IR op `{fn.op}`", "reduce": f"`reduce`, kind `{fn.variant}`",
+                        "cast": f"`cast` to `{fn.variant}`"}.get(kind, f"IR op `{kind}`")
             call, does = _call_and_summary(fn)
             calls = " or ".join(f"`{c}`" for c in call.split(" or "))
             rows.append(f"| {calls} | {does.replace('|', '&#124;')} | {lowering} |")

@@ -21,8 +21,8 @@ import threading
 from maskdsl.version import __version__
 from maskdsl.cli.startup import start_tensorflow
 from maskdsl.errors import InputError, MaskDSLError, UnknownNameError
+from maskdsl.passes.strategies import FORCEABLE
 
-STRATEGIES = ("auto", "where", "scatter", "boolean_mask")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "standard input (exit status 1 if any failed).",
         epilog="example: echo 'x = arange(10); x[x > 4 & x %% 2 == 0] *= 2; x' | maskdsl")
     parser.add_argument("--version", action="version", version=f"maskdsl {__version__}")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="auto",
+    parser.add_argument("--strategy", choices=FORCEABLE, default="auto",
                         help="how masked operations are lowered in the session (default: auto)")
     parser.set_defaults(handler=interact)
     commands = parser.add_subparsers(title="subcommands", metavar="COMMAND")
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "optimisation, strategies with their estimated costs, and "
                                               "the TensorFlow source.")
     _add_program_arguments(explain)
-    explain.add_argument("--strategy", choices=STRATEGIES, default="auto", help="force one lowering")
+    explain.add_argument("--strategy", choices=FORCEABLE, default="auto", help="force one lowering")
     explain.set_defaults(handler=explain_command)
 
     check = commands.add_parser("check", help="check a program for errors (exit status 0 or 1)",

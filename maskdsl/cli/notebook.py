@@ -37,7 +37,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from maskdsl import errors
-from maskdsl.cli.session import CACHE_SIZE, STRATEGIES, Session
+from maskdsl.cli.session import CACHE_SIZE, Session
+from maskdsl.passes.strategies import FORCEABLE
 
 # option -> (its value's name, or None for a flag; what it does). The usage text is made from it.
 OPTIONS = {
@@ -46,7 +47,7 @@ OPTIONS = {
     "tf": (None, "show the TensorFlow source that runs, instead of running (the REPL's :tf)"),
     "time": (None, "time repeated runs instead of running once (the REPL's :time); no variable changes"),
     "tensors": (None, "write the outputs, and return the result, as tf.Tensors instead of NumPy arrays"),
-    "strategy": ("S", f"force how masked operations are lowered: {', '.join(STRATEGIES)} (the REPL's :strategy)"),
+    "strategy": ("S", f"force how masked operations are lowered: {', '.join(FORCEABLE)} (the REPL's :strategy)"),
     "signature": ("NAME=SPEC", "compile NAME as type SPEC (e.g. 'x=float32[None]': any length) instead of "
                                "its value's type; repeat for more names"),
 }
@@ -134,8 +135,8 @@ def _unquote(word: str) -> str:
 
 def _set_option(options: Options, name: str, value: str) -> None:
     if name == "strategy":
-        if value not in STRATEGIES:
-            raise _usage_error(f"unknown strategy {value!r}; choose one of {', '.join(STRATEGIES)}")
+        if value not in FORCEABLE:
+            raise _usage_error(f"unknown strategy {value!r}; choose one of {', '.join(FORCEABLE)}")
         options.strategy = value
     else:  # signature
         target, _, spec = value.partition("=")

@@ -23,8 +23,9 @@ from prompt_toolkit.lexers import PygmentsLexer
 from maskdsl.version import __version__
 from maskdsl.language.highlight import MaskDSLLexer
 from maskdsl.language.functions import FUNCTIONS
-from maskdsl.language.words import CONSTANTS, OPERATOR_WORDS
-from maskdsl.cli.session import COMMANDS, STRATEGIES, Quit, Session, needs_more, run_and_print
+from maskdsl.language.names import CONSTANTS, OPERATOR_WORDS
+from maskdsl.passes.strategies import FORCEABLE
+from maskdsl.cli.session import COMMANDS, Quit, Session, needs_more, run_and_print
 from maskdsl.values import array_type
 
 PROMPT = "mdsl> "
@@ -74,7 +75,7 @@ class MaskDSLCompleter(Completer):
                 yield from _matching(name, {c: summary for c, (_, summary) in COMMANDS.items()})
                 return
             if name == "strategy":
-                yield from _matching(rest, dict.fromkeys(STRATEGIES, "strategy"))
+                yield from _matching(rest, dict.fromkeys(FORCEABLE, "strategy"))
                 return
             if name in ("load", "save"):
                 words = rest.split()

@@ -31,15 +31,15 @@ from typing import TextIO
 import numpy as np
 
 from maskdsl.errors import DataError, MaskDSLError, Span, UnknownNameError, escape_text
+from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.language import syntax
 from maskdsl.language.functions import FUNCTIONS
 from maskdsl.language.parser import parse
-from maskdsl.language.words import IDENTIFIER, KEYWORDS
+from maskdsl.language.names import IDENTIFIER, KEYWORDS
 from maskdsl.pipeline.data_files import ArrayMember, check_supported, read_arrays
 from maskdsl.pipeline.output import write_file
 from maskdsl.values import array_type
 
-STRATEGIES = ("auto", "where", "scatter", "boolean_mask")  # the choices of maskdsl.compile(strategy=)
 TIME_BUDGET = 0.5        # seconds :time spends on repeated runs (at least MIN_RUNS of them)
 MIN_RUNS, MAX_RUNS = 5, 1000
 CACHE_SIZE = 128         # compiled lines kept, keyed by text, strategy and input types
@@ -231,8 +231,8 @@ class Session:
     def cmd_strategy(self, rest: str) -> str:
         choice = rest.strip()
         if choice:
-            if choice not in STRATEGIES:
-                raise CommandError(f"unknown strategy '{escape_text(choice)}'; choose one of {', '.join(STRATEGIES)}")
+            if choice not in FORCEABLE:
+                raise CommandError(f"unknown strategy '{escape_text(choice)}'; choose one of {', '.join(FORCEABLE)}")
             self.strategy = choice
         return f"strategy: {self.strategy}"
 

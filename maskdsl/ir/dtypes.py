@@ -103,7 +103,7 @@ def literal_type(value) -> Type:
 def _ask_numpy(fn_name: str, keys: tuple) -> tuple[str, str | None]:
     """Result dtype of NumPy function `fn_name` on stand-ins; (dtype, None) or (None, error)."""
     from maskdsl.ir.ops import OPS, REDUCTIONS  # the same functions the reference evaluator runs
-    fn = OPS[fn_name].numpy if fn_name in OPS else REDUCTIONS[fn_name]
+    fn = OPS[fn_name].numpy if fn_name in OPS else REDUCTIONS[fn_name].numpy
     args = [WEAK_SAMPLE[d] if weak else np.zeros((), dtype=d) for d, weak in keys]
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):

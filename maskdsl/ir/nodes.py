@@ -21,6 +21,9 @@ from _weakref import _remove_dead_weakref
 from dataclasses import dataclass, field
 
 from maskdsl.errors import Span
+from maskdsl.ir.dtypes import literal_type
+from maskdsl.ir.indexing import index_operands, operand_count, operand_problem
+from maskdsl.ir.ops import ELEMENTWISE, OPS, PREDICATES, DtypeRule
 
 
 class InternTable:
@@ -143,8 +146,14 @@ class Node:
 
 
 def const(value, dtype: str | None = None, weak: bool | None = None, span: Span | None = None) -> Node:
-    """A constant node. Python scalars are weak unless a dtype is given."""
-    from maskdsl.ir.dtypes import literal_type
+    """A constant node. Python scalars are weak unless a dtype is given; an array's value is
+    nested tuples (nested lists, as ndarray.tolist() gives, are turned into them).
+
+    >>> const([[1, 2], [3, 4]], dtype="int64").attr("value")
+    ((1, 2), (3, 4))
+    """
+    if isinstance(value, list):
+        value = nested_tuple(value)
     if dtype is None:
         t = literal_type(value)
         dtype, shape, weak = t.dtype, (), True if weak is None else weak
@@ -153,6 +162,11 @@ def const(value, dtype: str | None = None, weak: bool | None = None, span: Span 
         weak = bool(weak)
     # repr keeps 1, 1.0, True and 0.0, -0.0 apart (they compare and hash equal in Python).
     return Node("const", (), (("repr", _const_repr(value)), ("value", value)), dtype, shape, weak, span)
+
+
+def nested_tuple(value):
+    """Nested lists as nested tuples (hashable, as node attributes must be); other values unchanged."""
+    return tuple(nested_tuple(v) for v in value) if isinstance(value, list) else value
 
 
 def _const_repr(value) -> str:
@@ -263,7 +277,6 @@ def shape_root(node: Node, memo: dict | None = None) -> Node:
     """The node whose shape `node` provably has: element-wise ops of one array (and scalars)
     keep that array's shape, even where dimensions are unknown. Iterative; pass one `memo`
     dict across calls on the same program to keep it linear."""
-    from maskdsl.ir.ops import OPS
     roots = {} if memo is None else memo
     if id(node) in roots:
         return roots[id(node)]
@@ -272,8 +285,7 @@ def shape_root(node: Node, memo: dict | None = None) -> Node:
         n, expanded = stack.pop()
         if id(n) in roots:
             continue
-        info = OPS.get(n.op)
-        elementwise = info is not None and info.kind == "elementwise"
+        elementwise = n.op in ELEMENTWISE
         arrays = [a for a in n.args if a.shape != ()] if elementwise else []
         pending = [a for a in arrays if id(a) not in roots]
         if pending and not expanded:
@@ -338,7 +350,7 @@ def format_node(node: Node, names: dict[int, str] | None = None, types: bool = F
             if extra:
                 parts.append(extra)
             s = f"{n.op}({', '.join(parts)})"
-        if types and n.dtype is not None and n.op not in ("const",):
+        if types and n.dtype is not None and n.op != "const":
             s = f"{s}:{type_text(n)}"
         text[id(n)] = s
     return text[id(node)]
@@ -376,27 +388,70 @@ class IRError(AssertionError):
 
 
 def verify(program: Program, typed: bool = True) -> Program:
-    """Check the program is well formed; returns it unchanged so calls can chain."""
-    from maskdsl.ir.ops import OPS
+    """Check the program is well formed; returns it unchanged so calls can chain.
+
+    Every op is in the op table with its number of arguments (for an indexed op, the ones
+    its `index` pattern reads), inputs are the program's; in a typed program every node
+    has a type, only scalars are weak, masks are boolean, index operands fit their items,
+    and the result dtype follows the op's rule where that rule is a simple one.
+    """
     input_ids = {id(n) for n in program.inputs}
     for node in program.nodes():
         info = OPS.get(node.op)
         if info is None:
             raise IRError(f"unknown op {node.op!r}")
-        if not info.arity_ok(len(node.args)):
-            raise IRError(f"{node.op} with {len(node.args)} arguments")
-        if node.op == "input" and id(node) not in input_ids:
-            raise IRError(f"input {node.attr('name')!r} is not among the program inputs")
-        if not all(isinstance(a, Node) for a in node.args):
+        args = node.args
+        if not all(isinstance(a, Node) for a in args):
             raise IRError(f"{node.op} has a non-node argument")
         if not isinstance(node.attrs, tuple):
             raise IRError(f"{node.op} attrs must be a tuple")
+        pattern = node.attr("index") if info.indexed else ()
+        if pattern is None:
+            raise IRError(f"{node.op} has no index pattern")
+        arity = info.arity + operand_count(pattern) if pattern else info.arity
+        if len(args) != arity:
+            raise IRError(f"{node.op} with {len(args)} arguments; it takes {arity}")
+        if node.op == "input" and id(node) not in input_ids:
+            raise IRError(f"input {node.attr('name')!r} is not among the program inputs")
         if typed:
-            if not node.typed:
+            if node.dtype is None or node.shape is None:
                 raise IRError(f"{format_node(node)} has no type")
             if node.weak and node.shape != ():
                 raise IRError(f"{format_node(node)} is weak but not a scalar")
+            problem = _type_problem(node, info, pattern)
+            if problem is not None:
+                raise IRError(f"{node.op}: {problem}")
     for name, _ in program.outputs:
         if not isinstance(name, str):
             raise IRError(f"output name {name!r}")
     return program
+
+
+def _type_problem(node: Node, info, pattern) -> str | None:
+    """What is wrong with a typed node's argument and result types, or None."""
+    for position in info.masks:
+        if node.args[position].dtype != "bool":
+            return f"argument {position} is a mask but {node.args[position].dtype}"
+    if pattern:
+        problem = operand_problem(pattern, index_operands(node))
+        if problem is not None:
+            return problem
+    rule = info.dtype
+    if rule == DtypeRule.PROMOTE:  # NumPy decides; only a predicate's answer is known here
+        want = "bool" if node.op in PREDICATES else None
+    else:
+        want = _SIMPLE_DTYPE_RULES.get(rule, _unchecked)(node)
+    if want is not None and node.dtype != want:
+        return f"result dtype {node.dtype}, but its rule ({rule}) gives {want}"
+    return None
+
+
+def _unchecked(node: Node):
+    return None
+
+
+_SIMPLE_DTYPE_RULES = {
+    DtypeRule.OF_FIRST: lambda node: node.args[0].dtype,
+    DtypeRule.INT64: lambda node: "int64",
+    DtypeRule.FROM_ATTR: lambda node: node.attr("dtype"),
+}

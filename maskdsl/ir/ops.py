@@ -1,13 +1,24 @@
-"""The table of IR operations: arity, reference NumPy semantics and cost class.
+"""The table of IR operations: one row per op, and the op families derived from it.
 
-Backends are not mentioned here; the TensorFlow lowering of each op is registered in
-codegen. The NumPy function of an op is both the reference evaluator's semantics and
-the oracle for result dtypes (dtypes.result_dtype asks it).
+A row says how many arguments the op takes, which of them must be masks, how its result
+dtype is found, its cost class and the families it belongs to (element-wise, comparison,
+predicate, reduction, ...). Passes and back ends ask the families (`op in PREDICATES`)
+instead of listing op names. An element-wise op's NumPy function is its definition: the
+reference evaluator runs it and dtypes.result_dtype asks it for result dtypes.
+
+The rest of an op lives in one table per consumer, each keyed by op name and checked
+complete by tests/test_op_tables.py: its type rule (passes/infer_types.RULES), its NumPy
+reference (ir/reference.RULES) and its TensorFlow lowering (tf/lowerings.LOWERINGS, or
+for ops choose_strategy annotates, the lowering of their strategy in tf/strategies.py).
 
 >>> int(OPS["add"].numpy(2, 3)), OPS["floordiv"].cost
 (5, 'cheap')
 >>> sorted(op for op, info in OPS.items() if info.risky)[:4]
 ['exp', 'expm1', 'floordiv', 'log']
+>>> sorted(PREDICATES - COMPARISONS)
+['isfinite', 'isinf', 'isnan', 'not']
+>>> OPS["masked_reduce"].arity, OPS["masked_reduce"].masks
+(2, (1,))
 """
 
 from __future__ import annotations
@@ -19,28 +30,69 @@ from typing import Callable
 import numpy as np
 
 
+class Family:
+    """Families of ops, declared on each row (an op belongs to one KIND and any flags)."""
+
+    # kinds: what sort of node it is
+    ELEMENTWISE = "elementwise"   # each result element from the same element of its (broadcast) arguments
+    REDUCTION = "reduction"       # combines the elements of an array along axes
+    INDEX = "index"               # reads or writes the elements an index selects
+    SOURCE = "source"             # makes a value from attributes and scalars (inputs, constants, arange, fill)
+    STRUCTURAL = "structural"     # about shapes: reads no element values, or only reshapes
+    # flags
+    COMPARISON = "comparison"     # compares two values; computed in NumPy's comparison dtype
+    PREDICATE = "predicate"       # a bool result computed in its operands' own dtype (never cast afterwards)
+    LOGICAL_NOT = "logical_not"   # on booleans, logical negation (`~m`, `not m`)
+    UPDATE = "update"             # a new version of its first argument with some elements replaced
+    SHAPE_QUERY = "shape_query"   # depends only on its argument's shape (known when the shape is)
+
+
+KINDS = (Family.ELEMENTWISE, Family.REDUCTION, Family.INDEX, Family.SOURCE, Family.STRUCTURAL)
+
+
+class DtypeRule:
+    """How an op's result dtype is found (infer_types applies it; verify checks the simple ones)."""
+
+    PROMOTE = "promote"           # NumPy's result dtype of the op's function on the operand types (NEP 50)
+    RESULT_TYPE = "result_type"   # NumPy's result_type of the arguments (arange)
+    REDUCTION = "reduction"       # NumPy's result dtype of the reduction kind (attribute `kind`)
+    FROM_ATTR = "from_attr"       # the `dtype` attribute (cast)
+    OF_FIRST = "of_first"         # the first argument's dtype
+    INT64 = "int64"
+    GIVEN = "given"               # an input's bound type, a constant's own
+
+
 @dataclass(frozen=True)
-class OpInfo:
+class Op:
     name: str
-    min_args: int
-    max_args: int
-    numpy: Callable | None = None
-    kind: str = "elementwise"    # elementwise, structural, reduce, index, source
-    cost: str = "cheap"          # cost class; weights live in cost_weights.json
+    arity: int                    # arguments; for an `indexed` op, the arguments besides its index operands
+    kind: str                     # one of KINDS
+    dtype: str                    # a DtypeRule
+    cost: str = "cheap"           # cost class; the weights live in passes/cost_weights.json
+    flags: frozenset = frozenset()  # further Family flags
+    numpy: Callable | None = None   # the NumPy function that defines an element-wise op
     python: Callable | None = None  # Python operator for two literals (weak stays weak)
-    risky: bool = False          # can make inf/nan/errors on masked-out elements
+    risky: bool = False           # can make inf/nan/errors on masked-out elements
+    indexed: bool = False         # (x, *index operands, *rest): the `index` attribute says how many operands
+    masks: tuple[int, ...] = ()   # positions of arguments that must be boolean masks
+    negation: str | None = None   # for comparisons: the comparison that is its negation (without nan)
 
-    def arity_ok(self, n: int) -> bool:
-        return self.min_args <= n <= self.max_args
+    @property
+    def families(self) -> frozenset:
+        return self.flags | {self.kind}
 
 
-def _ew(name, n, fn, cost="cheap", python=None, risky=False):
-    return OpInfo(name, n, n, fn, "elementwise", cost, python, risky)
+def _ew(name, n, fn, cost="cheap", python=None, risky=False, flags=(), negation=None):
+    return Op(name, n, Family.ELEMENTWISE, DtypeRule.PROMOTE, cost, frozenset(flags), fn, python, risky,
+              negation=negation)
 
 
 def _not(x):
     return np.logical_not(x)
 
+
+_COMPARISON = (Family.COMPARISON, Family.PREDICATE)
+_PREDICATE = (Family.PREDICATE,)
 
 _ELEMENTWISE = [
     # Python operators: literal-with-literal results stay literals (NEP 50 "weak").
@@ -54,16 +106,16 @@ _ELEMENTWISE = [
     _ew("and", 2, np.bitwise_and, "logical", python=operator.and_),
     _ew("or", 2, np.bitwise_or, "logical", python=operator.or_),
     _ew("xor", 2, np.bitwise_xor, "logical", python=operator.xor),
-    _ew("eq", 2, np.equal, "compare", python=operator.eq),
-    _ew("ne", 2, np.not_equal, "compare", python=operator.ne),
-    _ew("lt", 2, np.less, "compare", python=operator.lt),
-    _ew("le", 2, np.less_equal, "compare", python=operator.le),
-    _ew("gt", 2, np.greater, "compare", python=operator.gt),
-    _ew("ge", 2, np.greater_equal, "compare", python=operator.ge),
+    _ew("eq", 2, np.equal, "compare", python=operator.eq, flags=_COMPARISON, negation="ne"),
+    _ew("ne", 2, np.not_equal, "compare", python=operator.ne, flags=_COMPARISON, negation="eq"),
+    _ew("lt", 2, np.less, "compare", python=operator.lt, flags=_COMPARISON, negation="ge"),
+    _ew("le", 2, np.less_equal, "compare", python=operator.le, flags=_COMPARISON, negation="gt"),
+    _ew("gt", 2, np.greater, "compare", python=operator.gt, flags=_COMPARISON, negation="le"),
+    _ew("ge", 2, np.greater_equal, "compare", python=operator.ge, flags=_COMPARISON, negation="lt"),
     _ew("neg", 1, np.negative, python=operator.neg),
     _ew("pos", 1, np.positive, python=operator.pos),
-    _ew("invert", 1, np.invert, "logical", python=operator.invert),
-    _ew("not", 1, _not, "logical", python=operator.not_),
+    _ew("invert", 1, np.invert, "logical", python=operator.invert, flags=(Family.LOGICAL_NOT,)),
+    _ew("not", 1, _not, "logical", python=operator.not_, flags=(Family.LOGICAL_NOT, Family.PREDICATE)),
     # functions: results are NumPy values (strong), even of literals
     _ew("abs", 1, np.abs),
     _ew("sign", 1, np.sign),
@@ -79,37 +131,72 @@ _ELEMENTWISE = [
     _ew("floor", 1, np.floor),
     _ew("ceil", 1, np.ceil),
     _ew("round", 1, np.round),
-    _ew("isnan", 1, np.isnan, "compare"),
-    _ew("isinf", 1, np.isinf, "compare"),
-    _ew("isfinite", 1, np.isfinite, "compare"),
+    _ew("isnan", 1, np.isnan, "compare", flags=_PREDICATE),
+    _ew("isinf", 1, np.isinf, "compare", flags=_PREDICATE),
+    _ew("isfinite", 1, np.isfinite, "compare", flags=_PREDICATE),
     _ew("minimum", 2, np.minimum, "compare"),
     _ew("maximum", 2, np.maximum, "compare"),
     _ew("where", 3, np.where, "select"),
     _ew("clip", 3, np.clip, "compare"),
 ]
 
-REDUCTIONS = {
-    "sum": np.sum, "mean": np.mean, "min": np.min, "max": np.max, "prod": np.prod,
-    "any": np.any, "all": np.all, "count": np.count_nonzero,
-}
+_OTHERS = [
+    Op("input", 0, Family.SOURCE, DtypeRule.GIVEN, "free"),
+    Op("const", 0, Family.SOURCE, DtypeRule.GIVEN, "free"),
+    Op("arange", 3, Family.SOURCE, DtypeRule.RESULT_TYPE),                 # (start, stop, step)
+    Op("fill", 1, Family.SOURCE, DtypeRule.OF_FIRST),                      # (value); attribute shape
+    Op("cast", 1, Family.ELEMENTWISE, DtypeRule.FROM_ATTR),                # attribute dtype
+    # reduce(x): attributes kind (a REDUCTIONS row), axis, keepdims
+    Op("reduce", 1, Family.REDUCTION, DtypeRule.REDUCTION, "reduce"),
+    # masked_reduce(x, mask): reduce(x[mask]) for a mask over x's leading dims, no dynamic shape
+    Op("masked_reduce", 2, Family.REDUCTION, DtypeRule.REDUCTION, "reduce", masks=(1,)),
+    # select(x, *index operands): x[index]
+    Op("select", 1, Family.INDEX, DtypeRule.OF_FIRST, "gather", indexed=True),
+    # update(x, *index operands, value): x with x[index] = value (value broadcast to the selection)
+    Op("update", 2, Family.INDEX, DtypeRule.OF_FIRST, "scatter", frozenset((Family.UPDATE,)), indexed=True),
+    # dense_update(x, *index operands, value): x with x[index] = value[index], value broadcast to x's
+    # shape (the new value computed on the whole array: a tf.where)
+    Op("dense_update", 2, Family.INDEX, DtypeRule.OF_FIRST, "select", frozenset((Family.UPDATE,)), indexed=True),
+    # adaptive_update(x, mask, dense value, sparse value): x with x[mask] = sparse value for a mask over
+    # x's leading dims; the dense value is the same new value computed on the whole array (as in
+    # dense_update). Which one is computed is decided at run time (attribute threshold).
+    Op("adaptive_update", 4, Family.INDEX, DtypeRule.OF_FIRST, "scatter", frozenset((Family.UPDATE,)),
+       masks=(1,)),
+    Op("shape", 1, Family.STRUCTURAL, DtypeRule.INT64, "free", frozenset((Family.SHAPE_QUERY,))),
+    Op("size", 1, Family.STRUCTURAL, DtypeRule.INT64, "free", frozenset((Family.SHAPE_QUERY,))),
+    # expand(m): a mask over leading dims reshaped to broadcast against the whole array (attribute trailing)
+    Op("expand", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free", masks=(0,)),
+]
 
-OPS: dict[str, OpInfo] = {op.name: op for op in _ELEMENTWISE}
-OPS.update({
-    "input": OpInfo("input", 0, 0, kind="source", cost="free"),
-    "const": OpInfo("const", 0, 0, kind="source", cost="free"),
-    "cast": OpInfo("cast", 1, 1, kind="elementwise", cost="cheap"),
-    "reduce": OpInfo("reduce", 1, 2, kind="reduce", cost="reduce"),  # (x) or, masked, (x, mask)
-    # select(x, *index operands): x[index]; update(x, *index operands, value): x with x[index] = value
-    "select": OpInfo("select", 1, 64, kind="index", cost="gather"),
-    "update": OpInfo("update", 2, 65, kind="index", cost="scatter"),
-    "arange": OpInfo("arange", 3, 3, kind="source", cost="cheap"),
-    "fill": OpInfo("fill", 1, 1, kind="source", cost="cheap"),  # zeros/ones/full
-    "shape": OpInfo("shape", 1, 1, kind="structural", cost="free"),
-    # expand(m): a mask over leading dims reshaped to broadcast against the whole array
-    "expand": OpInfo("expand", 1, 1, kind="structural", cost="free"),
-    "size": OpInfo("size", 1, 1, kind="structural", cost="free"),
-    "stack": OpInfo("stack", 0, 100_000, kind="structural", cost="cheap"),  # list literals of values
-})
+OPS: dict[str, Op] = {op.name: op for op in _ELEMENTWISE + _OTHERS}
 
-ELEMENTWISE = frozenset(name for name, info in OPS.items() if info.kind == "elementwise")
-COMPARISONS = frozenset(("eq", "ne", "lt", "le", "gt", "ge"))
+
+def family(name: str) -> frozenset[str]:
+    """The ops of a family (tinygrad's GroupOp): `op in family(Family.PREDICATE)`."""
+    return frozenset(op for op, info in OPS.items() if name in info.families)
+
+
+ELEMENTWISE = family(Family.ELEMENTWISE)
+COMPARISONS = family(Family.COMPARISON)
+PREDICATES = family(Family.PREDICATE)
+LOGICAL_NOTS = family(Family.LOGICAL_NOT)
+REDUCE_OPS = family(Family.REDUCTION)
+INDEX_OPS = family(Family.INDEX)
+UPDATES = family(Family.UPDATE)
+SOURCES = family(Family.SOURCE)
+SHAPE_QUERIES = family(Family.SHAPE_QUERY)
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A reduction kind (the `kind` attribute of reduce and masked_reduce)."""
+    name: str
+    numpy: Callable               # its definition: the reference runs it, result dtypes are asked of it
+    fails_on_empty: bool = False  # reducing nothing is an error (NumPy's min and max have no identity)
+
+
+REDUCTIONS: dict[str, Reduction] = {r.name: r for r in (
+    Reduction("sum", np.sum), Reduction("mean", np.mean), Reduction("min", np.min, fails_on_empty=True),
+    Reduction("max", np.max, fails_on_empty=True), Reduction("prod", np.prod), Reduction("any", np.any),
+    Reduction("all", np.all), Reduction("count", np.count_nonzero),
+)}

@@ -1,14 +1,19 @@
-"""A NumPy interpreter of the typed, unoptimised IR: the oracle of differential tests.
+"""A NumPy interpreter of typed IR, before or after optimisation: the oracle of differential tests.
 
-It runs each op with NumPy's own function (ops.py), indexing with NumPy's own
-indexing, so it shares no lowering code with the TensorFlow path.
+One rule per op (`RULES`). Element-wise ops run the NumPy function that defines them
+(ops.py), indexing uses NumPy's own indexing, so the evaluator shares no lowering code
+with the TensorFlow path. The ops choose_strategy introduces (masked_reduce,
+dense_update, adaptive_update, expand) have rules too, so the optimised program can be
+checked against the program it came from.
 
 >>> import numpy as np
 >>> from maskdsl.language import prepare
->>> from maskdsl.passes import infer_types
+>>> from maskdsl.passes import infer_types, optimize
 >>> program = infer_types(prepare("x[x > 2] *= 10", x="int32[5]"))
 >>> evaluate(program, {"x": np.arange(5, dtype=np.int32)})["x"]
 array([ 0,  1,  2, 30, 40], dtype=int32)
+>>> evaluate(optimize(prepare("s = sum(x[x > 2])", x="int32[5]")), {"x": np.array([1, 2, 3, 4, 0], np.int32)})["s"]
+array(7)
 """
 
 from __future__ import annotations
@@ -18,27 +23,28 @@ import warnings
 import numpy as np
 
 from maskdsl.errors import DTypeError, MaskDSLError
-from maskdsl.ir.nodes import Node, Program
+from maskdsl.ir.indexing import IndexKind, index_operands, is_slice, slice_bounds
+from maskdsl.ir.nodes import IRError, Node, Program
 from maskdsl.ir.numpy_messages import reason_class
-from maskdsl.ir.ops import ELEMENTWISE, OPS, REDUCTIONS
+from maskdsl.ir.ops import OPS, REDUCTIONS
 
 
 def index_tuple(pattern, operands) -> tuple:
     """The NumPy index for a (resolved) pattern and its operand values."""
     out, k = [], 0
     for p in pattern:
-        if p.startswith("s") or p == "f":
+        if is_slice(p):
             parts = []
-            for flag in (p[1:] if p.startswith("s") else "000"):
-                if flag == "1":
+            for given in slice_bounds(p):
+                if given:
                     parts.append(int(operands[k]))
                     k += 1
                 else:
                     parts.append(None)
             out.append(slice(*parts))
-        elif p == "n":
+        elif p == IndexKind.NEW_AXIS:
             out.append(None)
-        elif p == "e":
+        elif p == IndexKind.ELLIPSIS:
             out.append(Ellipsis)
         else:
             out.append(operands[k])
@@ -50,50 +56,110 @@ def _strong(value, dtype):
     return np.asarray(value, dtype=dtype)
 
 
-def _run(node: Node, args: list):
-    op = node.op
-    if op == "const":
-        value = node.attr("value")
-        return value if node.weak else _strong(value, node.dtype)
-    if op == "cast":
-        return np.asarray(args[0]).astype(node.dtype)
-    if op in ELEMENTWISE:
-        out = OPS[op].numpy(*args)
-        return out if node.weak else _strong(out, node.dtype)
-    if op == "reduce":
-        x = np.asarray(args[0])
-        axis = node.attr("axes") if node.attr("axis") is not None else None
-        kind = node.attr("kind")
-        if kind == "count":
-            out = np.count_nonzero(x, axis=axis, keepdims=node.attr("keepdims"))
-        else:
-            out = REDUCTIONS[kind](x, axis=axis, keepdims=node.attr("keepdims"))
-        return _strong(out, node.dtype)
-    if op == "select":
-        x = np.asarray(args[0])
-        return np.array(x[index_tuple(node.attr("index"), args[1:])], dtype=node.dtype)
-    if op == "update":
-        x = np.array(args[0], copy=True)
-        index = index_tuple(node.attr("index"), args[1:-1]) if node.attr("index") else (Ellipsis,)
-        x[index] = args[-1]
-        return x
-    if op == "arange":
-        return np.arange(*args, dtype=node.dtype)
-    if op == "fill":
-        return np.full(node.attr("shape"), args[0], dtype=node.dtype)
-    if op == "shape":
-        return np.array(np.shape(args[0]), dtype=np.int64)
-    if op == "size":
-        return int(np.size(args[0]))
-    raise MaskDSLError(f"the reference evaluator has no rule for {op}", node.span)
+def _index(node: Node, args: list) -> tuple:
+    """The NumPy index of an indexed node, from its argument values (the whole array if none)."""
+    pattern = node.attr("index")
+    if not pattern:
+        return (Ellipsis,)
+    return index_tuple(pattern, args[1:1 + len(index_operands(node))])
+
+
+def _elementwise(node: Node, args: list):
+    out = OPS[node.op].numpy(*args)
+    return out if node.weak else _strong(out, node.dtype)
+
+
+def _input(node: Node, args: list):
+    raise IRError(f"input {node.attr('name')!r} has no value: inputs are given to evaluate()")
+
+
+def _const(node: Node, args: list):
+    value = node.attr("value")
+    return value if node.weak else _strong(value, node.dtype)
+
+
+def _cast(node: Node, args: list):
+    return np.asarray(args[0]).astype(node.dtype)
+
+
+def _reduce(node: Node, args: list):
+    return _reduced(node, np.asarray(args[0]))
+
+
+def _masked_reduce(node: Node, args: list):
+    x, mask = np.asarray(args[0]), np.asarray(args[1])
+    return _reduced(node, x[mask])
+
+
+def _reduced(node: Node, x):
+    axis = node.attr("axes") if node.attr("axis") is not None else None
+    out = REDUCTIONS[node.attr("kind")].numpy(x, axis=axis, keepdims=node.attr("keepdims"))
+    return _strong(out, node.dtype)
+
+
+def _select(node: Node, args: list):
+    x = np.asarray(args[0])
+    return np.array(x[_index(node, args)], dtype=node.dtype)
+
+
+def _update(node: Node, args: list):
+    x = np.array(args[0], copy=True)
+    x[_index(node, args)] = args[-1]
+    return x
+
+
+def _dense_update(node: Node, args: list):
+    x = np.array(args[0], copy=True)
+    index = _index(node, args)
+    x[index] = np.broadcast_to(args[-1], x.shape)[index]
+    return x
+
+
+def _adaptive_update(node: Node, args: list):
+    x, mask, _dense, sparse = args
+    x = np.array(x, copy=True)
+    x[np.asarray(mask)] = sparse
+    return x
+
+
+def _arange(node: Node, args: list):
+    return np.arange(*args, dtype=node.dtype)
+
+
+def _fill(node: Node, args: list):
+    return np.full(node.attr("shape"), args[0], dtype=node.dtype)
+
+
+def _shape(node: Node, args: list):
+    return np.array(np.shape(args[0]), dtype=np.int64)
+
+
+def _size(node: Node, args: list):
+    return int(np.size(args[0]))
+
+
+def _expand(node: Node, args: list):
+    mask = np.asarray(args[0])
+    return mask.reshape(mask.shape + (1,) * node.attr("trailing"))
+
+
+RULES = {
+    **{op: _elementwise for op, info in OPS.items() if info.numpy is not None},
+    "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "masked_reduce": _masked_reduce,
+    "select": _select, "update": _update, "dense_update": _dense_update, "adaptive_update": _adaptive_update,
+    "arange": _arange, "fill": _fill, "shape": _shape, "size": _size, "expand": _expand,
+}
 
 
 def evaluate_node(node: Node, args: list):
     """Run one node with NumPy; NumPy's errors become MaskDSLErrors with the node's span."""
+    rule = RULES.get(node.op)
+    if rule is None:
+        raise IRError(f"the reference evaluator has no rule for {node.op}")
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return _run(node, args)
+            return rule(node, args)
     except (IndexError, ValueError, TypeError, OverflowError) as e:
         message = str(e).split("\n")[0]
         cls = reason_class(message, default=DTypeError)  # NumPy's text: see numpy_messages

@@ -1,7 +1,7 @@
 """A Pygments lexer for maskdsl: syntax highlighting in the REPL and in the docs.
 
 It follows grammar/maskdsl.lark: `and or not` are operators, `True False None nan
-inf` constants (both lists from maskdsl.language.words), built-in functions are told apart from variables, and a line that
+inf` constants (both lists from maskdsl.language.names), built-in functions are told apart from variables, and a line that
 starts with `:` is a REPL command (`:explain`, `:vars`, ...).
 
 >>> from pygments.token import Name
@@ -18,7 +18,7 @@ from pygments.lexer import RegexLexer, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Text, Whitespace
 
 from maskdsl.language.functions import FUNCTIONS
-from maskdsl.language.words import CONSTANTS, OPERATOR_WORDS
+from maskdsl.language.names import CONSTANTS, OPERATOR_WORDS
 
 __all__ = ["MaskDSLLexer"]
 

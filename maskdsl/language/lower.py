@@ -22,21 +22,25 @@ from maskdsl.language.functions import FUNCTIONS
 from maskdsl.ir.dtypes import DTYPES
 from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError
 from maskdsl.gcpause import paused
+from maskdsl.ir.indexing import IndexKind, slice_pattern
 from maskdsl.ir.nodes import Node, Program, Statement, const, input_node, scope
+from maskdsl.language.names import FUNCTION_NAMES
 from maskdsl.language.parser import parse  # noqa: F401  (re-exported for the doctest and callers)
-
-RESERVED = frozenset(FUNCTIONS)
 
 
 class _Marker:
-    """What an index-only item (None, ..., a:b) lowers to; only Index accepts it."""
+    """What an index-only item (None, ..., a:b) lowers to; only Index accepts it.
+    kind: IndexKind.NEW_AXIS, ELLIPSIS or SLICE."""
 
     def __init__(self, kind, node, parts=()):
         self.kind, self.node, self.parts = kind, node, parts
 
 
+_MARKER_TEXT = {IndexKind.NEW_AXIS: "None", IndexKind.ELLIPSIS: "'...'", IndexKind.SLICE: "a slice"}
+
+
 def _not_a_value(item: _Marker):
-    what = {"n": "None", "e": "'...'", "s": "a slice"}[item.kind]
+    what = _MARKER_TEXT[item.kind]
     raise ParseError(f"{what} can only be used inside an index", item.node.span)
 
 
@@ -53,7 +57,7 @@ class Lowering:
     def read(self, name: str, span: Span | None) -> Node:
         if name in self.env:
             return self.env[name]
-        if name in RESERVED:
+        if name in FUNCTION_NAMES:
             raise UnknownNameError(f"'{name}' is a built-in function; call it as {name}(...)", span)
         node = input_node(name, span)
         self.inputs[name] = node
@@ -62,7 +66,7 @@ class Lowering:
         return node
 
     def write(self, name: str, node: Node, span: Span | None, name_span: Span | None) -> None:
-        if name in RESERVED:
+        if name in FUNCTION_NAMES:
             raise ParseError(f"cannot assign to '{name}': it is a built-in function", name_span,
                              hint="choose another name")
         version = self.versions.get(name, 0) + 1
@@ -95,7 +99,7 @@ class Lowering:
         for k in kids:
             # None is a new axis inside an index, and `axis=None` in a reduction (checked there)
             if isinstance(k, _Marker) and not isinstance(node, syntax.Index) and not (
-                    isinstance(node, syntax.Call) and k.kind == "n"):
+                    isinstance(node, syntax.Call) and k.kind == IndexKind.NEW_AXIS):
                 _not_a_value(k)
         span = node.span
         if isinstance(node, syntax.Name):
@@ -103,11 +107,11 @@ class Lowering:
         if isinstance(node, syntax.Const):
             return const(node.value, span=span)
         if isinstance(node, syntax.NoneLit):
-            return _Marker("n", node)
+            return _Marker(IndexKind.NEW_AXIS, node)
         if isinstance(node, syntax.EllipsisLit):
-            return _Marker("e", node)
+            return _Marker(IndexKind.ELLIPSIS, node)
         if isinstance(node, syntax.Slice):
-            return _Marker("s", node, tuple(kids))
+            return _Marker(IndexKind.SLICE, node, tuple(kids))
         if isinstance(node, syntax.Sequence):
             return self.sequence(node, kids)
         if isinstance(node, syntax.Unary):
@@ -155,31 +159,31 @@ class Lowering:
             raise DTypeError(f"list literal of unsupported element type {array.dtype}", node.span)
         if array.size > limits.MAX_LITERAL_ELEMENTS:
             raise LimitError(f"list literal has more than {limits.MAX_LITERAL_ELEMENTS} elements", node.span)
-        return const(_to_tuple(array.tolist()), dtype=array.dtype.name, weak=False, span=node.span)
+        return const(array.tolist(), dtype=array.dtype.name, weak=False, span=node.span)
 
     def index_items(self, items, lowered):
         pattern, operands = [], []
         for item, low in zip(items, lowered):
             if isinstance(low, _Marker):
-                if low.kind == "s":
-                    parts = "".join("1" if p is not None else "0" for p in (item.lower, item.upper, item.step))
-                    pattern.append("s" + parts)
+                if low.kind == IndexKind.SLICE:
+                    pattern.append(slice_pattern(item.lower is not None, item.upper is not None,
+                                                 item.step is not None))
                     operands.extend(low.parts)
                 else:
                     pattern.append(low.kind)
             else:
-                pattern.append("x")  # mask, integer or integer array: decided by infer_types
+                pattern.append(IndexKind.VALUE)  # mask, integer or integer array: decided by infer_types
                 operands.append(low)
-        if pattern.count("e") > 1:
+        if pattern.count(IndexKind.ELLIPSIS) > 1:
             raise ShapeError("an index can only have a single ellipsis ('...')",
-                             [i for i, p in zip(items, pattern) if p == "e"][1].span)
+                             [i for i, p in zip(items, pattern) if p == IndexKind.ELLIPSIS][1].span)
         return tuple(pattern), operands
 
     def call(self, node: syntax.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes) -> Node:
         fn = FUNCTIONS.get(node.func)
         span = node.span
         for i, arg in enumerate([*args, *kwargs.values()]):
-            if isinstance(arg, _Marker) and not (fn is not None and fn.lowering == "reduce" and (
+            if isinstance(arg, _Marker) and not (fn is not None and fn.op == "reduce" and (
                     (i == 1 and len(args) > 1) or (i >= len(args) and list(kwargs)[i - len(args)] == "axis"))):
                 _not_a_value(arg)
         if fn is None:
@@ -196,23 +200,24 @@ class Lowering:
             if key not in fn.keywords:
                 allowed = ", ".join(fn.keywords) or "none"
                 raise ParseError(f"{fn.name}() got an unexpected keyword '{key}' (allowed: {allowed})", kw_span)
-        if fn.lowering == "elementwise":
+        build = CALLS.get(fn.op)
+        if build is None:  # the op of the same arguments (element-wise functions, shape, size)
             return Node(fn.op, tuple(args), span=span)
-        if fn.lowering == "cast":
-            return Node("cast", (args[0],), (("dtype", fn.op),), span=span)
-        if fn.lowering == "reduce":
-            return self.reduction(fn, args, kwargs, span)
-        if fn.lowering == "arange":
-            if len(args) == 1:
-                args = [const(0, span=span), args[0]]
-            if len(args) == 2:
-                args = [*args, const(1, span=span)]
-            return Node("arange", tuple(args), span=span)
-        if fn.lowering == "fill":
-            value = {"zeros": const(0.0, "float64"), "ones": const(1.0, "float64")}.get(fn.op)
-            value = args[1] if value is None else value
-            return Node("fill", (value,), (("shape", _static_shape(args[0])),), span=span)
-        return Node(fn.lowering, (args[0],), span=span)  # shape, size
+        return build(self, fn, args, kwargs, span)
+
+    def cast(self, fn, args, kwargs, span):
+        return Node("cast", (args[0],), (("dtype", fn.variant),), span=span)
+
+    def arange(self, fn, args, kwargs, span):
+        if len(args) == 1:
+            args = [const(0, span=span), args[0]]
+        if len(args) == 2:
+            args = [*args, const(1, span=span)]
+        return Node("arange", tuple(args), span=span)
+
+    def fill(self, fn, args, kwargs, span):
+        value = args[1] if fn.variant is None else const(fn.variant, "float64")
+        return Node("fill", (value,), (("shape", _static_shape(args[0])),), span=span)
 
     def reduction(self, fn, args, kwargs, span):
         axis_node = kwargs.get("axis", args[1] if len(args) > 1 else None)
@@ -228,7 +233,7 @@ class Lowering:
         keepdims = False if keep is None else _const_value(keep, "keepdims must be True or False")
         if not isinstance(keepdims, bool):
             raise DTypeError("keepdims must be True or False", keep.span)
-        return Node("reduce", (args[0],), (("axis", axis), ("keepdims", keepdims), ("kind", fn.op)), span=span)
+        return Node("reduce", (args[0],), (("axis", axis), ("keepdims", keepdims), ("kind", fn.variant)), span=span)
 
     # ---- statements ----
     def statement(self, stmt) -> None:
@@ -238,7 +243,7 @@ class Lowering:
         if stmt.index is None and stmt.op is None:
             self.write(stmt.name, self.value(stmt.value), stmt.span, stmt.name_span)
             return
-        if stmt.name in RESERVED:  # `where[m] = 1`, `abs += 1`: the same error as `where = 1`
+        if stmt.name in FUNCTION_NAMES:  # `where[m] = 1`, `abs += 1`: the same error as `where = 1`
             raise ParseError(f"cannot assign to '{stmt.name}': it is a built-in function", stmt.name_span,
                              hint="choose another name")
         # read left to right (target, index, value): inputs are numbered in reading order
@@ -279,12 +284,12 @@ class Lowering:
         return tuple((name, self.env[name]) for name in self.assigned_order if not name.startswith("_"))
 
 
+# How a call becomes IR, by the op its function lowers to (other ops take the arguments as they are).
+CALLS = {"cast": Lowering.cast, "arange": Lowering.arange, "fill": Lowering.fill, "reduce": Lowering.reduction}
+
+
 def _to_list(v):
     return [_to_list(x) for x in v] if isinstance(v, tuple) else v
-
-
-def _to_tuple(v):
-    return tuple(_to_tuple(x) for x in v) if isinstance(v, list) else v
 
 
 def _const_value(node: Node, message: str):

@@ -18,10 +18,10 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from maskdsl.language import syntax
-from maskdsl.language.words import KEYWORDS
 from maskdsl import limits
 from maskdsl.errors import LimitError, MaskDSLError, ParseError, Span, describe_char
 from maskdsl.gcpause import paused
+from maskdsl.language.names import KEYWORDS
 
 AUGMENTED_OPS = {
     "+=": "add", "-=": "sub", "*=": "mul", "/=": "truediv", "//=": "floordiv", "%=": "mod",
@@ -92,7 +92,6 @@ def _parser() -> tuple[Lark, _BracketTracker]:
 def _token_span(tok: Token) -> Span:
     return Span(tok.start_pos, tok.end_pos if tok.end_pos is not None else tok.start_pos + 1,
                 tok.line, tok.column)
-
 
 
 def _check_name(tok: Token) -> str:

@@ -20,6 +20,7 @@ from maskdsl.passes.fold_constants import fold_constants
 from maskdsl.passes.infer_types import infer_types
 from maskdsl.passes.merge_updates import merge_updates
 from maskdsl.passes.simplify_masks import simplify_masks
+from maskdsl.passes.strategies import verify_strategies
 
 PASSES = (infer_types, fold_constants, simplify_masks, merge_updates, eliminate_dead_code, choose_strategy)
 
@@ -42,6 +43,8 @@ def optimize(program: Program, passes=PASSES, check: bool = True, options=None) 
                 verify(program)
         if check and not each:
             verify(program)
+        if check and choose_strategy in passes:
+            verify_strategies(program)
     except MaskDSLError as e:
         raise e.with_source(program.source) from None
     return program

@@ -1,50 +1,45 @@
-"""Annotate every select, update and reduce with the TensorFlow formulation to use.
+"""Annotate every select, update and reduction with the TensorFlow formulation to use.
 
-- masked update whose value can be computed on the whole array -> `where` (dense,
-  static shape); risky ops (log, sqrt, /, ...) get their inputs masked too, so
-  masked-out elements cannot put nan/inf into values or gradients ("double where");
-- masked update whose value is expensive and whose mask is sparse -> `scatter`
-  (gather, compute on the selected elements, scatter back), by the cost model; when
-  the mask's selectivity is unknown at compile time -> `adaptive`: the fraction
-  selected is estimated at run time from an evenly spaced sample of the mask
-  (rt.true_fraction) and tf.cond picks, at the crossover the cost model derives
-  (with xla_branch, a dense branch doing float64 transcendental work on static
-  shapes runs under XLA, whose float64 kernels are faster than TensorFlow's);
+The formulations are the entries of passes/strategies.py. A node whose formulation reads
+different arguments becomes the op that says so, so that a strategy never changes what a
+node's arguments mean:
+
+- masked update whose value can be computed on the whole array -> `where`: the update
+  becomes `dense_update(x, *index, dense value)`; risky ops (log, sqrt, /, ...) get their
+  inputs masked too, so masked-out elements cannot put nan/inf into values or gradients
+  ("double where");
+- masked update whose value is expensive and whose mask is sparse -> `scatter` (gather,
+  compute on the selected elements, scatter back), by the cost model; when the mask's
+  selectivity is unknown at compile time -> `adaptive`: the update becomes
+  `adaptive_update(x, mask, dense value, sparse value)`, the fraction selected is
+  estimated at run time from an evenly spaced sample of the mask (rt.true_fraction) and
+  tf.cond picks, at the crossover the cost model derives (with xla_branch, a dense
+  branch doing float64 transcendental work on static shapes runs under XLA, whose
+  float64 kernels are faster than TensorFlow's);
 - `x[m] = values` (one value per selected element) -> `scatter`;
 - static slice assignment -> `where` with an index mask;
-- reduction of a selection -> `masked` reduction, no dynamic shape;
+- reduction of a selection -> `masked`: `reduce(select(x, m))` becomes
+  `masked_reduce(x, m)`, no dynamic shape;
 - any other selection -> `boolean_mask`, `gather` or the general gather.
 
 >>> from maskdsl.language import prepare
 >>> from maskdsl.passes import infer_types
 >>> p = choose_strategy(infer_types(prepare("x[x > 4] *= 2", x="int32[10]")))
->>> p.statements[0].value.attr("strategy")
-'where'
+>>> print(format_program(p))
+x1 = dense_update(x0, gt(x0, 4), mul(x0, 2), casting=same_kind, index=[m], strategy=where)
+return x=x1
 >>> print(p.statements[0].value.attr("reason"))
 the new value is computed element-wise on the whole array (the new value is cheap, so the dense tf.where wins at any selectivity)
 """
 
 from __future__ import annotations
 
-from maskdsl.passes import cost
-from maskdsl.ir.indexing import IndexPlan, flatten, plan_index
-from maskdsl.ir.nodes import Node, Program, const, postorder, rewrite
+from maskdsl.ir.indexing import IndexKind, IndexPlan, flatten, index_operands, node_plan, same_index
+from maskdsl.ir.nodes import Node, Program, const, format_program, postorder, rewrite
 from maskdsl.ir.ops import ELEMENTWISE, OPS
-
-
-def _plan(node: Node) -> IndexPlan:
-    x, operands = node.args[0], node.args[1:-1] if node.op == "update" else node.args[1:]
-    return plan_index(x.shape, node.attr("index"),
-                      [(a.shape, a.dtype, a.attr("value") if a.op == "const" else None) for a in operands])
-
-
-def _index_operands(node: Node):
-    return node.args[1:-1] if node.op == "update" else node.args[1:]
-
-
-def _same_index(a: Node, b: Node) -> bool:
-    return a.attr("index") == b.attr("index") and len(_index_operands(a)) == len(_index_operands(b)) and all(
-        p is q for p, q in zip(_index_operands(a), _index_operands(b)))
+from maskdsl.passes import cost
+from maskdsl.passes.strategies import (ADAPTIVE, AUTO, BOOLEAN_MASK, GATHER, GENERAL, MASKED, PLAIN, REPLACE,
+                                       SCATTER, WHERE)
 
 
 def _mask_broadcast(update: Node, plan: IndexPlan) -> Node | None:
@@ -52,7 +47,7 @@ def _mask_broadcast(update: Node, plan: IndexPlan) -> Node | None:
     if not plan.only_masks:
         return None
     item = plan.mask_item
-    mask = _index_operands(update)[item.operands[0]]
+    mask = index_operands(update)[item.operands[0]]
     trailing = len(update.args[0].shape) - item.dims[-1] - 1
     if trailing == 0:
         return mask
@@ -76,7 +71,7 @@ def densify(update: Node, plan: IndexPlan) -> Node | None:
     mask = _mask_broadcast(update, plan)
     dense: dict[int, Node | None] = {}
     for n in _elementwise_postorder(value):
-        if n.op == "select" and _same_index(n, update) and (n.args[0] is x or (
+        if n.op == "select" and same_index(n, update) and (n.args[0] is x or (
                 n.args[0].shape == x.shape and None not in x.shape)):
             dense[id(n)] = n.args[0]
         elif n.op in ELEMENTWISE and n.op != "where" and all(dense.get(id(a)) is not None for a in n.args) \
@@ -117,42 +112,42 @@ def _float64_transcendental(value: Node) -> bool:
     return any(OPS[n.op].cost == "transcendental" and n.dtype == "float64" for n in _elementwise_postorder(value))
 
 
-def _choose_update(node: Node, forced: str = "auto", xla: bool = False, xla_branch: bool = False) -> Node:
+def _choose_update(node: Node, forced: str = AUTO, xla: bool = False, xla_branch: bool = False) -> Node:
     if not node.attr("index"):
-        return node.with_attrs(strategy="replace", reason="whole-array assignment")
-    plan = _plan(node)
+        return node.with_attrs(strategy=REPLACE.name, reason="whole-array assignment")
+    plan = node_plan(node)
     x, value = node.args[0], node.args[-1]
     dense = densify(node, plan)
     n = cost.elements(x.shape)
-    if forced == "scatter" or (dense is None and forced in ("auto", "where", "boolean_mask")):
-        if forced == "scatter" and dense is not None:
-            return node.with_attrs(strategy="scatter", reason="forced: gather, compute, scatter")
+    if forced == SCATTER.name or dense is None:
+        if forced == SCATTER.name and dense is not None:
+            return node.with_attrs(strategy=SCATTER.name, reason="forced: gather, compute, scatter")
         why = "one value per selected element" if plan.only_masks else "general index"
-        return node.with_attrs(strategy="scatter", reason=f"{why}: scatter into the selected positions")
-    if forced == "where":
-        return _with_value(node, dense).with_attrs(strategy="where", reason="forced: dense tf.where")
+        return node.with_attrs(strategy=SCATTER.name, reason=f"{why}: scatter into the selected positions")
+    where = _dense_update(node, dense)
+    if forced == WHERE.name:
+        return where.with_attrs(strategy=WHERE.name, reason="forced: dense tf.where")
     if plan.basic:
-        return _with_value(node, dense).with_attrs(
-            strategy="where", reason="static slice assignment: where with an index mask")
+        return where.with_attrs(strategy=WHERE.name, reason="static slice assignment: where with an index mask")
     per_element = cost.value_cost(value)
-    mask = _index_operands(node)[plan.mask_item.operands[0]]
+    mask = index_operands(node)[plan.mask_item.operands[0]]
     leading = plan.mask_item.dims[0] == 0  # the sparse forms gather whole leading-dim rows
-    dense_cost = cost.dense_update_cost(n, per_element)
-    where = _with_value(node, dense)
+    dense_cost = WHERE.cost(n, per_element)
     if mask.op == "const":
         flat = list(flatten(mask.attr("value")))
         selectivity = sum(1 for v in flat if v) / max(1, len(flat))
-        sparse_cost = cost.sparse_update_cost(n, per_element, selectivity)
-        costs = (("where", round(dense_cost)), (f"scatter at selectivity {selectivity:.3g}", round(sparse_cost)))
+        sparse_cost = SCATTER.cost(n, per_element, selectivity)
+        costs = ((WHERE.name, round(dense_cost)),
+                 (f"{SCATTER.name} at selectivity {selectivity:.3g}", round(sparse_cost)))
         if sparse_cost < dense_cost and leading:
-            return node.with_attrs(strategy="scatter", costs=costs, reason=(
+            return node.with_attrs(strategy=SCATTER.name, costs=costs, reason=(
                 f"the mask is a constant selecting {selectivity:.3g} of the elements and the new value costs "
                 f"{per_element:.3g} per element: gather, compute, scatter is cheaper"))
-        return where.with_attrs(strategy="where", costs=costs, reason=(
+        return where.with_attrs(strategy=WHERE.name, costs=costs, reason=(
             "the mask is a constant; computing the new value on every element and one tf.where is cheaper"))
     threshold = cost.crossover_selectivity(per_element)
-    costs = (("where", round(dense_cost)),
-             *((f"scatter at selectivity {s:g}", round(cost.sparse_update_cost(n, per_element, s)))
+    costs = ((WHERE.name, round(dense_cost)),
+             *((f"{SCATTER.name} at selectivity {s:g}", round(SCATTER.cost(n, per_element, s)))
                for s in (0.001, 0.01, 0.1, 0.5)),
              ("crossover selectivity", round(threshold, 4)))
     if leading and not xla and cost.adaptive_pays(n, per_element):
@@ -163,53 +158,57 @@ def _choose_update(node: Node, forced: str = "auto", xla: bool = False, xla_bran
         if dense_xla:
             reason += (" (under XLA: its transcendental work is in float64, which XLA's kernels do faster than "
                        "TensorFlow's)")
-        return node.replace(args=node.args[:-1] + (dense, value)).with_attrs(
-            strategy="adaptive", threshold=round(threshold, 6), costs=costs, reason=reason,
-            **({"dense_xla": True} if dense_xla else {}))
+        attrs = tuple((k, v) for k, v in node.attrs if k != "index")
+        adaptive = node.replace(op="adaptive_update", args=(x, mask, dense, value), attrs=attrs)
+        return adaptive.with_attrs(strategy=ADAPTIVE.name, threshold=round(threshold, 6), costs=costs,
+                                   reason=reason, **({"dense_xla": True} if dense_xla else {}))
     why = "under XLA the dense form is used" if xla and leading else (
         "the new value is cheap, so the dense tf.where wins at any selectivity" if leading else
         "the mask is not on the leading dimensions")
-    return where.with_attrs(strategy="where", costs=costs,
+    return where.with_attrs(strategy=WHERE.name, costs=costs,
                             reason=f"the new value is computed element-wise on the whole array ({why})")
 
 
-def _with_value(node: Node, value: Node) -> Node:
-    return node.replace(args=node.args[:-1] + (value,))
+def _dense_update(node: Node, value: Node) -> Node:
+    """The update as a dense_update whose value is `value`, computed on the whole array."""
+    return node.replace(op="dense_update", args=node.args[:-1] + (value,))
 
 
 def _choose_select(node: Node) -> Node:
-    plan = _plan(node)
+    plan = node_plan(node)
     kinds = [it.kind for it in plan.items]
     if plan.only_masks:
-        return node.with_attrs(strategy="boolean_mask", reason="selection of masked elements: tf.boolean_mask")
-    if kinds.count("a") == 1 and set(kinds) <= {"a", "f"} and not plan.newaxes:
-        return node.with_attrs(strategy="gather", reason="one integer array index: tf.gather")
+        return node.with_attrs(strategy=BOOLEAN_MASK.name, reason="selection of masked elements: tf.boolean_mask")
+    if kinds.count(IndexKind.INT_ARRAY) == 1 and set(kinds) <= {IndexKind.INT_ARRAY, IndexKind.FULL_SLICE} \
+            and not plan.newaxes:
+        return node.with_attrs(strategy=GATHER.name, reason="one integer array index: tf.gather")
     if plan.basic:
-        return node.with_attrs(strategy="general", reason="basic slicing: a strided slice")
-    return node.with_attrs(strategy="general", reason="mixed advanced index: transpose and tf.gather_nd")
+        return node.with_attrs(strategy=GENERAL.name, reason="basic slicing: a strided slice")
+    return node.with_attrs(strategy=GENERAL.name, reason="mixed advanced index: transpose and tf.gather_nd")
 
 
-def _choose_reduce(node: Node, args, forced: str = "auto") -> Node:
-    x = args[0]
-    if forced != "boolean_mask" and x.op == "select" and x.attr("strategy") == "boolean_mask":
-        plan = _plan(x)
-        item = plan.mask_item
+def _choose_reduce(node: Node, forced: str = AUTO) -> Node:
+    x = node.args[0]
+    if forced != BOOLEAN_MASK.name and x.op == "select" and x.attr("strategy") == BOOLEAN_MASK.name:
+        item = node_plan(x).mask_item
         axis = node.attr("axis")
         if item.dims[0] == 0 and (axis is None or tuple(node.attr("axes")) == (0,)) and (
                 not node.attr("keepdims") or len(item.dims) == 1):
-            mask = _index_operands(x)[item.operands[0]]
-            return node.replace(args=(x.args[0], mask)).with_attrs(
-                strategy="masked", reason=f"{node.attr('kind')} of a selection: reduce where(mask, x, identity) chunk by "
-                                          f"chunk, no dynamic shape")
-    return node.with_attrs(strategy="plain", reason="reduction")
+            mask = index_operands(x)[item.operands[0]]
+            masked = node.replace(op="masked_reduce", args=(x.args[0], mask))
+            return masked.with_attrs(strategy=MASKED.name, reason=(
+                f"{node.attr('kind')} of a selection: reduce where(mask, x, identity) chunk by chunk, no dynamic "
+                f"shape"))
+    return node.with_attrs(strategy=PLAIN.name, reason="reduction")
 
 
-def choose_strategy(program: Program, strategy: str = "auto", xla: bool = False,
+def choose_strategy(program: Program, strategy: str = AUTO, xla: bool = False,
                     xla_branch: bool = False) -> Program:
     """Annotate index and reduction nodes with a strategy, a reason and estimated costs.
 
-    strategy="auto" lets the cost model decide; "where", "scatter" or "boolean_mask"
-    force that formulation wherever it is correct (for tests and benchmarks). With
+    strategy="auto" lets the cost model decide; the other names of strategies.FORCEABLE
+    ("where", "scatter", "boolean_mask") force that formulation wherever it is correct
+    (for tests and benchmarks). With
     xla=True no run-time choice (tf.cond over dynamic shapes) is made. With
     xla_branch=True (jit_compile="auto") the dense branch of a run-time choice runs
     under XLA when its shapes are static and its transcendental work is in float64.
@@ -221,7 +220,7 @@ def choose_strategy(program: Program, strategy: str = "auto", xla: bool = False,
         if node.op == "select":
             return _choose_select(node)
         if node.op == "reduce":
-            return _choose_reduce(node, args, strategy)
+            return _choose_reduce(node, strategy)
         return node
 
     return rewrite(program, choose)

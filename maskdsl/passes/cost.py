@@ -18,8 +18,8 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-from maskdsl.ir.nodes import Node, postorder
-from maskdsl.ir.ops import OPS
+from maskdsl.ir.nodes import Node
+from maskdsl.ir.ops import ELEMENTWISE, OPS
 
 DEFAULT_N = 100_000  # elements assumed for an unknown dimension
 
@@ -45,9 +45,8 @@ def value_cost(value: Node) -> float:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        info = OPS[node.op]
-        if info.kind == "elementwise":
-            total += weight(info.cost)
+        if node.op in ELEMENTWISE:
+            total += weight(OPS[node.op].cost)
             stack.extend(node.args)
     return total
 
@@ -59,7 +58,8 @@ def elements(shape) -> int:
     return n
 
 
-def dense_update_cost(n: int, per_element: float) -> float:
+def dense_update_cost(n: int, per_element: float, selectivity: float | None = None) -> float:
+    """Compute the new value on every element and one tf.where: the same at any selectivity."""
     return n * (per_element + weight("select"))
 
 

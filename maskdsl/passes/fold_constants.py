@@ -20,22 +20,24 @@ import numpy as np
 from maskdsl import limits
 from maskdsl.ir.dtypes import numel
 from maskdsl.ir.nodes import Node, Program, const, format_program, keep_args, rewrite
+from maskdsl.ir.ops import OPS, SHAPE_QUERIES, SOURCES
 from maskdsl.ir.reference import evaluate_node
 from maskdsl.passes.infer_types import fold_literals
 
-FOLDABLE_KINDS = ("elementwise", "reduce", "index", "structural")
+# The value of a shape query, from a static shape: known at compile time whatever the
+# values are, so `size(x) ** 99` then meets fold_literals' limits.
+FROM_SHAPE = {
+    "size": lambda dims, span: const(numel(dims), span=span),
+    "shape": lambda dims, span: const(tuple(dims), dtype="int64", weak=False, span=span),
+}
 
 
 def _fold(node: Node, args) -> Node:
     node = keep_args(node, args)
-    from maskdsl.ir.ops import OPS
-    if node.op in ("const", "input") or OPS[node.op].kind not in FOLDABLE_KINDS:
+    if node.op in SOURCES:  # inputs, constants, and arrays made from nothing (kept small in the IR)
         return node
-    if node.op in ("size", "shape") and args[0].shape is not None and None not in args[0].shape:
-        # known at compile time whatever the values: `size(x) ** 99` then meets fold_literals' limits
-        dims = args[0].shape
-        return const(numel(dims), span=node.span) if node.op == "size" else \
-            const(tuple(dims), dtype="int64", weak=False, span=node.span)
+    if node.op in SHAPE_QUERIES and args[0].shape is not None and None not in args[0].shape:
+        return FROM_SHAPE[node.op](args[0].shape, node.span)
     if not args or not all(a.op == "const" for a in args):
         return node
     size = numel(node.shape)
@@ -50,11 +52,7 @@ def _fold(node: Node, args) -> Node:
         return const(scalar, span=node.span)
     array = np.asarray(value, dtype=node.dtype)
     folded = array.tolist()
-    return const(_tupled(folded), dtype=node.dtype, weak=False, span=node.span)
-
-
-def _tupled(v):
-    return tuple(_tupled(x) for x in v) if isinstance(v, list) else v
+    return const(folded, dtype=node.dtype, weak=False, span=node.span)
 
 
 def fold_constants(program: Program) -> Program:

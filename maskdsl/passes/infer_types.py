@@ -21,9 +21,9 @@ from maskdsl import limits
 from maskdsl.ir.dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits,
                       dtype_kind, result_dtype)
 from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
-from maskdsl.ir.indexing import plan_index
-from maskdsl.ir.nodes import Node, Program, const, format_program, rewrite
-from maskdsl.ir.ops import COMPARISONS, ELEMENTWISE, OPS, REDUCTIONS
+from maskdsl.ir.indexing import operand_facts, plan_index
+from maskdsl.ir.nodes import IRError, Node, Program, const, format_program, rewrite
+from maskdsl.ir.ops import COMPARISONS, OPS, PREDICATES, REDUCTIONS, DtypeRule
 
 
 def _type(node: Node) -> Type:
@@ -79,7 +79,7 @@ def _elementwise(node: Node, args) -> Node:
     # comparisons are exempt: NumPy 2 compares out-of-range literals exactly.
     strong = [a.dtype for a in args if not a.weak]
     compute = dtype
-    if node.op in COMPARISONS or node.op in ("isnan", "isinf", "isfinite", "not"):
+    if node.op in PREDICATES:  # a bool computed in the operands' dtype (a comparison's: NumPy's choice)
         compute = _comparison_dtype(tuple((a.dtype, a.weak) for a in args)) \
             if node.op in COMPARISONS else args[0].dtype
         if node.op in COMPARISONS and strong:
@@ -148,7 +148,7 @@ def _reduce(node: Node, args) -> Node:
     keepdims = node.attr("keepdims")
     shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else \
         tuple(d for i, d in enumerate(x.shape) if i not in axes)
-    if kind in ("min", "max"):
+    if REDUCTIONS[kind].fails_on_empty:
         reduced = [x.shape[i] for i in axes]
         if 0 in reduced:
             raise ValueDSLError(f"zero-size array to reduction operation {kind}imum which has no identity",
@@ -156,12 +156,8 @@ def _reduce(node: Node, args) -> Node:
     return _typed(node, args, dtype, shape, axes=axes if rank else ())
 
 
-def _index_operands(args):
-    return [(a.shape, a.dtype, _const_value(a)) for a in args]
-
-
 def _plan(node: Node, shape: tuple, operands):
-    plan = plan_index(shape, node.attr("index"), _index_operands(operands), [a.span for a in operands])
+    plan = plan_index(shape, node.attr("index"), operand_facts(operands), [a.span for a in operands])
     if len(plan.items) > limits.MAX_RANK:
         raise LimitError(f"an index of {len(plan.items)} items (with the dimensions it leaves implicit); "
                          f"at most {limits.MAX_RANK} are allowed", node.span)
@@ -261,17 +257,20 @@ def _size(node: Node, args) -> Node:
 
 
 RULES = {
+    **{op: _elementwise for op, info in OPS.items() if info.dtype == DtypeRule.PROMOTE},
     "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "select": _select,
     "update": _update, "arange": _arange, "fill": _fill, "shape": _shape, "size": _size,
 }
+"""Type rules by op. The ops choose_strategy makes (masked_reduce, dense_update, ...) have none:
+they are typed when made, after this pass."""
 
 
 def _infer(node: Node, args) -> Node:
     rule = RULES.get(node.op)
-    if rule is None and node.op not in ELEMENTWISE:
-        raise MaskDSLError(f"no type rule for {node.op}", node.span)
+    if rule is None:
+        raise IRError(f"no type rule for {node.op} (ops that choose_strategy makes come typed)")
     try:
-        typed = rule(node, args) if rule is not None else _elementwise(node, args)
+        typed = rule(node, args)
     except MaskDSLError as e:
         if e.span is None:
             e.span = node.span

@@ -17,28 +17,20 @@ x2 = update(x0, m1, add(mul(select(x0, m1, index=[m]), 2), 1), casting=same_kind
 
 from __future__ import annotations
 
+from maskdsl.ir.indexing import IndexKind, same_index
 from maskdsl.ir.nodes import Node, Program, format_program, keep_args, postorder, rewrite
-
-
-def _operands(node: Node):
-    return node.args[1:-1] if node.op == "update" else node.args[1:]
-
-
-def _same_index(a: Node, b: Node) -> bool:
-    return a.attr("index") == b.attr("index") and len(_operands(a)) == len(_operands(b)) and all(
-        p is q for p, q in zip(_operands(a), _operands(b)))
 
 
 def _no_repeats(node: Node) -> bool:
     """Integer-array indices may name a position twice; masks, slices and integers cannot."""
-    return "a" not in node.attr("index")
+    return IndexKind.INT_ARRAY not in node.attr("index")
 
 
 def _read_back(node: Node) -> Node | None:
     if node.op != "select":
         return None
     inner = node.args[0]
-    if inner.op != "update" or not inner.attr("index") or not _same_index(node, inner):
+    if inner.op != "update" or not inner.attr("index") or not same_index(node, inner):
         return None
     value = inner.args[-1]
     if _no_repeats(node) and value.dtype == node.dtype and value.shape == node.shape and not value.weak:
@@ -50,7 +42,7 @@ def _overwrite(node: Node) -> Node | None:
     if node.op != "update":
         return None
     inner = node.args[0]
-    if inner.op != "update" or not node.attr("index") or not _same_index(node, inner):
+    if inner.op != "update" or not node.attr("index") or not same_index(node, inner):
         return None
     if any(n is inner for n in postorder([node.args[-1]])):
         return None

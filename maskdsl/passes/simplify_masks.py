@@ -15,8 +15,7 @@ return y=y1
 from __future__ import annotations
 
 from maskdsl.ir.nodes import Node, Program, const, format_program, keep_args, rewrite
-
-NEGATED = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
+from maskdsl.ir.ops import COMPARISONS, LOGICAL_NOTS, OPS
 
 
 def _is_bool(n: Node) -> bool:
@@ -49,11 +48,11 @@ def _fill(node: Node, value: bool) -> Node | None:
 
 def _negated_comparison(node: Node) -> Node:
     inner = node.args[0]
-    return inner.replace(op=NEGATED[inner.op])
+    return inner.replace(op=OPS[inner.op].negation)
 
 
 RULES = (
-    ("double negation", lambda n: n.op in ("invert", "not") and n.args[0].op in ("invert", "not")
+    ("double negation", lambda n: n.op in LOGICAL_NOTS and n.args[0].op in LOGICAL_NOTS
      and _is_bool(n.args[0].args[0]) and n.args[0].args[0].shape == n.shape,
      lambda n: n.args[0].args[0]),
     ("x & True, x | False, x ^ False", lambda n: n.op in ("and", "or", "xor") and _is_bool(n)
@@ -70,7 +69,7 @@ RULES = (
     ("m == True, m != False", lambda n: n.op in ("eq", "ne") and _is_bool(n)
      and _keeps_shape(n, _other(n, n.op == "eq")) and _is_bool(_other(n, n.op == "eq")),
      lambda n: _other(n, n.op == "eq")),
-    ("~(a < b) on integers", lambda n: n.op in ("invert", "not") and n.args[0].op in NEGATED
+    ("~(a < b) on integers", lambda n: n.op in LOGICAL_NOTS and n.args[0].op in COMPARISONS
      and n.args[0].attr("compute", "float64")[0] in "iub",
      _negated_comparison),
     ("where(m, True, False)", lambda n: n.op == "where" and _literal(n.args[1], True) and _literal(n.args[2], False)
@@ -81,10 +80,10 @@ RULES = (
 
 def _complementary(a: Node, b: Node) -> bool:
     """m and ~m, or an integer comparison and its negation (a > b, a <= b)."""
-    if (b.op in ("invert", "not") and b.args[0] is a and _is_bool(a)) or (
-            a.op in ("invert", "not") and a.args[0] is b and _is_bool(b)):
+    if (b.op in LOGICAL_NOTS and b.args[0] is a and _is_bool(a)) or (
+            a.op in LOGICAL_NOTS and a.args[0] is b and _is_bool(b)):
         return True
-    return (a.op in NEGATED and NEGATED[a.op] == b.op and a.args[0] is b.args[0] and a.args[1] is b.args[1]
+    return (a.op in COMPARISONS and OPS[a.op].negation == b.op and a.args[0] is b.args[0] and a.args[1] is b.args[1]
             and a.attr("compute", "float64")[0] in "iub")
 
 

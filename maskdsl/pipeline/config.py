@@ -31,14 +31,15 @@ from maskdsl.ir.dtypes import Type
 from maskdsl.language import syntax
 from maskdsl.language.functions import FUNCTIONS
 from maskdsl.language.parser import parse
-from maskdsl.language.words import IDENTIFIER, KEYWORDS
+from maskdsl.language.names import IDENTIFIER, KEYWORDS
+from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.pipeline.constants import literal_text, parse_number
 from maskdsl.pipeline.source_map import SourceMap, StepSource, align
 from maskdsl.pipeline.yaml_source import Document, YamlNode, describe, load_yaml, read_document, wrap_python
 
 KEYS = ("name", "inputs", "constants", "steps", "outputs", "options")
 REQUIRED = ("inputs", "steps", "outputs")
-OPTIONS = {"strategy": ("auto", "where", "scatter", "boolean_mask"), "jit_compile": ("auto", True, False)}
+OPTIONS = {"strategy": FORCEABLE, "jit_compile": ("auto", True, False)}
 _REQUIRED_HINTS = {
     "inputs": "declare each input with its type, e.g. 'x: float32[None, 3]' (or 'inputs: {}')",
     "steps": "list the program lines under 'steps:'",

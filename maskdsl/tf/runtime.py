@@ -12,6 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import tensorflow as tf  # noqa: E402
 
+from maskdsl.ir.indexing import ADVANCED, MASKS, IndexKind as K  # noqa: E402  (the kinds in index plans)
+
 nan = float("nan")
 inf = float("inf")
 
@@ -187,14 +189,14 @@ def select_general(x, items, newaxes, operands, tag):
     """
     x = _insert_axes(x, newaxes)
     shape = tf.shape(x, out_type=tf.int64)
-    advanced = any(kind in "mza" for kind, _, _ in items)
+    advanced = any(kind in ADVANCED for kind, _, _ in items)
     if not advanced:
         key = []
         for kind, ops, dims in items:
-            if kind == "i":
+            if kind == K.INTEGER:
                 n = shape[dims[0]]
                 key.append(wrap_index(operands[ops[0]], n, tag))
-            elif kind == "s":
+            elif kind == K.SLICE:
                 key.append(slice(*(None if o is None else operands[o] for o in ops)))
             else:
                 key.append(slice(None))
@@ -202,19 +204,19 @@ def select_general(x, items, newaxes, operands, tag):
     # 1. slices first (they keep their dims), advanced dims untouched
     key = []
     for kind, ops, dims in items:
-        if kind == "s":
+        if kind == K.SLICE:
             key.append(slice(*(None if o is None else operands[o] for o in ops)))
         else:
             key.extend([slice(None)] * len(dims))
     x = x[tuple(key)]
     shape = tf.shape(x, out_type=tf.int64)
     # 2. index arrays, one per advanced dim
-    adv_items = [it for it in items if it[0] in "mza" or it[0] == "i"]
+    adv_items = [it for it in items if it[0] in ADVANCED or it[0] == K.INTEGER]
     columns, adv_dims = [], []
     for kind, ops, dims in adv_items:
-        if kind in "mz":
+        if kind in MASKS:
             mask = operands[ops[0]]
-            mask = tf.reshape(mask, [1]) if kind == "z" else check_mask(mask, x, dims[0], tag)
+            mask = tf.reshape(mask, [1]) if kind == K.BOOL_SCALAR else check_mask(mask, x, dims[0], tag)
             coords = tf.where(mask)
             columns.extend(coords[:, j] for j in range(len(dims)))
         else:
@@ -258,9 +260,9 @@ def index_mask(x, items, operands, tag):
         d = dims[0]
         n = shape[d]
         r = tf.range(n)
-        if kind == "i":
+        if kind == K.INTEGER:
             axis_mask = tf.equal(r, wrap_index(operands[ops[0]], n, tag))
-        elif kind == "s":
+        elif kind == K.SLICE:
             picked = r[slice(*(None if o is None else operands[o] for o in ops))]
             axis_mask = tf.scatter_nd(tf.reshape(picked, [-1, 1]), tf.ones_like(picked, tf.bool), [n])
         else:
@@ -307,37 +309,53 @@ def _count(bools):
     return tf.cast(tf.reduce_sum(tf.cast(bools, tf.int32)), tf.int64)
 
 
+# Per reduction kind: one chunk's partial results (a tuple) over xs[ms], in accumulator
+# dtype acc, and how two chunks' partial results combine. Kind "true" counts the true
+# elements of ms (xs is not read).
+
+def _sum_parts(xs, ms, acc):  # select before widening (int32 -> int64): half the bytes written
+    return (tf.reduce_sum(cast(tf.where(ms, xs, tf.zeros([], xs.dtype)), acc)),)
+
+
+def _extreme_parts(reducer, fill):
+    """min/max: the extreme of the selected elements, and whether any was selected."""
+    def parts(xs, ms, acc):
+        return reducer(tf.where(ms, cast(xs, acc), tf.constant(fill(acc), acc))), tf.reduce_any(ms)
+    return parts
+
+
+def _added(a, b):
+    return tuple(p + q for p, q in zip(a, b))
+
+
+def _extreme_combined(pick):
+    def combine(a, b):
+        return pick(a[0], b[0]), tf.logical_or(a[1], b[1])
+    return combine
+
+
+CHUNK_PARTS = {
+    "true": (lambda xs, ms, acc: (_count(ms),), _added),
+    "sum": (_sum_parts, _added),
+    "mean": (lambda xs, ms, acc: _sum_parts(xs, ms, acc) + (_count(ms),), _added),  # (total, count)
+    "prod": (lambda xs, ms, acc: (tf.reduce_prod(cast(tf.where(ms, xs, tf.ones([], xs.dtype)), acc)),),
+             lambda a, b: (a[0] * b[0],)),
+    "count": (lambda xs, ms, acc: (_count(tf.logical_and(ms, tf.not_equal(xs, tf.zeros([], xs.dtype)))),), _added),
+    "any": (lambda xs, ms, acc: (tf.reduce_any(tf.logical_and(ms, cast(xs, tf.bool))),),
+            lambda a, b: (tf.logical_or(a[0], b[0]),)),
+    "all": (lambda xs, ms, acc: (tf.reduce_all(tf.logical_or(logical_not(ms), cast(xs, tf.bool))),),
+            lambda a, b: (tf.logical_and(a[0], b[0]),)),
+    "max": (_extreme_parts(reduce_max, lowest), _extreme_combined(maximum)),
+    "min": (_extreme_parts(reduce_min, highest), _extreme_combined(minimum)),
+}
+
+
 def _chunk_parts(kind, xs, ms, acc):
-    """One chunk's partial results (a tuple) for reduce `kind` over xs[ms]; kind "true"
-    counts the true elements of ms (xs is not read)."""
-    if kind == "true":
-        return (_count(ms),)
-    if kind in ("sum", "mean"):  # select before widening (int32 -> int64): half the bytes written
-        total = tf.reduce_sum(cast(tf.where(ms, xs, tf.zeros([], xs.dtype)), acc))
-        return (total,) if kind == "sum" else (total, _count(ms))
-    if kind == "prod":
-        return (tf.reduce_prod(cast(tf.where(ms, xs, tf.ones([], xs.dtype)), acc)),)
-    if kind == "count":
-        return (_count(tf.logical_and(ms, tf.not_equal(xs, tf.zeros([], xs.dtype)))),)
-    if kind == "any":
-        return (tf.reduce_any(tf.logical_and(ms, cast(xs, tf.bool))),)
-    if kind == "all":
-        return (tf.reduce_all(tf.logical_or(logical_not(ms), cast(xs, tf.bool))),)
-    reducer, fill = (reduce_max, lowest) if kind == "max" else (reduce_min, highest)
-    return reducer(tf.where(ms, cast(xs, acc), tf.constant(fill(acc), acc))), tf.reduce_any(ms)
+    return CHUNK_PARTS[kind][0](xs, ms, acc)
 
 
 def _combine_parts(kind, a, b):
-    if kind == "prod":
-        return (a[0] * b[0],)
-    if kind == "any":
-        return (tf.logical_or(a[0], b[0]),)
-    if kind == "all":
-        return (tf.logical_and(a[0], b[0]),)
-    if kind in ("max", "min"):
-        pick = maximum if kind == "max" else minimum
-        return pick(a[0], b[0]), tf.logical_or(a[1], b[1])
-    return tuple(p + q for p, q in zip(a, b))  # sum, mean (total, count), count, true
+    return CHUNK_PARTS[kind][1](a, b)
 
 
 def _chunked(kind, x, m, acc):
@@ -371,12 +389,23 @@ def masked_reduce(kind, x, m, acc, tag=None):
     >>> float(masked_reduce("mean", tf.constant([1., 2., 6.]), tf.constant([True, False, True]), tf.float32))
     3.5
     """
-    parts = _chunked(kind, x, m, acc)
-    if kind == "mean":
-        return parts[0] / tf.cast(parts[1], acc)
-    if kind in ("max", "min"):
-        return nonempty(parts[0], tf.cast(parts[1], tf.int32), tag)
+    return CHUNK_RESULT.get(kind, _first)(_chunked(kind, x, m, acc), acc, tag)
+
+
+def _first(parts, acc, tag):
     return parts[0]
+
+
+def _nonempty_extreme(parts, acc, tag):
+    return nonempty(parts[0], tf.cast(parts[1], tf.int32), tag)
+
+
+# The result from the combined partial results, where it is not the first of them.
+CHUNK_RESULT = {
+    "mean": lambda parts, acc, tag: parts[0] / tf.cast(parts[1], acc),
+    "max": _nonempty_extreme,
+    "min": _nonempty_extreme,
+}
 
 
 def count_true(m):

@@ -1,0 +1,195 @@
+"""The TensorFlow lowering of each IR op: the table code generation dispatches on.
+
+A lowering is `lowering(emitter, node)`: it writes the line(s) computing the node with
+the emitter's helpers (`emit`, `ref`, `as_dtype`, `check`, ...; see codegen.Emitter).
+Most element-wise ops are one TensorFlow function chosen by the kind of dtype they are
+computed in (NumPy's `+` on booleans is `or`, `//` on integers needs rt.floordiv_int):
+one `Elementwise` row each. The ops whose formulation choose_strategy picks (select,
+update, reduce and the ops it makes) are lowered by their strategy (tf/strategies.py).
+tests/test_op_tables.py checks that every op of ir/ops.py has a row.
+
+>>> from maskdsl.ir.nodes import Node, input_node
+>>> x = input_node("x").replace(dtype="bool", shape=(3,))
+>>> LOWERINGS["add"].function(Node("add", (x, x), dtype="bool", shape=(3,)), "bool")
+'tf.logical_or'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maskdsl.errors import DTypeError, ValueDSLError
+from maskdsl.ir.dtypes import dtype_kind
+from maskdsl.ir.nodes import IRError
+from maskdsl.ir.ops import PREDICATES
+from maskdsl.passes.strategies import STRATEGIC_OPS
+from maskdsl.tf.source import tf_dtype
+from maskdsl.tf.strategies import STRATEGY_LOWERINGS
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """An element-wise op computed by one TensorFlow function, chosen by the kind of its compute dtype."""
+
+    default: str | None = None       # for any dtype kind without an entry of its own
+    on_bool: str | None = None       # NumPy's arithmetic and bitwise ops are logical on booleans
+    on_int: str | None = None
+    on_float: str | None = None
+    on_int_safe_divisor: str | None = None  # on integers, when the divisor is a constant other than 0 and -1
+
+    def function(self, node, compute: str) -> str:
+        kind = dtype_kind(compute)
+        if kind == "b" and self.on_bool:
+            return self.on_bool
+        if kind in "iu" and self.on_int:
+            divisor = node.args[1] if len(node.args) > 1 else None
+            if self.on_int_safe_divisor and divisor is not None and divisor.op == "const" and divisor.shape == () \
+                    and divisor.attr("value") not in (0, -1):
+                return self.on_int_safe_divisor
+            return self.on_int
+        if kind == "f" and self.on_float:
+            return self.on_float
+        if self.default:
+            return self.default
+        raise DTypeError(f"{node.op} is not supported for {compute}", node.span)
+
+    def __call__(self, emitter, node) -> None:
+        compute = node.attr("compute") or node.dtype
+        args = [emitter.as_dtype(a, compute) for a in node.args]
+        emitter.emit(node, _result(node, compute, f"{self.function(node, compute)}({', '.join(args)})"))
+
+
+def _result(node, compute: str, expr: str) -> str:
+    """A predicate's bool whatever it computed in; anything else as its result dtype."""
+    if node.dtype != compute and node.op not in PREDICATES:
+        return f"tf.cast({expr}, {tf_dtype(node.dtype)})"
+    return expr
+
+
+_POW = Elementwise(on_bool="tf.pow", on_int="tf.pow", on_float="tf.pow")
+
+
+def _pow(emitter, node):
+    compute = node.attr("compute") or node.dtype
+    if dtype_kind(compute) in "iub" and node.args[1].op != "const":
+        args = [emitter.as_dtype(a, compute) for a in node.args]
+        tag = emitter.check(ValueDSLError, "integers to negative integer powers are not allowed", node.span)
+        return emitter.emit(node, f"rt.pow_int({', '.join(args)}, {tag})")
+    _POW(emitter, node)
+
+
+def _as_bool(emitter, node) -> str:
+    """A reference to node as a bool tensor (a bool value as it is, anything else converted)."""
+    return emitter.ref(node) if node.dtype == "bool" and node.op != "const" else emitter.as_dtype(node, "bool")
+
+
+def _where(emitter, node):
+    c, a, b = node.args
+    cond = _as_bool(emitter, c)
+    emitter.emit(node, f"tf.where({cond}, {emitter.as_dtype(a, node.dtype)}, {emitter.as_dtype(b, node.dtype)})")
+
+
+def _clip(emitter, node):
+    x, lo, hi = (emitter.as_dtype(a, node.dtype) for a in node.args)
+    emitter.emit(node, f"rt.minimum(rt.maximum({x}, {lo}), {hi})")
+
+
+def _not(emitter, node):
+    emitter.emit(node, f"rt.logical_not({_as_bool(emitter, node.args[0])})")
+
+
+def _input(emitter, node):
+    emitter.names[id(node)] = emitter.param(node)
+
+
+def _const(emitter, node):
+    pass  # constants are written where they are used (as_dtype), or on first reference
+
+
+def _cast(emitter, node):
+    emitter.emit(node, emitter.as_dtype(node.args[0], node.dtype))
+
+
+def _arange(emitter, node):
+    start, stop, step = (emitter.as_dtype(a, node.dtype) for a in node.args)
+    emitter.emit(node, f"tf.range({start}, {stop}, {step}, dtype={tf_dtype(node.dtype)})")
+
+
+def _fill(emitter, node):
+    shape = list(node.attr("shape"))
+    emitter.emit(node, f"tf.fill({shape!r}, {emitter.as_dtype(node.args[0], node.dtype)})")
+
+
+def _expand(emitter, node):
+    emitter.emit(node, f"rt.expand_mask({emitter.ref(node.args[0])}, {int(node.attr('trailing'))})")
+
+
+def _shape(emitter, node):
+    emitter.emit(node, f"tf.shape({emitter.ref(node.args[0])}, out_type=tf.int64)")
+
+
+def _size(emitter, node):
+    emitter.emit(node, f"tf.size({emitter.ref(node.args[0])}, out_type=tf.int64)")
+
+
+def _by_strategy(emitter, node):
+    """The lowering of the strategy choose_strategy gave the node."""
+    lowering = STRATEGY_LOWERINGS.get(node.attr("strategy"))
+    if lowering is None:
+        raise IRError(f"code generation has no lowering for {node.op} with strategy {node.attr('strategy')!r}")
+    lowering(emitter, node)
+
+
+LOWERINGS = {
+    "add": Elementwise("tf.add", on_bool="tf.logical_or"),
+    "sub": Elementwise("tf.subtract"),
+    "mul": Elementwise("tf.multiply", on_bool="tf.logical_and"),
+    "truediv": Elementwise("tf.math.truediv"),
+    "floordiv": Elementwise(on_int="rt.floordiv_int", on_int_safe_divisor="tf.math.floordiv",
+                            on_float="rt.floordiv_float"),
+    "mod": Elementwise(on_int="rt.mod_int", on_int_safe_divisor="tf.math.floormod", on_float="rt.mod_float"),
+    "pow": _pow,
+    "and": Elementwise("tf.bitwise.bitwise_and", on_bool="tf.logical_and"),
+    "or": Elementwise("tf.bitwise.bitwise_or", on_bool="tf.logical_or"),
+    "xor": Elementwise("tf.bitwise.bitwise_xor", on_bool="tf.math.logical_xor"),
+    "eq": Elementwise("tf.equal"),
+    "ne": Elementwise("tf.not_equal"),
+    "lt": Elementwise("tf.less"),
+    "le": Elementwise("tf.less_equal"),
+    "gt": Elementwise("tf.greater"),
+    "ge": Elementwise("tf.greater_equal"),
+    "neg": Elementwise("tf.negative"),
+    "pos": Elementwise("tf.identity"),
+    "invert": Elementwise("tf.bitwise.invert", on_bool="rt.logical_not"),
+    "not": _not,
+    "abs": Elementwise("tf.abs", on_bool="tf.identity"),
+    "sign": Elementwise("tf.sign"),
+    "sqrt": Elementwise("tf.sqrt"),
+    "exp": Elementwise("tf.exp"),
+    "log": Elementwise("tf.math.log"),
+    "log1p": Elementwise("tf.math.log1p"),
+    "expm1": Elementwise("tf.math.expm1"),
+    "sin": Elementwise("tf.sin"),
+    "cos": Elementwise("tf.cos"),
+    "tan": Elementwise("tf.tan"),
+    "tanh": Elementwise("tf.tanh"),
+    "floor": Elementwise(on_int="tf.identity", on_float="tf.floor"),
+    "ceil": Elementwise(on_int="tf.identity", on_float="tf.math.ceil"),
+    "round": Elementwise(on_int="tf.identity", on_float="tf.round"),
+    "isnan": Elementwise("rt.isnan_any"),
+    "isinf": Elementwise("rt.isinf_any"),
+    "isfinite": Elementwise("rt.isfinite_any"),
+    "minimum": Elementwise("rt.minimum", on_bool="tf.logical_and"),
+    "maximum": Elementwise("rt.maximum", on_bool="tf.logical_or"),
+    "where": _where,
+    "clip": _clip,
+    "cast": _cast,
+    "input": _input,
+    "const": _const,
+    "arange": _arange,
+    "fill": _fill,
+    "expand": _expand,
+    "shape": _shape,
+    "size": _size,
+    **dict.fromkeys(STRATEGIC_OPS, _by_strategy),
+}

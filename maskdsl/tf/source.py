@@ -1,0 +1,47 @@
+"""Python source text for values the generated code holds: literals and dtypes, printed
+from parsed values, never from the program's text.
+
+>>> literal((1.5, float("nan"), True)), tf_dtype("int8")
+('[1.5, rt.nan, True]', 'tf.int8')
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from maskdsl.ir.dtypes import dtype_kind
+from maskdsl.language.names import IDENTIFIER
+
+
+def literal(value) -> str:
+    """Python source for a parsed literal value (never user text)."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "rt.nan"
+        if math.isinf(value):
+            return "rt.inf" if value > 0 else "-rt.inf"
+        return repr(float(value))
+    raise TypeError(f"not a literal: {value!r}")
+
+
+def converted(value, dtype: str):
+    """A literal as `dtype` would hold it (2.7 -> 2 for integers: NumPy's unsafe cast on assignment)."""
+    kind = dtype_kind(dtype)
+    if (kind in "iu" and isinstance(value, float)) or (kind == "b" and not isinstance(value, tuple)):
+        with np.errstate(all="ignore"):  # NumPy's unsafe cast, as assignment does (inf, nan included)
+            return np.array(value).astype(dtype).item()
+    return value
+
+
+def tf_dtype(dtype: str) -> str:
+    if not IDENTIFIER.match(dtype):
+        raise ValueError(dtype)
+    return f"tf.{dtype}"

@@ -1,0 +1,304 @@
+"""The TensorFlow lowering of each strategy (passes/strategies.py), registered by its name.
+
+A node choose_strategy annotated is lowered by its strategy's entry in
+`STRATEGY_LOWERINGS`; tests/test_op_tables.py checks every strategy has one. Reductions
+differ by kind: `PLAIN_FORMS` and `MASKED_FORMS` have one entry per reduction kind of
+ir/ops.REDUCTIONS (whole-array masked reductions are rt.masked_reduce, chunked).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from maskdsl.errors import IndexOutOfRangeError, ShapeError
+from maskdsl.ir.indexing import MASKS, IndexKind, index_operands, node_plan
+from maskdsl.ir.nodes import Node, Program, postorder
+from maskdsl.ir.ops import REDUCTIONS
+from maskdsl.language.names import IDENTIFIER
+from maskdsl.passes.strategies import (ADAPTIVE, BOOLEAN_MASK, GATHER, GENERAL, MASKED, PLAIN, REPLACE, SCATTER,
+                                       WHERE)
+from maskdsl.tf.source import tf_dtype
+
+STRATEGY_LOWERINGS: dict[str, Callable] = {}
+
+
+def _lowers(strategy):
+    def register(lowering):
+        STRATEGY_LOWERINGS[strategy.name] = lowering
+        return lowering
+    return register
+
+
+# ---- selections ----
+
+@_lowers(BOOLEAN_MASK)
+def boolean_mask(emitter, node):
+    x, operands, plan = node.args[0], index_operands(node), node_plan(node)
+    item = plan.mask_item
+    mask = emitter.mask_checked(operands[item.operands[0]], x, item.dims[0], node.span)
+    emitter.emit(node, f"tf.boolean_mask({emitter.ref(x)}, {mask}, axis={item.dims[0]})")
+
+
+@_lowers(GATHER)
+def gather(emitter, node):
+    x, operands, plan = node.args[0], index_operands(node), node_plan(node)
+    item = next(it for it in plan.items if it.kind == IndexKind.INT_ARRAY)
+    idx = operands[item.operands[0]]
+    tag = emitter.check(IndexOutOfRangeError, f"index out of bounds for axis {item.dims[0]}", node.span)
+    emitter.emit(node, f"rt.gather({emitter.ref(x)}, {emitter.as_dtype(idx, 'int64')}, {item.dims[0]}, {tag})")
+
+
+@_lowers(GENERAL)
+def general(emitter, node):
+    x, operands, plan = node.args[0], index_operands(node), node_plan(node)
+    masked = any(it.kind in MASKS for it in plan.items)
+    tag = emitter.check(ShapeError if masked else IndexOutOfRangeError,
+                        "index out of bounds or boolean index did not match the indexed array", node.span)
+    emitter.emit(node, f"rt.select_general({emitter.ref(x)}, {emitter.items_literal(plan)}, {plan.newaxes!r}, "
+                       f"{emitter.operands_literal(operands)}, {tag})")
+
+
+# ---- updates ----
+
+@_lowers(REPLACE)
+def replace(emitter, node):
+    x, value = node.args[0], node.args[-1]
+    v = emitter.as_dtype(value, x.dtype)
+    if value.shape == x.shape and None not in x.shape:
+        return emitter.emit(node, v)
+    emitter.emit(node, f"tf.broadcast_to({v}, tf.shape({emitter.ref(x)}))")
+
+
+@_lowers(WHERE)
+def where(emitter, node):
+    x, operands, value = node.args[0], index_operands(node), node.args[-1]
+    plan = node_plan(node)
+    v = emitter.as_dtype(value, x.dtype)
+    if plan.only_masks:
+        item = plan.mask_item
+        mask = emitter.mask_checked(operands[item.operands[0]], x, item.dims[0], node.span)
+        trailing = len(x.shape) - item.dims[-1] - 1
+        mask = f"rt.expand_mask({mask}, {trailing})" if trailing else mask
+    else:
+        tag = emitter.check(IndexOutOfRangeError, "index out of bounds", node.span)
+        mask = (f"rt.index_mask({emitter.ref(x)}, {emitter.items_literal(plan)}, "
+                f"{emitter.operands_literal(operands)}, {tag})")
+    emitter.emit(node, f"tf.where({mask}, {v}, {emitter.ref(x)})")
+
+
+@_lowers(SCATTER)
+def scatter(emitter, node):
+    x, operands, value = node.args[0], index_operands(node), node.args[-1]
+    plan = node_plan(node)
+    span = node.span
+    v = emitter.as_dtype(value, x.dtype)
+    if plan.only_masks and plan.mask_item.dims[0] == 0:
+        mask = emitter.mask_checked(operands[plan.mask_item.operands[0]], x, 0, span)
+        coords = emitter.fresh()
+        emitter.line(f"{coords} = tf.where({mask})")
+        tag = emitter.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
+        return emitter.emit(node, f"tf.tensor_scatter_nd_update({emitter.ref(x)}, {coords}, "
+                                  f"rt.selected_values({v}, {emitter.ref(x)}, {coords}, {tag}), name={tag})")
+    masked = any(it.kind in MASKS for it in plan.items)
+    tag = emitter.check(ShapeError if masked else IndexOutOfRangeError,
+                        "boolean index did not match the indexed array, or the values do not fit the selection"
+                        if masked else "index out of bounds", span)
+    emitter.emit(node, f"rt.scatter_general({emitter.ref(x)}, {emitter.items_literal(plan)}, {plan.newaxes!r}, "
+                       f"{emitter.operands_literal(operands)}, {v}, {tag})")
+
+
+@_lowers(ADAPTIVE)
+def adaptive(emitter, node):
+    """tf.cond on the mask's count: gather/compute/scatter when sparse, tf.where when dense."""
+    x, mask_node, dense, sparse = node.args
+    mask = emitter.mask_checked(mask_node, x, 0, node.span)
+    checked = mask
+    if not IDENTIFIER.match(mask):
+        checked = emitter.fresh()
+        emitter.line(f"{checked} = {mask}")
+    fraction = emitter.fresh()
+    emitter.line(f"{fraction} = rt.true_fraction({checked})")
+    # the two branches are the update each strategy lowers; the mask is on x's leading dims
+    attrs = tuple((k, v) for k, v in node.attrs if k == "casting") + (("index", (IndexKind.MASK,)),)
+    branches = []
+    for strategy, op, value in ((SCATTER, "update", sparse), (WHERE, "dense_update", dense)):
+        branch = Node(op, (x, mask_node, value), attrs + (("strategy", strategy.name),), node.dtype, node.shape,
+                      node.weak, node.span)
+        checks = len(emitter.checks)
+        branches.append(_branch(emitter, f"{strategy.name}_branch", branch))
+    if node.attr("dense_xla") and len(emitter.checks) == checks:
+        # XLA drops in-graph checks, so only a branch without any runs under it
+        branches[1] = f"tf.function({branches[1]}, jit_compile=True, autograph=False)"
+    emitter.emit(node, f"tf.cond({fraction} < {float(node.attr('threshold'))!r}, {branches[0]}, {branches[1]})")
+
+
+def _branch(emitter, label: str, node: Node) -> str:
+    """Emit `def <label>(): ...; return <node>` holding the nodes only this branch needs."""
+    name = f"{label}_{emitter.counter + 1}"
+    emitter.counter += 1
+    emitter.line(f"def {name}():")
+    saved = dict(emitter.names)
+    emitter.indent += 4
+    for n in postorder(node.args):
+        if id(n) not in emitter.names and id(n) in emitter.branch_only:
+            emitter.node(n)
+    STRATEGY_LOWERINGS[node.attr("strategy")](emitter, node)
+    emitter.line(f"return {emitter.names[id(node)]}")
+    emitter.indent -= 4
+    emitter.names = saved
+    return name
+
+
+def branch_only_nodes(program: Program) -> dict[int, Node]:
+    """Nodes needed only by one branch of an adaptive update (emitted inside that branch)."""
+    adaptive = [n for n in program.nodes() if n.op == "adaptive_update"]
+    if not adaptive:
+        return {}
+    skip = {id(n) for n in adaptive}
+    # everything reachable without entering an adaptive update's two values is needed outside
+    outside, stack = {}, list(program.roots())
+    while stack:
+        n = stack.pop()
+        if id(n) in outside:
+            continue
+        outside[id(n)] = n
+        stack.extend(n.args[:2] if id(n) in skip else n.args)
+    only = {}
+    for n in adaptive:
+        dense = {id(m): m for m in postorder([n.args[2]]) if id(m) not in outside}
+        sparse = {id(m): m for m in postorder([n.args[3]]) if id(m) not in outside}
+        for key in dense.keys() ^ sparse.keys():
+            only[key] = dense.get(key) or sparse.get(key)
+    return only
+
+
+# ---- reductions ----
+
+REDUCERS = {"sum": "tf.reduce_sum", "prod": "tf.reduce_prod", "min": "rt.reduce_min", "max": "rt.reduce_max",
+            "mean": "tf.reduce_mean", "any": "tf.reduce_any", "all": "tf.reduce_all"}
+
+
+def _mean_accumulator(node) -> str:
+    """TensorFlow's float16 mean loses NumPy's accuracy: accumulate in float32."""
+    return "float32" if node.dtype == "float16" else node.dtype
+
+
+def _plain_count(emitter, node, x, axis, keep):
+    if node.attr("axis") is None and not keep:
+        truth = emitter.ref(x) if x.dtype == "bool" else f"tf.not_equal({emitter.ref(x)}, 0)"
+        return emitter.emit(node, f"rt.count_true({truth})")
+    emitter.emit(node, f"tf.math.count_nonzero({emitter.ref(x)}, axis={axis}, keepdims={keep}, dtype=tf.int64)")
+
+
+def _plain_logical(emitter, node, x, axis, keep):
+    emitter.emit(node, f"{REDUCERS[node.attr('kind')]}({emitter.as_dtype(x, 'bool')}, axis={axis}, keepdims={keep})")
+
+
+def _plain_mean(emitter, node, x, axis, keep):
+    acc = _mean_accumulator(node)
+    expr = f"tf.reduce_mean({emitter.as_dtype(x, acc)}, axis={axis}, keepdims={keep})"
+    emitter.emit(node, expr if acc == node.dtype else f"tf.cast({expr}, {tf_dtype(node.dtype)})")
+
+
+def _plain_arithmetic(emitter, node, x, axis, keep):
+    kind = node.attr("kind")
+    expr = f"{REDUCERS[kind]}({emitter.as_dtype(x, node.dtype)}, axis={axis}, keepdims={keep})"
+    if REDUCTIONS[kind].fails_on_empty and None in x.shape:
+        tag = emitter.empty_check(kind, node.span)
+        emitter.emit(node, expr)
+        name = emitter.ref(node)
+        emitter.line(f"{name} = rt.nonempty({name}, tf.size({emitter.ref(x)}), {tag})")
+        return
+    emitter.emit(node, expr)
+
+
+PLAIN_FORMS = {"sum": _plain_arithmetic, "prod": _plain_arithmetic, "min": _plain_arithmetic,
+               "max": _plain_arithmetic, "mean": _plain_mean, "any": _plain_logical, "all": _plain_logical,
+               "count": _plain_count}
+
+
+@_lowers(PLAIN)
+def plain_reduce(emitter, node):
+    axis = "None" if node.attr("axis") is None else repr(list(node.attr("axes")))
+    PLAIN_FORMS[node.attr("kind")](emitter, node, node.args[0], axis, node.attr("keepdims"))
+
+
+def _masked_fill(identity: str):
+    """Reduce where(mask, x, identity): sum, prod."""
+    def form(emitter, node, x, m, mb, axis, keep):
+        acc = node.dtype
+        xv = emitter.as_dtype(x, acc)
+        emitter.emit(node, f"{REDUCERS[node.attr('kind')]}(tf.where({mb}, {xv}, tf.constant({identity}, "
+                           f"{tf_dtype(acc)})), axis={axis}, keepdims={keep})")
+    return form
+
+
+def _masked_count(emitter, node, x, m, mb, axis, keep):
+    emitter.emit(node, f"tf.math.count_nonzero(tf.logical_and({mb}, tf.not_equal({emitter.ref(x)}, 0)), "
+                       f"axis={axis}, keepdims={keep}, dtype=tf.int64)")
+
+
+def _masked_any(emitter, node, x, m, mb, axis, keep):
+    emitter.emit(node, f"tf.reduce_any(tf.logical_and({mb}, {emitter.as_dtype(x, 'bool')}), axis={axis}, "
+                       f"keepdims={keep})")
+
+
+def _masked_all(emitter, node, x, m, mb, axis, keep):
+    emitter.emit(node, f"tf.reduce_all(tf.logical_or(rt.logical_not({mb}), {emitter.as_dtype(x, 'bool')}), "
+                       f"axis={axis}, keepdims={keep})")
+
+
+def _masked_mean(emitter, node, x, m, mb, axis, keep):
+    mask = node.args[1]
+    acc = _mean_accumulator(node)
+    total = (f"tf.reduce_sum(tf.where({mb}, {emitter.as_dtype(x, acc)}, tf.constant(0, {tf_dtype(acc)})), "
+             f"axis={axis}, keepdims={keep})")
+    count = f"tf.cast(rt.count_true({m}), {tf_dtype(acc)})"
+    if node.attr("axis") is None and len(x.shape) > len(mask.shape):  # each selected row holds size(rest) elements
+        count = f"{count} * tf.cast(tf.reduce_prod(tf.shape({emitter.ref(x)})[{len(mask.shape)}:]), {tf_dtype(acc)})"
+    expr = f"{total} / ({count})"
+    emitter.emit(node, expr if acc == node.dtype else f"tf.cast({expr}, {tf_dtype(node.dtype)})")
+
+
+def _masked_extreme(fill: str):
+    """Reduce where(mask, x, the dtype's extreme); nothing selected is an error (NumPy): min, max."""
+    def form(emitter, node, x, m, mb, axis, keep):
+        kind = node.attr("kind")
+        xv = emitter.as_dtype(x, node.dtype)
+        tag = emitter.empty_check(kind, node.span)
+        emitter.emit(node, f"{REDUCERS[kind]}(tf.where({mb}, {xv}, tf.constant({fill}({tf_dtype(node.dtype)}), "
+                           f"{tf_dtype(node.dtype)})), axis={axis}, keepdims={keep})")
+        name = emitter.ref(node)
+        emitter.line(f"{name} = rt.nonempty({name}, tf.cast(tf.reduce_any({m}), tf.int32), {tag})")
+    return form
+
+
+MASKED_FORMS = {"sum": _masked_fill("0"), "prod": _masked_fill("1"), "count": _masked_count, "any": _masked_any,
+                "all": _masked_all, "mean": _masked_mean, "min": _masked_extreme("rt.highest"),
+                "max": _masked_extreme("rt.lowest")}
+
+
+@_lowers(MASKED)
+def masked_reduce(emitter, node):
+    """reduce(x[m]) without the dynamic shape: reduce(where(m, x, identity))."""
+    x, mask = node.args
+    trailing = len(x.shape) - len(mask.shape)
+    m = emitter.mask_checked(mask, x, 0, node.span)
+    mb = f"rt.expand_mask({m}, {trailing})" if trailing else m
+    axes = list(range(len(x.shape))) if node.attr("axis") is None else list(range(len(mask.shape)))
+    if not trailing and len(axes) == len(x.shape):
+        return _whole_masked_reduce(emitter, node, m)
+    MASKED_FORMS[node.attr("kind")](emitter, node, x, m, mb, repr(axes), node.attr("keepdims"))
+
+
+def _whole_masked_reduce(emitter, node, mask: str):
+    """reduce(x[m]) with m of x's shape, over all of it: chunked (rt.masked_reduce)."""
+    kind, x = node.attr("kind"), node.args[0]
+    acc = _mean_accumulator(node) if kind == "mean" else node.dtype
+    tag = emitter.empty_check(kind, node.span) if REDUCTIONS[kind].fails_on_empty else "None"
+    expr = f"rt.masked_reduce({kind!r}, {emitter.ref(x)}, {mask}, {tf_dtype(acc)}, {tag})"
+    if acc != node.dtype:
+        expr = f"tf.cast({expr}, {tf_dtype(node.dtype)})"
+    if node.attr("keepdims"):
+        expr = f"tf.reshape({expr}, {[1] * len(x.shape)!r})"
+    emitter.emit(node, expr)
