@@ -1,7 +1,9 @@
 """The optimiser: passes run in the order of PASSES, each a pure function Program -> Program.
 
 `optimize` runs all passes and verifies the IR (after each pass when
-MASKDSL_CHECK_IR=1, as in the test suite; once at the end otherwise).
+MASKDSL_CHECK_IR=1, as in the test suite; once at the end otherwise). Options reach a
+pass by its signature, as sqlglot hands options to its rules: `choose_strategy` takes
+`strategy=`, so `optimize(program, options={"strategy": "scatter"})` gives it that one.
 
 >>> [p.__name__ for p in PASSES]
 ['infer_types', 'fold_constants', 'simplify_masks', 'merge_updates', 'eliminate_dead_code', 'choose_strategy']
@@ -9,7 +11,9 @@ MASKDSL_CHECK_IR=1, as in the test suite; once at the end otherwise).
 
 from __future__ import annotations
 
+import inspect
 import os
+from functools import cache
 
 from maskdsl.errors import MaskDSLError
 from maskdsl.gcpause import paused
@@ -32,13 +36,25 @@ def check_each_pass() -> bool:
     return os.environ.get("MASKDSL_CHECK_IR", "") not in ("", "0")
 
 
+@cache
+def accepted_options(run) -> frozenset[str]:
+    """The keyword options a pass takes: every parameter after the program."""
+    return frozenset(list(inspect.signature(run).parameters)[1:])
+
+
 @paused
 def optimize(program: Program, passes=PASSES, check: bool = True, options=None) -> Program:
-    """Run the passes in order; with check, verify the IR (after each pass if check_each_pass())."""
+    """Run the passes in order, each with the `options` its signature names; with check,
+    verify the IR (after each pass if check_each_pass())."""
+    options = options or {}
+    unknown = set(options).difference(*(accepted_options(run) for run in passes))
+    if unknown:
+        raise TypeError(f"no pass takes the option{'s' if len(unknown) > 1 else ''} {', '.join(sorted(unknown))}")
     each = check and check_each_pass()
     try:
         for run in passes:
-            program = run(program) if run is not choose_strategy or options is None else run(program, **options)
+            wanted = accepted_options(run)
+            program = run(program, **{k: v for k, v in options.items() if k in wanted}) if wanted else run(program)
             if each:
                 verify(program)
         if check and not each:
