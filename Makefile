@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench fuzz clean
+.PHONY: demo test test-fast lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# ruff: pyflakes, pycodestyle, bugbear and pyupgrade (pyproject.toml [tool.ruff])
+lint: $(STAMP)
+	$(BIN)/ruff check maskdsl tests tools benchmarks examples
 
 # the TensorFlow-free tier: parser, IR and passes, in seconds (fails if TensorFlow gets imported)
 test-fast: $(STAMP)

@@ -62,6 +62,7 @@ TensorFlow version, script, command line and the raw per-element nanoseconds.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -113,7 +114,7 @@ def data(n: int, selectivity: float = 0.25, seed: int = 0) -> dict:
 
 def per_call(functions: dict, args: dict, repeats: int = REPEATS) -> dict[str, float]:
     """Median seconds per call of each function on its arguments, interleaved; first call excluded."""
-    calls = {name: (lambda f, a: lambda: f(*a))(f, args[name]) for name, f in functions.items()}
+    calls = {name: functools.partial(f, *args[name]) for name, f in functions.items()}
     for call in calls.values():
         H.materialise(call())
     times = H.interleaved(calls, repeats)
@@ -158,7 +159,7 @@ def measure_sparse() -> dict[str, float]:
     calls = {}
     for label, d in (("lo", lo), ("hi", hi)):
         for name, f in functions.items():
-            calls[f"{name}@{label}"] = (lambda f, a: lambda: f(*a))(f, tuple(d[a] for a in inputs[name]))
+            calls[f"{name}@{label}"] = functools.partial(f, *(d[a] for a in inputs[name]))
     for call in calls.values():
         H.materialise(call())
     times = {k: H.median(v) for k, v in H.interleaved(calls, REPEATS + 10).items()}  # slopes are noisier
@@ -209,7 +210,7 @@ def measure_jit(sizes=JIT_SIZES, repay_calls: int = REPAY_CALLS) -> dict:
                 start = time.perf_counter()
                 H.materialise(f(d["x"], d["m"]))
                 first[key] = time.perf_counter() - start
-                calls[key] = (lambda f: lambda: f(d["x"], d["m"]))(f)
+                calls[key] = functools.partial(f, d["x"], d["m"])  # this d, not the loop's last
                 H.materialise(calls[key]())
         med = {k: H.median(v) for k, v in H.interleaved(calls, repeats).items()}
         per_program = {}

@@ -129,7 +129,7 @@ class CompiledProgram:
         if signature is not None:
             self._fix_signature(signature)
 
-    def with_signature(self, signature) -> "CompiledProgram":
+    def with_signature(self, signature) -> CompiledProgram:
         """This program, parsed and lowered once, compiled for `signature` as if it had been given
         to compile(): a front end learns `inputs` first, then fixes their types."""
         program = copy.copy(self)

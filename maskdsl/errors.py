@@ -34,14 +34,14 @@ class Span:
     column: int
 
     @staticmethod
-    def at(source: str, start: int, end: int | None = None) -> "Span":
+    def at(source: str, start: int, end: int | None = None) -> Span:
         """The span of source[start:end], computing line and column."""
         end = start + 1 if end is None else end
         line = source.count("\n", 0, start) + 1
         column = start - (source.rfind("\n", 0, start) + 1) + 1
         return Span(start, max(end, start), line, column)
 
-    def cover(self, other: "Span | None") -> "Span":
+    def cover(self, other: Span | None) -> Span:
         """The smallest span containing both."""
         if other is None:
             return self
@@ -127,7 +127,7 @@ class MaskDSLError(Exception):
         return self.span.column if self.span else None
 
     def relocated(self, *, span=_KEEP, source=_KEEP, filename=_KEEP, hint=_KEEP, offset: int | None = None,
-                  template=_KEEP, places=_KEEP) -> "MaskDSLError":
+                  template=_KEEP, places=_KEEP) -> MaskDSLError:
         """A copy of this error pointing elsewhere; what is not given is kept.
 
         `offset`: the error's span (and places) point into a text that starts at `offset`
@@ -153,7 +153,7 @@ class MaskDSLError(Exception):
         out.args = (out.message,)
         return out
 
-    def with_source(self, source: str, filename: str | None = None) -> "MaskDSLError":
+    def with_source(self, source: str, filename: str | None = None) -> MaskDSLError:
         """This error with the program text (and file name) filled in where it has none, so
         str() can draw the caret (a copy when anything is filled in)."""
         fill_source = self.source is None and source is not None

@@ -111,7 +111,7 @@ def test_source_is_what_runs():
 
 def test_source_before_any_call_without_signature_is_a_clear_error():
     with pytest.raises(maskdsl.MaskDSLError, match="signature"):
-        maskdsl.compile("y = x + 1").source
+        maskdsl.compile("y = x + 1").source  # noqa: B018 (the property raises)
 
 
 def test_works_inside_tf_data_map():

@@ -65,18 +65,18 @@ def _x_set(x, m, value):
 
 I8 = np.array([-128, -5, 0, 7, 127, 100], np.int8)
 F = np.array([1.0, np.nan, -2.0, np.inf, 0.0, -0.0], np.float64)
-I = np.array([3, -1, 0, 7, -8, 2], np.int32)
+I32 = np.array([3, -1, 0, 7, -8, 2], np.int32)
 
 VALUES = [
     # (program, inputs, the same computation in NumPy)
-    ("x - -1", {"x": I}, _np(lambda x: x + 1)),
-    ("x - - -1", {"x": I}, _np(lambda x: x - 1)),
-    ("x--1", {"x": I}, _np(lambda x: x + 1)),
-    ("1_000 + .5 + 5. + x", {"x": I}, _np(lambda x: 1005.5 + x)),
+    ("x - -1", {"x": I32}, _np(lambda x: x + 1)),
+    ("x - - -1", {"x": I32}, _np(lambda x: x - 1)),
+    ("x--1", {"x": I32}, _np(lambda x: x + 1)),
+    ("1_000 + .5 + 5. + x", {"x": I32}, _np(lambda x: 1005.5 + x)),
     ("x * 1e-400", {"x": F}, _np(lambda x: x * 0.0)),
-    ("x // 0", {"x": I}, _np(lambda x: np.floor_divide(x, np.int32(0)))),
-    ("x % 0", {"x": I}, _np(lambda x: np.remainder(x, np.int32(0)))),
-    ("x // y", {"x": I, "y": np.zeros(6, np.int32)}, _np(lambda x, y: x // y)),
+    ("x // 0", {"x": I32}, _np(lambda x: np.floor_divide(x, np.int32(0)))),
+    ("x % 0", {"x": I32}, _np(lambda x: np.remainder(x, np.int32(0)))),
+    ("x // y", {"x": I32, "y": np.zeros(6, np.int32)}, _np(lambda x, y: x // y)),
     ("x // -1", {"x": I8}, _np(lambda x: x // np.int8(-1))),
     ("x % -1", {"x": I8}, _np(lambda x: x % np.int8(-1))),
     ("x // y", {"x": I8, "y": np.full(6, -1, np.int8)}, _np(lambda x, y: x // y)),
@@ -97,22 +97,22 @@ VALUES = [
     ("maximum(x, nan)", {"x": F}, _np(lambda x: np.maximum(x, np.nan))),
     ("x[isnan(x)] = 0.0; x", {"x": F}, _np(lambda x: _x_set(x, np.isnan(x), 0.0))),
     ("mean(x[x > 10])", {"x": F}, _np(lambda x: np.mean(x[x > 10]))),
-    ("sum(x[x > 10])", {"x": I}, _np(lambda x: np.sum(x[x > 10]))),
-    ("count(x[x > 10])", {"x": I}, _np(lambda x: np.count_nonzero(x[x > 10]))),
-    ("x[x > 100]", {"x": I}, _np(lambda x: x[x > 100])),
-    ("x[True]", {"x": I}, _np(lambda x: x[True])),
-    ("x[False]", {"x": I}, _np(lambda x: x[False])),
-    ("x[True] = 5; x", {"x": I}, _np(lambda x: _x_set(x, True, 5))),
-    ("x[False] = 5; x", {"x": I}, _np(lambda x: _x_set(x, False, 5))),
-    ("x[m] = 2.7; x", {"x": I, "m": I > 0}, _np(lambda x, m: _x_set(x, m, 2.7))),
+    ("sum(x[x > 10])", {"x": I32}, _np(lambda x: np.sum(x[x > 10]))),
+    ("count(x[x > 10])", {"x": I32}, _np(lambda x: np.count_nonzero(x[x > 10]))),
+    ("x[x > 100]", {"x": I32}, _np(lambda x: x[x > 100])),
+    ("x[True]", {"x": I32}, _np(lambda x: x[True])),
+    ("x[False]", {"x": I32}, _np(lambda x: x[False])),
+    ("x[True] = 5; x", {"x": I32}, _np(lambda x: _x_set(x, True, 5))),
+    ("x[False] = 5; x", {"x": I32}, _np(lambda x: _x_set(x, False, 5))),
+    ("x[m] = 2.7; x", {"x": I32, "m": I32 > 0}, _np(lambda x, m: _x_set(x, m, 2.7))),
     ("x + 1", {"x": np.zeros(0, np.float32)}, _np(lambda x: x + 1)),
     ("x[x > 0] = 1; x", {"x": np.zeros(0, np.int64)}, _np(lambda x: _x_set(x, x > 0, 1))),
     ("sum(x)", {"x": np.zeros((0, 3), np.float32)}, _np(lambda x: np.sum(x))),
     ("mean(x)", {"x": np.zeros(0, np.float64)}, _np(lambda x: np.mean(x))),
     ("count(x > 0)", {"x": np.zeros(0, np.int32)}, _np(lambda x: np.count_nonzero(x > 0))),
     ("x[x > 0]", {"x": np.zeros((0, 3), np.float32)}, _np(lambda x: x[x > 0])),
-    ("x = x + 1\r\n\ty = x * 2\r\n", {"x": I}, _np(lambda x: {"x": x + 1, "y": (x + 1) * 2})),
-    ("# only comments\n\n;;\n y = x", {"x": I}, _np(lambda x: x)),
+    ("x = x + 1\r\n\ty = x * 2\r\n", {"x": I32}, _np(lambda x: {"x": x + 1, "y": (x + 1) * 2})),
+    ("# only comments\n\n;;\n y = x", {"x": I32}, _np(lambda x: x)),
 ]
 
 

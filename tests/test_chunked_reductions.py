@@ -18,7 +18,7 @@ from maskdsl.errors import ValueDSLError
 RNG = np.random.default_rng(7)
 F = RNG.standard_normal(50).astype(np.float32)
 F[[3, 30]] = np.nan  # nan wins in max/min when selected
-I = RNG.integers(-20, 20, 50).astype(np.int32)
+I32 = RNG.integers(-20, 20, 50).astype(np.int32)
 M = RNG.random(50) < 0.4
 M[3] = False  # keep one nan outside the selection
 M[30] = True
@@ -48,7 +48,7 @@ def run(src, shape_kind, **arrays):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("data", [F, I], ids=["float32", "int32"])
+@pytest.mark.parametrize("data", [F, I32], ids=["float32", "int32"])
 def test_matches_numpy(kind, data, shape_kind):
     small = data if kind != "prod" else np.clip(data, -2, 2)  # keep int products small
     f, got = run(f"{kind}(x[m])", shape_kind, x=small, m=M)

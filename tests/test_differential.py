@@ -41,7 +41,7 @@ NUMPY = {
     "mean": np.mean, "min": np.min, "max": np.max, "prod": np.prod, "any": np.any, "all": np.all,
     "count": np.count_nonzero, "arange": np.arange, "zeros": np.zeros, "ones": np.ones, "full": np.full,
     "shape": lambda a: np.array(np.shape(a), np.int64), "size": np.size, "nan": np.nan, "inf": np.inf,
-    **{t: (lambda t: lambda v: np.asarray(v).astype(t))(t) for t in
+    **{t: (lambda dtype: lambda v: np.asarray(v).astype(dtype))(t) for t in
        ("bool", "int8", "int16", "int32", "int64", "uint8", "float16", "float32", "float64")},
 }
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
 
 import maskdsl
 from error_catalogue import example, trigger as trigger_row

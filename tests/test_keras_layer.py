@@ -39,7 +39,7 @@ def test_program_layer_in_a_model_survives_a_keras_round_trip(tmp_path):
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
     assert_same(loaded.predict(X, verbose=0), want)
-    restored = next(l for l in loaded.layers if isinstance(l, MaskLayer))
+    restored = next(layer for layer in loaded.layers if isinstance(layer, MaskLayer))
     assert restored.get_config()["program"] == layer.get_config()["program"]
 
 

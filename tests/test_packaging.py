@@ -27,11 +27,11 @@ def test_wheel_ships_grammar_and_works_outside_the_checkout(tmp_path):
     elsewhere.mkdir()
     script = (
         "import maskdsl, numpy as np, pathlib\n"
-        "assert pathlib.Path(maskdsl.__file__).parent.parent == pathlib.Path(r'%s'), maskdsl.__file__\n"
+        f"assert pathlib.Path(maskdsl.__file__).parent.parent == pathlib.Path(r'{target}'), maskdsl.__file__\n"
         "from maskdsl.language.parser import grammar_text\n"
         "assert 'COMPOP' in grammar_text()\n"
-        "print(maskdsl.evaluate('x[x > 4 & x %% 2 == 0] *= 2; x', x=np.arange(10)).numpy().tolist())\n"
-    ) % target
+        "print(maskdsl.evaluate('x[x > 4 & x % 2 == 0] *= 2; x', x=np.arange(10)).numpy().tolist())\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(target), TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run([sys.executable, "-c", script], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

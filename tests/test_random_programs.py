@@ -4,7 +4,6 @@ the unoptimised IR (or both raise the same kind of MaskDSLError)."""
 import os
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

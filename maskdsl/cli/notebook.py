@@ -225,10 +225,10 @@ class NotebookSession(Session):
         self.namespace.update(values)
         return result
 
-    def explain(self, text: str) -> "Explanation":
+    def explain(self, text: str) -> Explanation:
         return Explanation(self._compile(text, None).explain())
 
-    def tensorflow_source(self, text: str) -> "TensorFlowSource":
+    def tensorflow_source(self, text: str) -> TensorFlowSource:
         return TensorFlowSource(self._compile(text, None).source)
 
     def time(self, text: str) -> str:

@@ -11,7 +11,8 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
+from collections.abc import Iterable
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter

@@ -87,7 +87,7 @@ class Session:
         return format_value(result) if result is not None else ""
 
     # ---- statements ----
-    def _prepare(self, text: str) -> "_Line":
+    def _prepare(self, text: str) -> _Line:
         """Compile a line so that it returns every name it assigns and its final expression."""
         module = parse(text)
         if not module.statements:
@@ -137,7 +137,7 @@ class Session:
                 "assign it first, or :load it from a .npy/.npz file")
         return UnknownNameError(f"name '{escape_text(name)}' is not defined", span, source=source, hint=hint)
 
-    def _run(self, line: "_Line") -> dict[str, np.ndarray]:
+    def _run(self, line: _Line) -> dict[str, np.ndarray]:
         """Call a compiled line on the session variables; returns output name -> array."""
         program = line.program
         if program is None:
@@ -426,7 +426,7 @@ class _Line:
     text: str
     program: object | None
     result: str | None = None
-    insertion: "_Insertion | None" = None
+    insertion: _Insertion | None = None
 
 
 class _Insertion:

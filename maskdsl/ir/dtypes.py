@@ -46,7 +46,7 @@ class Type:
     _SPEC = re.compile(r"^\s*([a-z0-9]+)\s*(?:\[(.*)\])?\s*$")
 
     @classmethod
-    def parse(cls, spec: str) -> "Type":
+    def parse(cls, spec: str) -> Type:
         """Parse a type spec such as "float32", "int64[5]" or "float32[None, 3]"."""
         if isinstance(spec, Type):
             return spec

@@ -90,7 +90,7 @@ def operand_facts(operands) -> list[tuple]:
     return [(a.shape, a.dtype, a.attr("value") if a.op == "const" else None) for a in operands]
 
 
-def node_plan(node) -> "IndexPlan":
+def node_plan(node) -> IndexPlan:
     """The plan of a typed indexed node."""
     return plan_index(node.args[0].shape, node.attr("index"), operand_facts(index_operands(node)))
 
@@ -227,7 +227,8 @@ def _plan(shape: tuple, pattern: tuple, operands: list, spans=None) -> IndexPlan
                 if given:
                     op_shape, dtype, value = operands[k]
                     if op_shape != () or dtype_kind(dtype) not in "iub":
-                        raise DTypeError(f"slice bounds must be integer scalars, got {dtype}{list(op_shape) if op_shape else ''}",
+                        shape_text = list(op_shape) if op_shape else ""
+                        raise DTypeError(f"slice bounds must be integer scalars, got {dtype}{shape_text}",
                                          spans[k])
                     ops.append(k)
                     k += 1

@@ -122,7 +122,7 @@ class Node:
                 return v
         return default
 
-    def replace(self, **changes) -> "Node":
+    def replace(self, **changes) -> Node:
         get = changes.get
         return Node(get("op", self.op), get("args", self.args), get("attrs", self.attrs),
                     get("dtype", self.dtype), get("shape", self.shape), get("weak", self.weak),
@@ -134,7 +134,7 @@ class Node:
         attrs.update(updates)
         return tuple(sorted(attrs.items()))
 
-    def with_attrs(self, **updates) -> "Node":
+    def with_attrs(self, **updates) -> Node:
         return self.replace(attrs=self.attrs_with(**updates))
 
     @property

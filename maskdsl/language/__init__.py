@@ -2,7 +2,8 @@
 
 `parser` turns text into a syntax tree (`syntax`) using the grammar in the top-level
 `grammar/` folder; `lower` turns the tree into SSA IR using the function table
-(`functions`); `highlight` is the Pygments lexer that colours it. `prepare` does all three and binds input types: the starting point of
+(`functions`); `highlight` is the Pygments lexer that colours it. `prepare` does all
+three and binds input types: the starting point of
 every pass fixture. Nothing here imports TensorFlow.
 
 >>> from maskdsl.ir.nodes import format_program

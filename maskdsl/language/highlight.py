@@ -1,7 +1,8 @@
 """A Pygments lexer for maskdsl: syntax highlighting in the REPL and in the docs.
 
 It follows grammar/maskdsl.lark: `and or not` are operators, `True False None nan
-inf` constants (both lists from maskdsl.language.names), built-in functions are told apart from variables, and a line that
+inf` constants (both lists from maskdsl.language.names), built-in functions are told
+apart from variables, and a line that
 starts with `:` is a REPL command (`:explain`, `:vars`, ...).
 
 >>> from pygments.token import Name

@@ -437,7 +437,8 @@ def _explain(e: UnexpectedInput, source: str, tracker: _BracketTracker) -> Parse
         elif ch in "'\"":
             hint = "maskdsl has no strings"
         elif ch in ".@$`!?{}\\":
-            hint = "maskdsl has no attributes, strings or decorators: only names, numbers, operators, calls and indexing"
+            hint = ("maskdsl has no attributes, strings or decorators: "
+                    "only names, numbers, operators, calls and indexing")
         return ParseError(f"unexpected character {describe_char(ch)}", span, hint=hint)
 
     token = getattr(e, "token", None)

@@ -18,7 +18,7 @@ from maskdsl.errors import Span
 class Node:
     span: Span | None = field(default=None, kw_only=True, repr=False)
 
-    def children(self) -> tuple["Node", ...]:
+    def children(self) -> tuple[Node, ...]:
         return ()
 
 

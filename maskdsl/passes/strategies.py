@@ -19,7 +19,7 @@ frozenset({'dense_update'})
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from maskdsl.ir.nodes import IRError, Program
 from maskdsl.passes import cost

@@ -90,7 +90,7 @@ class PipelineConfig:
     def error(self, message, node=None, hint=None, cls=ConfigError, at_key=False, **fields) -> MaskDSLError:
         return self.doc.error(message, node, hint=hint, cls=cls, at_key=at_key, **fields)
 
-    def reloaded(self, constants: dict) -> "PipelineConfig":
+    def reloaded(self, constants: dict) -> PipelineConfig:
         """The same pipeline read again with other constant values."""
         root = read_root(self.doc) if self.doc.text is not None else wrap_python(self.to_dict())
         return validate(self.doc, root, constants)

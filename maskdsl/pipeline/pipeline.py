@@ -48,16 +48,16 @@ class Pipeline:
 
     # ---- construction ----
     @classmethod
-    def from_yaml(cls, path_or_text, *, constants: dict | None = None) -> "Pipeline":
+    def from_yaml(cls, path_or_text, *, constants: dict | None = None) -> Pipeline:
         """Load a pipeline file (a path) or YAML text; `constants` overrides constant values."""
         return cls(load_config(path_or_text, constants))
 
     @classmethod
-    def from_dict(cls, data: dict, *, constants: dict | None = None) -> "Pipeline":
+    def from_dict(cls, data: dict, *, constants: dict | None = None) -> Pipeline:
         """A pipeline from plain data with the file's keys (inputs, constants, steps, outputs, ...)."""
         return cls(config_from_dict(data, constants))
 
-    def with_constants(self, **values) -> "Pipeline":
+    def with_constants(self, **values) -> Pipeline:
         """The same pipeline with some constants given other values (recompiled)."""
         return type(self)(self.config.reloaded(values))
 

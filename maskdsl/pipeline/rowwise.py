@@ -177,6 +177,7 @@ def _index(node: Node, args: list[_State], no) -> _State:
     selected_rank = len(plan.result_shape)
     if value_state.kind is Kind.ROWS and (value_state.space != space or len(value.shape) != selected_rank):
         return no("assigns values whose rows do not line up with the selected rows")
-    if value_state.kind is Kind.CONSTANT and selected_rank and len(value.shape) == selected_rank and value.shape[0] != 1:
+    if (value_state.kind is Kind.CONSTANT and selected_rank and len(value.shape) == selected_rank
+            and value.shape[0] != 1):
         return no("assigns a fixed-size array to a number of rows that depends on the data")
     return x_state

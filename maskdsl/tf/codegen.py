@@ -126,7 +126,8 @@ class Emitter:
         return repr(tuple((str(it.kind), it.operands, it.dims) for it in plan.items))
 
     def operands_literal(self, operands) -> str:
-        return "[" + ", ".join(self.ref(a) if a.op != "const" else self.as_dtype(a, "int64" if a.dtype != "bool" else "bool")
+        return "[" + ", ".join(self.ref(a) if a.op != "const"
+                               else self.as_dtype(a, "int64" if a.dtype != "bool" else "bool")
                                for a in operands) + "]"
 
     def param(self, node) -> str:

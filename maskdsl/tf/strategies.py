@@ -8,7 +8,7 @@ ir/ops.REDUCTIONS (whole-array masked reductions are rt.masked_reduce, chunked).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from maskdsl.errors import IndexOutOfRangeError, ShapeError
 from maskdsl.ir.indexing import MASKS, IndexKind, index_operands, node_plan
