@@ -79,3 +79,25 @@ def test_layer_inputs_and_errors():
         MaskLayer(3)
     with pytest.raises(maskdsl.InputError, match="fixed= needs a pipeline"):
         MaskLayer("y = a", fixed={"a": 1})
+
+
+# Saved by maskdsl 0.1.0 before its modules moved into family folders: a model saved by an
+# earlier layout must keep loading (Keras finds MaskLayer as maskdsl.keras>MaskLayer).
+SAVED = ROOT / "tests" / "fixtures" / "keras"
+
+
+@pytest.mark.slow
+def test_a_program_layer_saved_before_the_layout_change_loads():
+    loaded = keras.models.load_model(SAVED / "mask_layer_0.1.0.keras")
+    want = clean(X, 4).sum(axis=1, keepdims=True).repeat(2, axis=1)
+    assert_same(loaded.predict(X, verbose=0), want)
+
+
+@pytest.mark.slow
+def test_a_pipeline_layer_saved_before_the_layout_change_loads():
+    loaded = keras.models.load_model(SAVED / "pipeline_layer_0.1.0.keras")
+    got = loaded.predict(X, batch_size=3, verbose=0)
+    want = clean(X, 5)
+    ok = np.all(want >= 0, axis=1)
+    assert_same(got["x"], want)
+    assert_same(got["rows"], want[ok])
