@@ -381,6 +381,7 @@ TAGS = {
     "setitem_values": "an indexed assignment of a non-scalar value",
     "leading_one": "an assigned value with more dimensions than the selection (leading 1s)",
     "int_pow": "** on integers",
+    "int_pow_large": "** on integers with an exponent of 64 or more",
     "min_max_reduce": "min or max reduction",
     "signed_zero_op": "minimum, maximum or sign of floats",
     "mod_floordiv": "// or % (floor semantics)",
@@ -1339,6 +1340,8 @@ class ProgramGenerator:
                 tags.add("float16_mod")
         if op == "**" and all(k in "biu" for k in kinds):
             tags.add("int_pow")
+            if args[1].ok and np.any(np.asarray(args[1].value) >= 64):
+                tags.add("int_pow_large")
         if op in ("not", "invert") and args[0].root in COMPARISONS + ("chain", "isnan", "isinf", "isfinite"):
             tags.add("negated_cmp")
         if op in ("^", "==", "!=") and any(a.root in COMPARISONS + ("chain", "isnan", "isinf", "isfinite")
