@@ -7,12 +7,12 @@ None dimensions, and jit_compile=True); maskdsl.testing.oracle compares them and
 classifies each difference (its KNOWN table, with the issue-13 item of each category).
 
     .venv/bin/python tools/oracle.py --count 3000 --workers 1 --seed 1
-    .venv/bin/python tools/oracle.py --replay oracle-findings.jsonl     # re-run recorded findings
+    .venv/bin/python tools/oracle.py --replay oracle-findings.jsonl     # re-run and reclassify findings
 
 Findings are written as JSON lines, one per category (known categories by name, new ones
 by the kind of difference and the first words of its message), each with its number of
-occurrences, programs and modes and its smallest reproducer (maskdsl source, NumPy
-rendering, inputs with dtypes, both results). The exit status is 1 if any finding is
+occurrences, programs and modes, the seeds of up to 50 of its programs and its smallest
+reproducer (maskdsl source, NumPy rendering, inputs with dtypes, both results). The exit status is 1 if any finding is
 unclassified.
 """
 
@@ -36,15 +36,22 @@ from maskdsl.testing import oracle  # noqa: E402  (neither imports TensorFlow: t
 from maskdsl.testing.programs import TAGS, Config, random_case  # noqa: E402
 
 
+MAX_SEEDS = 50  # programs kept per category (their seeds), to replay or reclassify
+
+
 def case_seed(seed: int, k: int) -> int:
     return seed * 1_000_003 + k
 
 
 def category_key(finding) -> str:
-    """Known findings by category; new ones by kind and message shape (numbers and quoted
-    text removed), so one bug seen in many programs is one line."""
+    """Known findings by category; new ones by kind and, for wrong values, the output's dtype
+    and whether XLA ran it, else the message's shape (numbers and quoted text removed), so
+    one bug seen in many programs is one line."""
     if finding.category:
         return finding.category
+    if finding.kind in ("value", "dtype", "shape") and finding.output:
+        dtype = finding.expected.values[finding.output].dtype
+        return f"NEW {finding.kind}: {dtype}{' under XLA' if finding.mode.jit else ''}"
     words = re.sub(r"'[^']*'|\"[^\"]*\"|-?\d[\d.e+-]*|\[[^\]]*\]|\([^)]*\)", "_", finding.detail)
     return f"NEW {finding.kind}: {' '.join(words.split()[:10])}"
 
@@ -55,6 +62,10 @@ class Timeout(Exception):
 
 def _alarm(signum, frame):
     raise Timeout()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt()
 
 
 def worker(task) -> dict:
@@ -78,8 +89,8 @@ def worker(task) -> dict:
         except Timeout:
             found = []
             record(findings, {"category": f"NEW timeout: more than {timeout} s", "kind": "timeout",
-                              "seed": case.seed, "mode": "all", "source": case.source,
-                              "describe": case.describe()}, case)
+                              "seed": case.seed, "avoid": avoid, "mode": "all", "source": case.source,
+                              "describe": case.describe(), "known": False, "allowed": False})
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         ran += 1
@@ -89,24 +100,26 @@ def worker(task) -> dict:
             entry = {"category": key, "kind": f.kind, "seed": case.seed, "avoid": avoid, "mode": str(f.mode),
                      "source": case.source, "describe": f.describe(),
                      "known": f.category is not None, "allowed": oracle.is_allowed(f.category)}
-            record(findings, entry, case, new_program=key not in seen_here)
+            record(findings, entry, new_program=key not in seen_here)
             seen_here.add(key)
     return {"ran": ran, "findings": findings}
 
 
-def record(findings: dict, entry: dict, case, new_program: bool = True) -> None:
+def record(findings: dict, entry: dict, new_program: bool = True) -> None:
     key = entry["category"]
     old = findings.get(key)
     if old is None:
-        entry.update(count=1, programs=1, modes=[entry["mode"]])
+        entry.update(count=1, programs=1, modes=[entry["mode"]], seeds=[entry["seed"]])
         findings[key] = entry
         return
     old["count"] += 1
     old["programs"] += int(new_program)
     if entry["mode"] not in old["modes"]:
         old["modes"].append(entry["mode"])
+    if new_program and len(old["seeds"]) < MAX_SEEDS:
+        old["seeds"].append(entry["seed"])
     if len(entry["source"]) < len(old["source"]):  # keep the smallest reproducer
-        keep = {k: old[k] for k in ("count", "programs", "modes")}
+        keep = {k: old[k] for k in ("count", "programs", "modes", "seeds")}
         old.clear()
         old.update(entry, **keep)
 
@@ -119,10 +132,11 @@ def merge(total: dict, part: dict) -> None:
             continue
         count, programs = old["count"] + entry["count"], old["programs"] + entry["programs"]
         modes = old["modes"] + [m for m in entry["modes"] if m not in old["modes"]]
+        seeds = (old["seeds"] + entry["seeds"])[:MAX_SEEDS]
         if len(entry["source"]) < len(old["source"]):
             old.clear()
             old.update(entry)
-        old.update(count=count, programs=programs, modes=modes)
+        old.update(count=count, programs=programs, modes=modes, seeds=seeds)
 
 
 def replay(path: str) -> int:
@@ -131,10 +145,13 @@ def replay(path: str) -> int:
     bad = 0
     for line in Path(path).read_text().splitlines():
         entry = json.loads(line)
-        found = oracle.check(random_case(entry["seed"], Config(avoid=frozenset(entry.get("avoid", ())))))
-        now = sorted({category_key(f) for f in found})
-        print(f"{entry['category']}: now {now or 'no difference'}")
-        bad += any(f.category is None for f in found)
+        config = Config(avoid=frozenset(entry.get("avoid", ())))
+        now: Counter = Counter()
+        for seed in entry.get("seeds", [entry["seed"]]):
+            found = oracle.check(random_case(seed, config))
+            now.update({category_key(f) for f in found} or {"no difference"})
+            bad += any(f.category is None for f in found)
+        print(f"{entry['category']} ({len(entry.get('seeds', [1]))} programs): now {dict(now)}", flush=True)
     return 1 if bad else 0
 
 
@@ -168,6 +185,7 @@ def main(argv=None) -> int:
     findings: dict[str, dict] = {}
     ran, started = 0, time.time()
     ctx = multiprocessing.get_context("fork")
+    signal.signal(signal.SIGTERM, _interrupt)  # leaving the with-block then terminates the workers too
     with ctx.Pool(args.workers, maxtasksperchild=1) as pool:
         for result in pool.imap_unordered(worker, tasks):
             ran += result["ran"]

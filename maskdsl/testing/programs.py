@@ -380,6 +380,8 @@ TAGS = {
     "clip_bounds": "clip with a literal bound outside the array's dtype",
     "setitem_values": "an indexed assignment of a non-scalar value",
     "leading_one": "an assigned value with more dimensions than the selection (leading 1s)",
+    "float_pow": "** in floating point",
+    "pow_by_const": "** in floating point with a constant exponent",
     "int_pow": "** on integers",
     "int_pow_large": "** on integers with an exponent of 64 or more",
     "min_max_reduce": "min or max reduction",
@@ -1122,7 +1124,7 @@ class ProgramGenerator:
             names = [n for n, v in self.env.items() if _kind(v) == "b" and _shape(v) == tuple(shape)]
             if names:
                 return self._var(rng.choice(names))
-        if choice == "list" and 0 < prod(shape) <= 16:
+        if choice == "list" and shape and 0 < prod(shape) <= 16:
             values = np.array([rng.random() < 0.5 for _ in range(prod(shape))]).reshape(shape).tolist()
             return self._list(values)
         if choice == "arange" and "arange" in self.config.functions:
@@ -1357,8 +1359,12 @@ class ProgramGenerator:
             tags.add("unsigned_math")
         if op in ("minimum", "maximum", "sign", "clip") and "f" in kinds:
             tags.add("signed_zero_op")
-        if op in TRANSCENDENTAL or op == "**" and "f" in kinds:
+        if op in TRANSCENDENTAL:
             tags.add("transcendental")
+        if op == "**" and "f" in kinds:
+            tags.add("float_pow")
+            if args[1].const:
+                tags.add("pow_by_const")
         if op.startswith("cast:"):
             target = np.dtype(op[5:]).kind
             if kinds[0] == "f" and target == "i":
