@@ -4,7 +4,8 @@ never another exception, never a hang.
 
 Each example runs the front end (parse, lower, type with a random signature, every pass,
 TensorFlow source generation, the NumPy reference evaluator) under a hard time limit;
-a few compile and run in TensorFlow. The long campaign is tools/fuzz.py.
+a few compile and run in TensorFlow. The generator, the mutations and the random
+signatures and inputs are maskdsl/testing/programs.py's; the long campaign is tools/fuzz.py.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from hypothesis.extra.lark import from_lark
 import maskdsl
 from maskdsl.language.functions import FUNCTIONS
 from maskdsl.language.parser import grammar_text
+from maskdsl.testing import programs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import fuzz  # noqa: E402  (tools/fuzz.py: the generator, the mutations and the checked front end)
+import fuzz  # noqa: E402  (tools/fuzz.py: the checked front end)
 
 EXAMPLES = int(os.environ.get("MASKDSL_FUZZ_EXAMPLES", 150))
 SECONDS_PER_EXAMPLE = 10
@@ -59,6 +61,8 @@ def warm_up():
     check("x[x > 4] *= 2", 0)
 
 
+# Besides programs.Generator (hand-written to follow the grammar), Hypothesis derives programs
+# from the grammar file itself, so a rule added to the grammar is fuzzed at once.
 # The grammar's own terminals, with names from a small pool (so programs reuse variables
 # and call real functions) and mostly plain whitespace.
 NAMES = st.sampled_from(["x", "y", "m", "i", "v", "z", "_t", *sorted(FUNCTIONS), "foo", "eval", "tf", "t1", "x_1"])
@@ -85,33 +89,14 @@ def test_programs_from_the_grammar(text, seed):
     assert outcome == "ok" or outcome.endswith("Error")
 
 
-MUTATIONS = st.lists(st.tuples(st.sampled_from(["delete", "duplicate", "swap", "replace", "insert"]),
-                               st.integers(0, 200), st.integers(0, 200),
-                               st.sampled_from(fuzz.EXTRA_TOKENS)), min_size=1, max_size=4)
-
-
-def apply(text: str, mutations) -> str:
-    for kind, i, j, token in mutations:
-        tokens = fuzz.TOKEN_RE.findall(text) or [""]
-        i, j = i % len(tokens), j % len(tokens)
-        if kind == "delete":
-            del tokens[i]
-        elif kind == "duplicate":
-            tokens.insert(i, tokens[i])
-        elif kind == "swap":
-            tokens[i], tokens[j] = tokens[j], tokens[i]
-        elif kind == "replace":
-            tokens[i] = token
-        else:
-            tokens.insert(i, token)
-        text = "".join(tokens)
-    return text
+MUTATIONS = st.lists(st.tuples(st.sampled_from(programs.EDITS), st.integers(0, 200), st.integers(0, 200),
+                               st.sampled_from(programs.EXTRA_TOKENS)), min_size=1, max_size=4)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(st.sampled_from(fuzz.SEEDS), MUTATIONS, st.integers(0, 2**32))
+@given(st.sampled_from(programs.SEEDS), MUTATIONS, st.integers(0, 2**32))
 def test_mutated_programs(seed_program, mutations, seed):
-    outcome = check(apply(seed_program, mutations), seed)
+    outcome = check(programs.apply_edits(seed_program, mutations), seed)
     assert outcome == "ok" or outcome.endswith("Error")
 
 
@@ -119,7 +104,7 @@ def test_mutated_programs(seed_program, mutations, seed):
 @given(st.integers(0, 2**48))
 def test_generated_and_mutated_programs(seed):
     rng = random.Random(seed)
-    text = fuzz.make_input(rng, fuzz.Generator(rng))
+    text = programs.make_input(rng, programs.Generator(rng))
     outcome = check(text, seed)
     assert outcome == "ok" or outcome.endswith("Error")
 
@@ -129,14 +114,14 @@ def test_generated_and_mutated_programs(seed):
 def test_a_sample_compiles_and_runs_in_tensorflow(seed):
     """The whole way: what the front end accepts, TensorFlow runs (or a MaskDSLError says why not)."""
     rng = random.Random(seed)
-    gen = fuzz.Generator(rng)
+    gen = programs.Generator(rng)
     for _ in range(50):  # the first generated program that gets through the front end
         text = gen.program()
         try:
             program = maskdsl.compile(text)
         except maskdsl.MaskDSLError:
             continue
-        signature = fuzz.random_signature(rng, program.inputs)
+        signature = programs.random_signature(rng, program.inputs)
         try:
             with time_limit(60):
                 f = maskdsl.compile(text, signature=signature)
@@ -144,7 +129,7 @@ def test_a_sample_compiles_and_runs_in_tensorflow(seed):
             continue
         from maskdsl.ir.dtypes import Type
         from maskdsl.ir.bind import bind
-        inputs = fuzz.random_inputs(rng, bind(f._program, {k: Type.parse(v) for k, v in signature.items()}))
+        inputs = programs.random_inputs(rng, bind(f._program, {k: Type.parse(v) for k, v in signature.items()}))
         try:
             with time_limit(60):
                 result = f(**inputs)

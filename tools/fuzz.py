@@ -1,6 +1,6 @@
 """Fuzz maskdsl's front end: every input either compiles or raises a MaskDSLError.
 
-Inputs come from two sources:
+Inputs come from two sources (both in maskdsl/testing/programs.py, shared with the tests):
 
 - a generator that follows the grammar (statements, every operator, calls of every
   built-in and of unknown functions, indexing, slices, literals at the edges of
@@ -30,7 +30,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import signal
 import sys
 import time
@@ -43,259 +42,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from maskdsl.language.functions import FUNCTIONS  # noqa: E402
 from maskdsl.ir.dtypes import Type  # noqa: E402
 from maskdsl.errors import MaskDSLError  # noqa: E402
 from maskdsl.language.lower import lower  # noqa: E402
 from maskdsl.language.parser import parse  # noqa: E402
 from maskdsl.ir.bind import bind  # noqa: E402
 from maskdsl.passes import PASSES  # noqa: E402
-
-# ---- the generator ----
-
-NAMES = ["x", "x", "x", "y", "m", "i", "v", "z", "_t", "out"]
-HOSTILE_NAMES = ["eval", "exec", "compile", "open", "tf", "rt", "program", "t1", "x_1", "x_0", "lambda",
-                 "import", "class", "self", "os", "getattr", "__import__", "__class__", "_", "__", "None_",
-                 "True_", "def", "return", "globals"]
-UNKNOWN_FUNCS = ["foo", "eval", "exec", "len", "np", "print", "__import__", "tf", "x", "range", "int", "float"]
-INTS = ["0", "1", "2", "3", "4", "5", "7", "10", "127", "128", "255", "256", "-1", "-128", "-129", "32767",
-        "32768", "65535", "2147483647", "2147483648", "4294967295", "9223372036854775807",
-        "9223372036854775808", "99999999999999999999999", "1_000", "0_0", "00", "08", "1__0", "1_"]
-FLOATS = ["0.5", "1.5", "2.5", ".5", "5.", "1e3", "1e-3", "1E5", "1e308", "1.8e308", "1e400", "1e-400", "0.0",
-          "-0.0", "3.4e38", "65504.0", "65505.", "1e", "1.e5", "1_0.5"]
-CONSTS = ["True", "False", "nan", "inf", "None"]
-BINOPS = ["+", "-", "*", "/", "//", "%", "**", "&", "|", "^", "and", "or", "<", "<=", ">", ">=", "==", "!="]
-UNOPS = ["-", "+", "~", "not "]
-AUGOPS = ["+=", "-=", "*=", "/=", "//=", "%=", "**=", "&=", "|=", "^="]
-TYPES = ["bool[5]", "int8[5]", "int16[5]", "int32[5]", "int64[5]", "uint8[5]", "uint16[5]", "uint32[5]", "uint64[5]",
-         "float16[5]", "float32[5]", "float64[5]", "float32[None]", "int32[None]", "bool[None]", "int64[None]",
-         "float32[2, 5]", "bool[2, 5]", "int64[2, 5]", "int64", "int32", "float64", "bool", "uint8", "int32[0]",
-         "float32[None, 5]", "bool[None, None]", "int64[3]", "float64[0, 3]", "bool[1]", "int8[None]"]
-
-
-class Generator:
-    """Random programs that mostly follow the grammar (and sometimes deliberately do not)."""
-
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-
-    def name(self) -> str:
-        return self.rng.choice(NAMES) if self.rng.random() < 0.95 else self.rng.choice(HOSTILE_NAMES)
-
-    def literal(self) -> str:
-        r = self.rng.random()
-        if r < 0.5:
-            return self.rng.choice(INTS[:12])
-        if r < 0.65:
-            return self.rng.choice(INTS)
-        if r < 0.85:
-            return self.rng.choice(FLOATS)
-        return self.rng.choice(CONSTS)
-
-    def expr(self, depth: int = 0) -> str:
-        rng = self.rng
-        if depth > 4 or rng.random() < 0.3:
-            return self.name() if rng.random() < 0.6 else self.literal()
-        kind = rng.random()
-        if kind < 0.35:
-            return f"{self.expr(depth + 1)} {rng.choice(BINOPS)} {self.expr(depth + 1)}"
-        if kind < 0.45:
-            return f"{rng.choice(UNOPS)}{self.expr(depth + 1)}"
-        if kind < 0.55:
-            return f"({self.expr(depth + 1)})"
-        if kind < 0.75:
-            return self.call(depth)
-        if kind < 0.9:
-            return f"{self.name()}[{self.index(depth)}]"
-        if kind < 0.95:
-            items = [self.literal() if rng.random() < 0.8 else self.expr(depth + 1) for _ in range(rng.randint(0, 4))]
-            if rng.random() < 0.2:
-                items = [f"[{', '.join(items)}]"] * rng.randint(1, 3)
-            return f"[{', '.join(items)}]"
-        return f"{self.expr(depth + 1)}[{self.index(depth)}]"
-
-    def call(self, depth: int) -> str:
-        rng = self.rng
-        fn = rng.choice(sorted(FUNCTIONS)) if rng.random() < 0.93 else rng.choice(UNKNOWN_FUNCS)
-        spec = FUNCTIONS.get(fn)
-        n = rng.randint(spec.min_args, spec.max_args) if spec and rng.random() < 0.9 else rng.randint(0, 4)
-        args = [self.expr(depth + 1) for _ in range(n)]
-        if fn in ("zeros", "ones", "full") and args and rng.random() < 0.7:
-            args[0] = rng.choice(["3", "(2, 3)", "[2, 3]", "0", "(0, 4)", "(100000, 100000)", "-1", "(2,)", "()"])
-        if fn == "arange" and rng.random() < 0.3:
-            args = [rng.choice(["5", "1e12", "10 ** 12", "0", "-3", "2.5", "0, 10, 0", "10, 0, -1", "x"])]
-        if spec and spec.keywords and rng.random() < 0.4:
-            key = rng.choice(list(spec.keywords) + ["mode"])
-            value = rng.choice(["0", "1", "-1", "2", "(0, 1)", "(0, 0)", "True", "False", "x", "None"])
-            args.append(f"{key}={value}")
-        return f"{fn}({', '.join(args)})"
-
-    def index(self, depth: int) -> str:
-        rng = self.rng
-        items = []
-        for _ in range(rng.choice([1, 1, 1, 2, 3])):
-            r = rng.random()
-            if r < 0.45:
-                items.append(self.expr(depth + 1))
-            elif r < 0.7:
-                parts = [rng.choice(["", "", "1", "-1", "0", "2", "i", "10"]) for _ in range(3)]
-                items.append(":".join(parts[:rng.choice([2, 3])]))
-            elif r < 0.8:
-                items.append("...")
-            elif r < 0.87:
-                items.append("None")
-            else:
-                items.append(rng.choice(["x > 0", "m", "i", "True", "False", "[0, 1]", "[True, False]", "-1", "0"]))
-        return ", ".join(items)
-
-    def statement(self) -> str:
-        rng = self.rng
-        r = rng.random()
-        if r < 0.25:
-            return f"{self.name()} = {self.expr()}"
-        if r < 0.4:
-            return f"{self.name()} {rng.choice(AUGOPS)} {self.expr()}"
-        if r < 0.75:
-            op = rng.choice(["="] * 3 + AUGOPS)
-            return f"{self.name()}[{self.index(0)}] {op} {self.expr()}"
-        return self.expr()
-
-    def program(self) -> str:
-        rng = self.rng
-        seps = ["\n", "\n", "; ", "\r\n", "\n\n", ";"]
-        text = ""
-        for _ in range(rng.randint(1, 5)):
-            text += self.statement() + rng.choice(seps)
-        return text if rng.random() < 0.7 else text.rstrip("\n;\r ")
-
-
-# ---- mutations of valid programs ----
-
-SEEDS = [
-    "x[x > 4 & x % 2 == 0] *= 2",
-    "x[x > 4] = 0; x",
-    "y = where(x > 0, x, -x)",
-    "s = sum(x[x > 0]); c = count(x > 1)",
-    "x[m] = v",
-    "y = x[m]; z = mean(y)",
-    "x[0] = 1; x[-1] += 2",
-    "y = x[1:4:2]; z = x[::-1]",
-    "y = x[..., None]",
-    "y = x[[0, 2, -1]]",
-    "x = x - -1",
-    "y = 0 < x <= 5",
-    "y = not x > 2 or x == 0",
-    "y = clip(x, 0, 3) ** 2",
-    "y = max(x, axis=0, keepdims=True)",
-    "y = arange(10)[x > 4]",
-    "y = zeros((2, 3)) + ones(3) * full(3, 2.5)",
-    "y = float32(x) / 3; z = int8(y)",
-    "x[x > 0] /= 2",
-    "x[isnan(x)] = 0.0",
-    "y = minimum(x, 3) + maximum(x, nan)",
-    "y = shape(x); n = size(x)",
-    "_t = x * 2\ny = _t + 1\n",
-    "y = [1, 2, 3] + x[:3]",
-    "y = [[1, 2], [3, 4]]",
-    "x[x > 1 | x < -1] = sqrt(abs(x[x > 1 | x < -1]))",
-    "y = x // 0 + x % 0",
-    "y = x ** 2 - 2 ** 3 ** 2",
-    "# comment\nx[x < 0] = 0  # trailing\n",
-    "y = any(x > 0) & all(x < 10)",
-    "y = x[x > 0, 1:]",
-    "x[:, 0] = 0",
-    "y = round(x * 1.5) + floor(x) - ceil(x)",
-    "y = (x > 1) ^ (x < 3)",
-    "y = log1p(abs(x)) * expm1(x / 8) + tanh(x)",
-    "x[m] **= 2",
-    "y = x[i]; z = x[-i]",
-    "y = prod(x[x != 0], axis=0)",
-    "y = bool(x) & True",
-    "y = uint8(x) + 255",
-]
-
-TOKEN_RE = re.compile(r"\d[\d_]*\.?\d*(?:[eE][+-]?\d+)?|\.\d+|[A-Za-z_]\w*|\*\*=?|//=?|[-+*/%&|^<>=!]=|\.\.\.|\s+|.",
-                      re.S)
-EXTRA_TOKENS = ["(", ")", "[", "]", ",", ":", ";", "\n", "=", "==", "**", "-", "not", "and", "...", "None", "$", "@",
-                ".", "'", "\"", "\\", "`", "{", "}", "?", "!", "#", "\t", "\r", "\0", "\x0b", "\x1b", "\u00a0",
-                "\u200b", "\ufeff", "\u2028", "\u0085", "ｘ", "𝐱", "é", "Ⅸ", "٣", "x.y", "lambda", "__import__",
-                "__class__", "1e400", "9" * 30, "0x10", "1j", ":=", "->", "<>", "===", "&&", "||"]
-CHARS = "()[]{},;:.=+-*/%&|^~<>!@#$'\"\\`?\t\r\n\0 abcxyz019_" + "\u00a0\u200b\ufeff\u2028ｘ𝐱é"
-
-
-def mutate(rng: random.Random, text: str) -> str:
-    """One to four random edits of `text`, at the token or the character level."""
-    for _ in range(rng.randint(1, 4)):
-        tokens = TOKEN_RE.findall(text) or [""]
-        op = rng.random()
-        i = rng.randrange(len(tokens))
-        if op < 0.2:
-            del tokens[i]
-        elif op < 0.35:
-            tokens.insert(i, tokens[i])
-        elif op < 0.5:
-            j = rng.randrange(len(tokens))
-            tokens[i], tokens[j] = tokens[j], tokens[i]
-        elif op < 0.65:
-            tokens[i] = rng.choice(EXTRA_TOKENS + tokens)
-        elif op < 0.75:
-            tokens.insert(i, rng.choice(EXTRA_TOKENS))
-        elif op < 0.85:
-            pos = rng.randrange(len(text) + 1)
-            text = text[:pos] + rng.choice(CHARS) + text[pos:]
-            continue
-        elif op < 0.92 and text:
-            a = rng.randrange(len(text))
-            b = min(len(text), a + rng.randint(1, 8))
-            text = text[:a] + text[b:]
-            continue
-        else:
-            other = TOKEN_RE.findall(rng.choice(SEEDS))
-            a = rng.randrange(len(other))
-            tokens[i:i] = other[a:a + rng.randint(1, 6)]
-        text = "".join(tokens)
-    return text
-
+# The generator, the mutations, random signatures and inputs: one home for random programs.
+from maskdsl.testing.programs import Generator, make_input, random_inputs, random_signature  # noqa: E402
 
 # ---- running one input ----
-
-# Consistent signatures (x numeric, m a mask of x's shape, i an integer, ...) reach the later
-# phases more often than independent random types, which mostly end in a DTypeError.
-PROFILES = [
-    {"x": "float32[5]", "m": "bool[5]", "i": "int64", "v": "float32[None]", "y": "int32[5]", "z": "float64"},
-    {"x": "int32[None]", "m": "bool[None]", "i": "int32", "v": "int32[None]", "y": "float32[None]", "z": "int8"},
-    {"x": "float64[2, 5]", "m": "bool[2, 5]", "i": "int64", "v": "float64[None]", "y": "bool[2, 5]", "z": "uint8"},
-    {"x": "uint8[None, 3]", "m": "bool[None]", "i": "uint8", "v": "uint8[3]", "y": "int64[None, 3]", "z": "bool"},
-    {"x": "float16[0]", "m": "bool[0]", "i": "int16", "v": "float16[0]", "y": "int16[0]", "z": "float32"},
-]
-
-
-def random_signature(rng: random.Random, names) -> dict[str, str]:
-    if rng.random() < 0.6:
-        profile = rng.choice(PROFILES)
-        return {name: profile.get(name) or rng.choice(TYPES) for name in names}
-    return {name: rng.choice(TYPES) for name in names}
-
-
-def random_inputs(rng: random.Random, program) -> dict[str, np.ndarray]:
-    """Concrete arrays for the program's typed inputs (unknown dimensions get 0, 1 or 5)."""
-    arrays = {}
-    for node in program.inputs:
-        shape = tuple(rng.choice([0, 1, 5, 5]) if d is None else d for d in node.shape)
-        dtype = np.dtype(node.dtype)
-        if dtype.kind == "b":
-            value = rng_np(rng).random(shape) < 0.5
-        elif dtype.kind == "f":
-            value = rng_np(rng).choice(np.array([0.0, -0.0, 1.5, -2.0, np.nan, np.inf, 3.0], dtype), shape)
-        else:
-            info = np.iinfo(dtype)
-            value = rng_np(rng).choice(np.array([0, 1, 2, info.max, info.min, 3], dtype), shape)
-        arrays[node.attr("name")] = np.asarray(value, dtype)
-    return arrays
-
-
-def rng_np(rng: random.Random) -> np.random.Generator:
-    return np.random.default_rng(rng.getrandbits(32))
 
 
 def _numel(shape) -> int:
@@ -412,15 +168,6 @@ def run_one(text: str, seed: int, timeout: float, tensorflow: bool = False) -> t
                            "traceback": "".join(traceback.format_exception(e))[-4000:]}
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def make_input(rng: random.Random, gen: Generator) -> str:
-    r = rng.random()
-    if r < 0.55:
-        return gen.program()
-    if r < 0.85:
-        return mutate(rng, rng.choice(SEEDS))
-    return mutate(rng, gen.program())
 
 
 def worker(args) -> dict:

@@ -1,0 +1,321 @@
+"""The differential tier against NumPy itself (issue 13): random typed programs over every
+dtype, rank 0-3, empty and non-empty arrays and edge values, each run in NumPy (its NumPy
+rendering) and in maskdsl in every mode (each strategy; no signature, exact shapes, None
+dimensions; jit_compile=True), compared bit for bit (reductions within the tolerances of
+maskdsl.testing.oracle).
+
+A difference that maskdsl.testing.oracle.KNOWN explains is recorded as an expected
+failure naming its category; anything else fails. The reproducers of issue 13 are tests
+of their own below, each against the NumPy value computed here, independently.
+
+The seeds are fixed (MASKDSL_ORACLE_PROGRAMS=<n> runs n of them; MASKDSL_ORACLE_SEED=<s>
+starts elsewhere); tools/oracle.py is the long campaign.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import maskdsl
+from maskdsl.language.functions import FUNCTIONS
+from maskdsl.testing import oracle
+from maskdsl.testing.oracle import Mode
+from maskdsl.testing.programs import (ARITHMETIC, AUGMENTED, BITWISE, COMPARISONS, DTYPES, NOT_IN_NUMPY,
+                                      NUMPY_FUNCTIONS, TAGS, TOKEN_RE, random_case, run_numpy)
+
+PROGRAMS = int(os.environ.get("MASKDSL_ORACLE_PROGRAMS", 36))
+FIRST_SEED = int(os.environ.get("MASKDSL_ORACLE_SEED", 0))
+
+
+# ---- the generator (no TensorFlow) ----
+
+def test_every_builtin_is_generated_or_has_no_numpy_twin():
+    missing = set(FUNCTIONS) - set(NUMPY_FUNCTIONS) - set(NOT_IN_NUMPY)
+    assert not missing, f"built-ins the oracle never generates (add them to NUMPY_FUNCTIONS or NOT_IN_NUMPY): {missing}"
+
+
+def test_a_seed_is_a_program():
+    a, b = random_case(12345), random_case(12345)
+    assert (a.source, a.numpy_source, a.outputs) == (b.source, b.numpy_source, b.outputs)
+    assert all(np.array_equal(a.inputs[k], b.inputs[k], equal_nan=True) for k in a.inputs)
+    assert random_case(12346).source != a.source
+
+
+def test_the_generator_covers_the_language():
+    """Over a few hundred programs: every operator, augmented assignment, built-in, dtype,
+    rank, index form and edge value appears, and both renderings agree on what NumPy does."""
+    tokens, dtypes, ranks, edges, tags = set(), set(), set(), set(), set()
+    for seed in range(400):
+        case = random_case(seed)
+        tokens |= {t.strip() for t in TOKEN_RE.findall(case.source)}
+        tokens |= set(re.findall(r"[a-z_0-9]+(?=\()", case.source))
+        tags |= case.tags
+        for value in case.inputs.values():
+            dtypes.add(value.dtype.name)
+            ranks.add(value.ndim)
+            if value.size == 0:
+                edges.add("empty")
+            if value.dtype.kind == "f":
+                edges |= {"nan"} if np.isnan(value).any() else set()
+                edges |= {"inf"} if np.isinf(value).any() else set()
+                edges |= {"-0.0"} if ((value == 0) & np.signbit(value)).any() else set()
+            elif value.dtype.kind in "iu":
+                info = np.iinfo(value.dtype)
+                edges |= {f"{value.dtype}.max"} if (value == info.max).any() else set()
+        if "\n" in case.source and re.search(r"(<|<=) [^&|^\n]+ (<|<=)", case.source):
+            tokens.add("chained")
+    language = set(ARITHMETIC + BITWISE + COMPARISONS + AUGMENTED) | {"and", "or", "not", "~", "...", "None", ":",
+                                                                     "axis", "keepdims", "chained"}
+    assert not language - tokens, f"never generated: {language - tokens}"
+    assert not set(NUMPY_FUNCTIONS) - tokens, f"functions never generated: {set(NUMPY_FUNCTIONS) - tokens}"
+    assert dtypes == set(DTYPES) and ranks == {0, 1, 2, 3}
+    assert {"empty", "nan", "inf", "-0.0", "int8.max", "uint64.max", "int64.max"} <= edges
+    assert {"div_by_const", "negated_cmp", "float_reduce", "scalar_element_aug", "setitem_values"} <= tags
+    assert tags <= set(TAGS)
+
+
+def test_maskdsl_reads_the_rendering_as_generated():
+    """The front end (no TensorFlow) parses every rendering and finds the inputs and outputs
+    the generator meant: names read before written, and the assigned names or `result`."""
+    from maskdsl.language.lower import lower
+    from maskdsl.language.parser import parse
+    for seed in range(200):
+        case = random_case(seed)
+        try:
+            program = lower(parse(case.source))
+        except maskdsl.MaskDSLError as e:  # a program NumPy rejects may be rejected here already
+            assert run_numpy(case).error is not None, f"{case.describe()}\n{e}"
+            continue
+        assert {n.attr("name") for n in program.inputs} == set(case.inputs), case.describe()
+        assert tuple(name for name, _ in program.outputs) == case.outputs, case.describe()
+
+
+# ---- random programs in every mode ----
+
+@pytest.mark.parametrize("seed", range(FIRST_SEED, FIRST_SEED + PROGRAMS))
+def test_every_mode_gives_numpys_answer(seed):
+    findings = oracle.check(random_case(seed))
+    new = [f for f in findings if f.category is None]
+    assert not new, "maskdsl differs from NumPy:\n\n" + "\n\n".join(f.describe() for f in new[:3])
+    known = sorted({f.category for f in findings if not oracle.is_allowed(f.category)})
+    if known:
+        pytest.xfail("; ".join(known))
+
+
+# ---- the reproducers of issue 13, each against NumPy's value computed here ----
+
+AUTO = Mode()
+SIGNATURE = Mode(signature="exact")
+DYNAMIC = Mode(signature="dynamic")
+JIT = Mode(signature="exact", jit=True)
+
+
+@dataclass
+class Repro:
+    name: str
+    item: str                      # the issue-13 item
+    source: str
+    inputs: dict
+    numpy: Callable                # the same program in NumPy (raising where NumPy raises)
+    modes: tuple = (AUTO, SIGNATURE, DYNAMIC)
+    fails: str | None = None       # why it fails today (strict: passing means fixed; delete this)
+    accuracy: bool = False         # a float reduction: at least as accurate as NumPy's
+
+
+f16, f32, f64 = np.float16, np.float32, np.float64
+B = np.array([True, False, True])
+B2 = np.array([False, False, True])
+X32 = (np.arange(1, 2000, dtype=np.float32) * np.float32(1.37)).astype(np.float32)
+
+
+def _update(name, index, value, op="="):
+    """NumPy's `x[index] op= value; x` on a copy (maskdsl's value semantics)."""
+    def run(**arrays):
+        x = arrays[name].copy()
+        index_value = index(arrays) if callable(index) else index
+        value_value = value(arrays) if callable(value) else value
+        if op == "=":
+            x[index_value] = value_value
+        else:
+            x[index_value] += value_value
+        return x
+    return run
+
+
+REPRODUCERS = [
+    # 1. division by a literal
+    Repro("float16 x / 7", "13.1", "x / 7", {"x": np.array([5.0], f16)}, lambda x: x / 7,
+          fails="division by a constant becomes multiplication by its reciprocal"),
+    Repro("float32 x / 3", "13.1", "x / 3", {"x": X32}, lambda x: x / 3,
+          fails="division by a constant becomes multiplication by its reciprocal"),
+    Repro("float64 x / 0.1", "13.1", "x / 0.1", {"x": np.array([0.37, 0.74, 1.48])}, lambda x: x / 0.1,
+          fails="division by a constant becomes multiplication by its reciprocal"),
+    Repro("count(x / 3 <= t)", "13.1", "count(x / 3 <= t)", {"x": X32, "t": X32 / np.float32(3)},
+          lambda x, t: np.count_nonzero(x / 3 <= t),
+          fails="division by a constant becomes multiplication by its reciprocal"),
+    # 2. nan with ^ True
+    Repro("x[(x > 2) ^ True] = 0", "13.2", "x[(x > 2) ^ True] = 0; x", {"x": np.array([0.0, 1.0, np.nan, 5.0])},
+          _update("x", lambda a: (a["x"] > 2) ^ True, 0), modes=(AUTO,),
+          fails="logical_xor(True, x > y) is rewritten to x <= y, wrong for nan"),
+    Repro("count((x > 2) ^ True)", "13.2", "count((x > 2) ^ True)", {"x": np.array([0.0, 1.0, np.nan, 5.0])},
+          lambda x: np.count_nonzero((x > 2) ^ True), modes=(AUTO,),
+          fails="logical_xor(True, x > y) is rewritten to x <= y, wrong for nan"),
+    # 3. uint64 against a negative literal
+    Repro("uint64 x > -1", "13.3", "x > -1", {"x": np.array([2**64 - 1, 0], np.uint64)}, lambda x: x > -1,
+          fails="uint64 compared with a negative literal"),
+    Repro("uint64 x == -1", "13.3", "x == -1", {"x": np.array([2**64 - 1, 0], np.uint64)}, lambda x: x == -1,
+          fails="uint64 compared with a negative literal"),
+    # 4. assigned values not checked against the selection
+    Repro("x[:, x[1] > 1] = [4, 2]", "13.4", "x[:, x[1] > 1] = [4, 2]; x", {"x": np.array([[0, .25], [3, -.25]])},
+          _update("x", lambda a: (slice(None), a["x"][1] > 1), np.array([4, 2])),
+          fails="assigned values not checked against the selection's shape"),
+    Repro("0-d y[1.5 < x[5]] = [3, 5, 3, 4]", "13.4", "y[1.5 < x[5]] = [3, 5, 3, 4]; y",
+          {"y": np.array(1), "x": np.arange(6.0)}, _update("y", lambda a: 1.5 < a["x"][5], np.array([3, 5, 3, 4])),
+          fails="assigned values not checked against the selection's shape"),
+    Repro("x[m] = [4, 2] on (2, 1)", "13.4", "x[m] = [4, 2]; x",
+          {"x": np.zeros((2, 1)), "m": np.array([True, False])}, _update("x", lambda a: a["m"], np.array([4, 2])),
+          modes=(DYNAMIC,), fails="assigned values not checked against the selection's shape"),
+    # 5. float -> unsigned under XLA
+    Repro("uint8(x) of 300.0 under XLA", "13.5", "uint8(x)", {"x": np.array([300.0])},
+          lambda x: x.astype(np.uint8), modes=(JIT,), fails="float -> unsigned casts saturate under XLA"),
+    # refused programs: bool
+    Repro("bool x <= y", "13 bool", "x <= y", {"x": B, "y": B2}, lambda x, y: x <= y,
+          fails="bool ordering comparisons refused"),
+    Repro("bool True < x", "13 bool", "True < x", {"x": B}, lambda x: True < x,
+          fails="bool ordering comparisons refused"),
+    Repro("bool max(x)", "13 bool", "max(x)", {"x": B}, lambda x: np.max(x), fails="max of bool refused"),
+    Repro("bool min(x)", "13 bool", "min(x)", {"x": B}, lambda x: np.min(x), fails="min of bool refused"),
+    Repro("bool clip(x, False, True)", "13 bool", "clip(x, False, True)", {"x": B},
+          lambda x: np.clip(x, False, True), fails="clip of bool refused"),
+    Repro("bool floor(x)", "13 bool", "floor(x)", {"x": B}, lambda x: np.floor(x), fails="floor of bool refused"),
+    Repro("bool ceil(x)", "13 bool", "ceil(x)", {"x": B}, lambda x: np.ceil(x), fails="ceil of bool refused"),
+    Repro("bool x[x] = [1]", "13 bool", "x[x] = [1]; x", {"x": np.array([True, False])},
+          _update("x", lambda a: a["x"], np.array([1])), fails="x[x] = [1] on bool refused"),
+    # refused programs: float16
+    Repro("float16 x % y", "13 float16", "x % y", {"x": np.array([5.5, -3.0], f16), "y": np.array([2.0, 2.0], f16)},
+          lambda x, y: x % y, fails="float16 % has no TensorFlow kernel"),
+    Repro("float16 x // y", "13 float16", "x // y", {"x": np.array([5.5, -3.0], f16), "y": np.array([2.0, 2.0], f16)},
+          lambda x, y: x // y, fails="float16 // has no TensorFlow kernel"),
+    # refused programs: empty arrays
+    Repro("y[True] = 1 on (0,)", "13 empty", "y[True] = 1; y", {"y": np.zeros(0)}, _update("y", True, 1),
+          fails="empty arrays"),
+    Repro("x[[-1, -2]] = x on (2, 0, 1)", "13 empty", "x[[-1, -2]] = x; x", {"x": np.zeros((2, 0, 1))},
+          _update("x", [-1, -2], lambda a: a["x"]), fails="empty arrays"),
+    Repro("x[[False, True], 2:3:2] = 5 on (2, 1, 1)", "13 empty", "x[[False, True], 2:3:2] = 5; x",
+          {"x": np.zeros((2, 1, 1))}, _update("x", (np.array([False, True]), slice(2, 3, 2)), 5), fails="empty arrays"),
+    Repro("x[True, :0] on (1, 1, 1)", "13 empty", "x[True, :0]", {"x": np.zeros((1, 1, 1))},
+          lambda x: x[True, :0], fails="empty arrays"),
+    Repro("y[:, arange(3)] = True on (0, 3)", "13 empty", "y[:, arange(3)] = True; y",
+          {"y": np.zeros((0, 3), bool)}, _update("y", (slice(None), np.arange(3)), True), fails="empty arrays"),
+    Repro("x[[True] * 4] = y on (4, 0)", "13 empty", "x[[True, True, True, True]] = y; x",
+          {"x": np.zeros((4, 0)), "y": np.zeros((4, 0))},
+          _update("x", np.array([True] * 4), lambda a: a["y"]), modes=(Mode("scatter"), Mode("scatter", "exact")),
+          fails="empty arrays"),
+    Repro("max(y[m], axis=1) selecting nothing", "13 empty", "max(y[m], axis=1)",
+          {"y": np.zeros((3, 2, 4)), "m": np.zeros(3, bool)}, lambda y, m: np.max(y[m], axis=1), fails="empty arrays"),
+    Repro("min(x, axis=1) on (0, 3)", "13 empty", "min(x, axis=1)", {"x": np.zeros((0, 3))},
+          lambda x: np.min(x, axis=1), fails="empty arrays"),
+    Repro("x[x > 5] ** -1 selecting nothing", "13 empty", "x[x > 5] ** -1", {"x": np.array([1, 2, 3])},
+          lambda x: x[x > 5] ** -1, fails="empty arrays"),
+    Repro("x[[]]", "13 empty", "x[[]]", {"x": np.arange(3)}, lambda x: x[[]], fails="empty arrays"),
+    # NumPy's casting for one element
+    Repro("x[0] += 1.5 on int", "13 casting", "x[0] += 1.5; x", {"x": np.array([1, 2])},
+          _update("x", 0, 1.5, "+="), fails="single-element augmented assignment uses same_kind"),
+    Repro("x[2] += y[2] uint8 += int8", "13 casting", "x[2] += y[2]; x",
+          {"x": np.array([1, 2, 3], np.uint8), "y": np.array([1, 2, -5], np.int8)},
+          _update("x", 2, lambda a: a["y"][2], "+="), fails="single-element augmented assignment uses same_kind"),
+    Repro("clip(int8, 0, 300)", "13 clip", "clip(x, 0, 300)", {"x": np.array([-5, 100], np.int8)},
+          lambda x: np.clip(x, 0, 300), fails="clip bound outside the dtype refused"),
+    Repro("x[0:2] = [[1, 2]]", "13 leading 1", "x[0:2] = [[1, 2]]; x", {"x": np.zeros(3)},
+          _update("x", slice(0, 2), np.array([[1, 2]])), fails="values with leading 1s refused"),
+    Repro("x[...] = [5] on 0-d", "13 leading 1", "x[...] = [5]; x", {"x": np.array(1.0)},
+          _update("x", Ellipsis, np.array([5])), fails="values with leading 1s refused"),
+    Repro("min(x, axis=-1) on 0-d", "13 leading 1", "min(x, axis=-1)", {"x": np.array(3.0)},
+          lambda x: np.min(x, axis=-1), fails="axis=-1 of a 0-d array refused"),
+    # bits
+    Repro("minimum(0.0, -0.0)", "13 bits", "minimum(x, y)", {"x": np.array([0.0, -0.0]), "y": np.array([-0.0, 0.0])},
+          lambda x, y: np.minimum(x, y), fails="minimum of zeros of both signs"),
+    Repro("maximum(-0.0, 0.0)", "13 bits", "maximum(x, y)", {"x": np.array([-0.0, 0.0]), "y": np.array([0.0, -0.0])},
+          lambda x, y: np.maximum(x, y), fails="maximum of zeros of both signs"),
+    Repro("sign(-0.0) under XLA", "13 bits", "sign(x)", {"x": np.array([-0.0, 0.0])}, lambda x: np.sign(x),
+          modes=(JIT,), fails="sign of -0.0 under XLA"),
+    Repro("float16 sum of 1000 x 0.1", "13 bits", "sum(x)", {"x": np.full(1000, 0.1, f16)}, lambda x: np.sum(x),
+          accuracy=True, fails="float16 sums accumulate in float16"),
+    Repro("sum([1e16, 1 x 20, -1e16])", "13 bits", "sum(x)", {"x": np.array([1e16] + [1.0] * 20 + [-1e16])},
+          lambda x: np.sum(x), accuracy=True, fails="summation less accurate than NumPy's pairwise sum"),
+]
+# Found by the oracle beyond issue 13's list (KNOWN's "new" entries).
+REPRODUCERS += [
+    Repro("count of a subnormal float32", "new", "count(x)", {"x": np.array([1.4e-45, 0.0], f32)},
+          lambda x: np.count_nonzero(x), fails="TensorFlow reads subnormal floats as zero"),
+    Repro("subnormal float64 > 0", "new", "x > 0", {"x": np.array([5e-324, -5e-324])}, lambda x: x > 0,
+          fails="TensorFlow reads subnormal floats as zero"),
+    Repro("where(m, -1, uint8)", "new", "where(m, -1, x)",
+          {"m": np.array([True, False]), "x": np.array([3, 4], np.uint8)}, lambda m, x: np.where(m, -1, x),
+          fails="where() with a literal outside the array's dtype refused"),
+    Repro("int8 x[m] = [2.5, -1]", "new", "x[m] = [2.5, -1]; x",
+          {"m": np.array([True, True]), "x": np.array([3, 4], np.int8)},
+          _update("x", lambda a: a["m"], np.array([2.5, -1])), fails="a float list assigned into int8 is refused"),
+    Repro("bool x[m] = [2, 7]", "new", "x[m] = [2, 7]; x", {"m": np.array([True, True]), "x": np.array([True, False])},
+          _update("x", lambda a: a["m"], np.array([2, 7])), fails="an int list assigned into bool is refused"),
+    Repro("int64 x ** 64 under XLA", "new", "x ** 64", {"x": np.array([0, 1, 2, 3, -3])}, lambda x: x ** 64,
+          modes=(JIT,), fails="XLA's integer power gives 1 for exponents of 64 or more"),
+    Repro("x ** -0.5 at -inf and -0.0", "13 audit", "x ** -0.5", {"x": np.array([-np.inf, -0.0, 4.0])},
+          lambda x: x ** -0.5, fails="the graph optimiser rewrites x ** -0.5 to rsqrt(x)"),
+    Repro("float32 2.5 ** -1.0 from arrays", "13 bits", "x ** y",
+          {"x": np.array([2.5, 3.0], f32), "y": np.array([-1.0, 0.5], f32)}, lambda x, y: x ** y,
+          fails="TensorFlow's float pow is not correctly rounded"),
+]
+for _dtype in ("uint8", "uint16", "uint32", "uint64"):
+    _u = np.array([0, 1, 200], _dtype)
+    REPRODUCERS += [
+        Repro(f"{_dtype} -x", "13 unsigned", "-x", {"x": _u}, lambda x: -x, fails="unsigned negation refused"),
+        Repro(f"{_dtype} 0 - x", "13 unsigned", "0 - x", {"x": _u}, lambda x: 0 - x,
+              fails="unsigned 0 - x refused" if _dtype in ("uint8", "uint16") else None),
+        Repro(f"{_dtype} abs(x)", "13 unsigned", "abs(x)", {"x": _u}, lambda x: np.abs(x),
+              fails="unsigned abs refused"),
+        Repro(f"{_dtype} sign(x)", "13 unsigned", "sign(x)", {"x": _u}, lambda x: np.sign(x),
+              fails="unsigned sign refused"),
+        Repro(f"{_dtype} x ** 1", "13 unsigned", "x ** 1", {"x": _u}, lambda x: x ** 1, fails="unsigned ** refused"),
+    ]
+
+
+def _numpy_answer(repro: Repro):
+    """NumPy's value of the reproducer, or the exception NumPy raises."""
+    arrays = {k: np.copy(v) for k, v in repro.inputs.items()}
+    with np.errstate(all="ignore"):
+        try:
+            return np.asarray(repro.numpy(**arrays)), None
+        except Exception as e:  # noqa: BLE001 -- NumPy raising is the expected outcome
+            return None, e
+
+
+@pytest.mark.parametrize("repro", [
+    pytest.param(r, id=r.name, marks=[pytest.mark.xfail(strict=True, reason=r.fails)] if r.fails else [])
+    for r in REPRODUCERS])
+def test_issue13_reproducer(repro):
+    want, numpy_error = _numpy_answer(repro)
+    for mode in repro.modes:
+        got = oracle.run_source(repro.source, repro.inputs, mode)
+        assert got.crash is None, got.crash
+        if numpy_error is not None:
+            assert got.error is not None, f"{mode}: NumPy raises {numpy_error!r}; maskdsl gave {got.values}"
+            assert got.error.span is not None, f"{mode}: {got.error!r} has no position"
+            continue
+        assert got.error is None, f"{mode}: NumPy computes {want!r}; maskdsl raised {got.error}"
+        have = next(iter(got.values.values()))
+        assert (have.dtype, have.shape) == (want.dtype, want.shape), f"{mode}: {have!r}, NumPy {want!r}"
+        if repro.accuracy:  # at least as accurate as NumPy's pairwise sum
+            exact = math.fsum(np.asarray(next(iter(repro.inputs.values())), np.float64).ravel())
+            assert abs(float(have) - exact) <= abs(float(want) - exact), \
+                f"{mode}: {have!r}, NumPy {want!r}, exact {exact}"
+        else:
+            bad = oracle.differ(have, want)
+            assert not np.any(bad), f"{mode}: {have!r}, NumPy {want!r}"
