@@ -249,3 +249,52 @@ def test_the_check_command_never_imports_tensorflow(argv):
                           env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "<string>: ok (inputs: x; outputs: x)\n0 []\n", done.stdout + done.stderr
+
+
+# `maskdsl check` on a pipeline, with its input files of every format, and `maskdsl run` / `export`
+# refusing a broken pipeline: all before TensorFlow loads (the TFRecord file is written by
+# TensorFlow in this process, and read in the fresh one without it).
+_PIPELINE_SCRIPT = r"""
+import contextlib, io, sys
+from maskdsl.cli.command import main
+
+d = sys.argv[1]
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    codes = [main(["check", f"{d}/{pipeline}.yaml", "--input", f"{d}/in.{kind}", "--set", "limit=3",
+                   "--output", f"{d}/out.parquet"])
+             for pipeline, kind in (("lists", "parquet"), ("columns", "csv"), ("lists", "tfrecord"))]
+    codes.append(main(["check", f"{d}/broken.yaml", "--input", f"{d}/in.parquet"]))
+    codes.append(main(["run", f"{d}/broken.yaml", "--input", f"{d}/in.parquet", "--output", f"{d}/out.parquet"]))
+    codes.append(main(["export", f"{d}/broken.yaml", f"{d}/model"]))
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras"})
+print(codes, loaded, err.getvalue().count("UnknownNameError"))
+"""
+
+
+@pytest.mark.slow
+def test_pipeline_check_run_and_export_check_before_tensorflow(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+    import tensorflow as tf
+
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    pq.write_table(pa.table({"x": pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 3)}),
+                   tmp_path / "in.parquet")
+    pcsv.write_csv(pa.table({"x_0": x[:, 0], "x_1": x[:, 1], "x_2": x[:, 2]}), tmp_path / "in.csv")
+    with tf.io.TFRecordWriter(str(tmp_path / "in.tfrecord")) as writer:
+        for row in x:
+            feature = {"x": tf.train.Feature(float_list=tf.train.FloatList(value=row))}
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    steps = "steps:\n  - x[x > limit] = limit\n  - total = sum(x)\noutputs: [x, total]\n"
+    (tmp_path / "lists.yaml").write_text("inputs:\n  x: float32[rows, 3]\n  limit: float32\n" + steps)
+    (tmp_path / "columns.yaml").write_text("inputs:\n  x: {dtype: 'float32[rows, 3]', columns: [x_0, x_1, x_2]}\n"
+                                           "  limit: float32\n" + steps)
+    (tmp_path / "broken.yaml").write_text("inputs:\n  x: float32[rows, 3]\n" + steps)   # limit is not declared
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", _PIPELINE_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[0, 0, 0, 1, 1, 1] [] 3", done.stdout + done.stderr

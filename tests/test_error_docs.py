@@ -146,6 +146,24 @@ def _command_example():
                           _command, "mdsl> :explian y = 1")
 
 
+TWO_MISTAKES = "inputs:\n  x: float32[rows]\nsteps:\n  - y = x *\noutputs: [y]\noption: {strategy: auto}\n"
+
+
+def _several(tmp: Path):
+    (tmp / "two.yaml").write_text(TWO_MISTAKES)
+    maskdsl.Pipeline.from_yaml("two.yaml")
+
+
+def _pipeline_errors_example():
+    from maskdsl.pipeline.problems import PipelineErrors
+    return PipelineErrors, ("several independent problems of one pipeline or run",
+                            "A pipeline file (or a `maskdsl run`/`check`) with more than one problem that does not "
+                            "depend on another: each is reported, at its own FILE:LINE:COLUMN, in one pass; "
+                            "`errors` lists them (one problem is raised as itself).",
+                            "Fix them in any order; `maskdsl check pipeline.yaml` shows them all without running.",
+                            _several, 'maskdsl.Pipeline.from_yaml("two.yaml")')
+
+
 def trigger(fn, tmp: Path) -> errors.MaskDSLError:
     cwd = os.getcwd()
     os.chdir(tmp)
@@ -160,7 +178,7 @@ def trigger(fn, tmp: Path) -> errors.MaskDSLError:
 
 def render(tmp: Path) -> str:
     command_class, command = _command_example()
-    entries = list(EXAMPLES.items()) + [(command_class, command)]
+    entries = list(EXAMPLES.items()) + [(command_class, command), _pipeline_errors_example()]
     lines = ["| class | `kind` in messages | raised for |", "| --- | --- | --- |"]
     for cls, (summary, *_) in entries:
         lines.append(f"| [`{_qualified(cls)}`](#{cls.__name__.lower()}) | `{cls.kind}` | {summary} |")
@@ -173,11 +191,13 @@ def render(tmp: Path) -> str:
 
 
 def _qualified(cls) -> str:
-    return f"maskdsl.cli.session.{cls.__name__}" if cls.__module__ == "maskdsl.cli.session" else f"maskdsl.{cls.__name__}"
+    if cls.__module__ in ("maskdsl.cli.session", "maskdsl.pipeline.problems"):
+        return f"{cls.__module__.rsplit('.', 1)[0]}.{cls.__name__}"
+    return f"maskdsl.{cls.__name__}"
 
 
 def test_every_error_class_is_documented():
-    documented = set(EXAMPLES) | {_command_example()[0]}
+    documented = set(EXAMPLES) | {_command_example()[0], _pipeline_errors_example()[0]}
     assert documented >= {errors.MaskDSLError, *errors.ERROR_CLASSES}
     import maskdsl.pipeline.config  # noqa: F401  (modules that might define more classes)
     import maskdsl.cli.session  # noqa: F401

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import maskdsl
 from conftest import assert_same
-from maskdsl.pipeline.pipeline import PipelineWarning
+from maskdsl.pipeline.pipeline import PerBatchWarning, PipelineWarning
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "pipelines" / "clean_sensors.yaml"
@@ -161,7 +161,8 @@ def test_tf_function_has_the_declared_signature():
 def test_map_fn_on_batched_dict_dataset():
     p = pipeline()
     xs = np.tile(X, (3, 1))
-    ds = tf.data.Dataset.from_tensor_slices({"x": xs}).batch(4).map(p.make_map_fn(limit=5.0))
+    with pytest.warns(PerBatchWarning, match="not row-wise"):    # total is per batch: said when traced
+        ds = tf.data.Dataset.from_tensor_slices({"x": xs}).batch(4).map(p.make_map_fn(limit=5.0))
     batches = list(ds)
     assert len(batches) == 3
     for i, out in enumerate(batches):          # each batch is cleaned on its own
@@ -172,7 +173,8 @@ def test_map_fn_on_batched_dict_dataset():
 
 def test_map_fn_on_single_rows_is_a_batch_of_one():
     p = pipeline()
-    ds = tf.data.Dataset.from_tensor_slices((X, np.full(len(X), 5.0, np.float32))).map(p.map_fn)
+    with pytest.warns(PerBatchWarning):
+        ds = tf.data.Dataset.from_tensor_slices((X, np.full(len(X), 5.0, np.float32))).map(p.map_fn)
     outs = list(ds)
     for row, out in zip(X, outs):
         want = clean_sensors_numpy(row[None, :], np.float32(5))
@@ -184,7 +186,8 @@ def test_map_fn_on_single_rows_is_a_batch_of_one():
 
 
 def test_map_fn_on_a_tuple_of_whole_arrays():
-    ds = tf.data.Dataset.from_tensors((X, np.float32(4))).map(pipeline().map_fn)
+    with pytest.warns(PerBatchWarning):   # (one element holding every row: per element is per dataset here)
+        ds = tf.data.Dataset.from_tensors((X, np.float32(4))).map(pipeline().map_fn)
     (out,) = list(ds)
     assert_same(out["total"].numpy(), clean_sensors_numpy(X, np.float32(4))["total"])
 

@@ -81,7 +81,7 @@ def test_run_npz_with_set_matches_numpy(tmp_path, capsys):
     assert_outputs(load(tmp_path / "out.npz"), clean_numpy(x, np.float32(40)))
     out = capsys.readouterr()
     assert f"clean-sensors: 50 rows -> {tmp_path / 'out.npz'}" in out.out
-    assert "not row-wise: `sum(x[_ok])` reduces over the rows" in out.out
+    assert "(total combined over the batches)" in out.out   # streamed: the sum is combined
     assert out.err == ""                        # not a terminal: no progress bar
     assert leftovers(tmp_path) == []
 
@@ -183,7 +183,7 @@ def data_dir(tmp_path):
     np.save(tmp_path / "x.npy", sensors())
     (tmp_path / "truncated.npy").write_bytes((tmp_path / "x.npy").read_bytes()[:200])
     (tmp_path / "text.npy").write_text("not numpy at all\n")
-    (tmp_path / "data.csv").write_text("1,2,3\n")
+    (tmp_path / "data.txt").write_text("1,2,3\n")
     return tmp_path
 
 
@@ -198,7 +198,7 @@ def data_dir(tmp_path):
     ("truncated.npz", ["limit=1"], "cannot read"),
     ("truncated.npy", ["limit=1"], "cannot read '{dir}/truncated.npy' as a .npy file for input 'x'"),
     ("text.npy", ["limit=1"], "cannot read '{dir}/text.npy' as a .npy file"),
-    ("data.csv", ["limit=1"], "unsupported input file"),
+    ("data.txt", ["limit=1"], "unsupported input file"),
     ("missing.npz", ["limit=1"], "no such input file"),
     ("x.npy", [], "a .npy file holds one array, but the pipeline needs 2 inputs from the file (x, limit)"),
 ])
@@ -239,7 +239,8 @@ def test_config_errors_are_printed_with_a_caret(tmp_path, capsys):
     (tmp_path / "p.yaml").write_text("inputs: {x: 'float32[None]'}\nsteps:\n  - y = x +\noutputs: [y]\n")
     assert run(tmp_path / "p.yaml", tmp_path / "in.npz", tmp_path / "out.npz") == 1
     assert capsys.readouterr().err == (f"{tmp_path / 'p.yaml'}:3:12: ParseError: step 1: expected an expression "
-                                       f"after '+', found the end of the program\n    - y = x +\n             ^\n")
+                                       f"after '+', found the end of the program\n    - y = x +\n             ^\n"
+                                       f"DataError: no such input file: '{tmp_path / 'in.npz'}'\n2 errors\n")
 
 
 @pytest.mark.parametrize("text, want, value", [

@@ -3,6 +3,7 @@
     maskdsl                       REPL in a terminal; reads statements from a pipe otherwise
     maskdsl explain SRC [--signature NAME=SPEC ...]
     maskdsl check FILE|SRC [--signature NAME=SPEC ...]
+    maskdsl check PIPELINE.yaml [--input FILE ...] [--output FILE] [--set NAME=VALUE ...]
     maskdsl run PIPELINE --input FILE --output FILE ...   (maskdsl.cli.pipeline_commands)
     maskdsl export PIPELINE OUT_DIR [--force]             (maskdsl.cli.pipeline_commands)
 
@@ -58,21 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--strategy", choices=FORCEABLE, default="auto", help="force one lowering")
     explain.set_defaults(handler=explain_command)
 
-    check = commands.add_parser("check", help="check a program for errors (exit status 0 or 1)",
+    check = commands.add_parser("check", help="check a program or a pipeline for errors (exit status 0 or 1)",
                                 description="Parse and lower a program (with --signature: also type-check "
-                                            "it); errors are printed as FILE:LINE:COLUMN with a caret.")
+                                            "it); errors are printed as FILE:LINE:COLUMN with a caret. Given a "
+                                            "pipeline (.yaml/.yml), check all of it, and with --input the "
+                                            "data files' columns, without loading TensorFlow; every error is "
+                                            "reported.")
     _add_program_arguments(check)
+    _add_data_arguments(check, required=False)
     check.set_defaults(handler=check_command)
 
-    run = commands.add_parser("run", help="run a pipeline on .npz/.npy data",
+    run = commands.add_parser("run", help="run a pipeline on Parquet, CSV, TFRecord or .npz/.npy data",
                               description="Run a YAML pipeline on input data and write the outputs.")
     run.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's YAML file")
-    run.add_argument("--input", metavar="FILE", required=True, help="input data (.npz or .npy)")
-    run.add_argument("--output", metavar="FILE", required=True, help="where to write the outputs (.npz or .npy)")
-    run.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], type=_assignment,
-                     help="override a constant of the pipeline (repeatable)")
+    _add_data_arguments(run, required=True)
     run.add_argument("--batch-size", metavar="N", type=_positive_int, help="process the data in batches of N")
-    run.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     run.add_argument("--tf-data-service", metavar="URL", help="run the tf.data pipeline on this tf.data service")
     run.set_defaults(handler=_pipeline_handler("run"))
 
@@ -91,6 +92,21 @@ def _add_program_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a file holding the program, '-' for standard input, or the program text")
     parser.add_argument("--signature", metavar="NAME=SPEC", action="append", default=[], type=_assignment,
                         help="the type of an input, e.g. x='float32[None, 3]' (repeatable)")
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    formats = "parquet, csv, tfrecord, npz, npy"
+    parser.add_argument("--input", metavar="FILE", action="append", required=required,
+                        help="input data: a file, a directory or a glob of shards (by extension, or --format: "
+                             f"{formats}); repeat to give a .npz of the inputs that are not rows")
+    parser.add_argument("--format", metavar="FORMAT", help=f"the format of --input when its extension does not say "
+                                                           f"({formats})")
+    parser.add_argument("--output", metavar="FILE", required=required,
+                        help="where to write the outputs: a file, or DIR/ for one shard per input shard")
+    parser.add_argument("--output-format", metavar="FORMAT", help=f"the format of --output ({formats})")
+    parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], type=_assignment,
+                        help="the value of a scalar input, or a new value for a constant (repeatable)")
+    parser.add_argument("--force", action="store_true", help="overwrite the output if it exists")
 
 
 def _assignment(text: str) -> str:
@@ -166,9 +182,20 @@ def explain_command(args) -> int:
     return 0
 
 
+def is_pipeline_file(arg: str) -> bool:
+    return arg.endswith((".yaml", ".yml")) and arg != "-"
+
+
 def check_command(args) -> int:
     """Parse and lower; with --signature also bind the types and run every pass. Everything
-    maskdsl.compile does before code generation, so no TensorFlow is loaded."""
+    maskdsl.compile does before code generation, so no TensorFlow is loaded. A pipeline file
+    is checked whole (maskdsl.pipeline.checking)."""
+    if is_pipeline_file(args.program):
+        return check_pipeline_command(args)
+    data_options = [o for o in ("input", "output", "format", "output_format") if getattr(args, o, None)]
+    if data_options or getattr(args, "set", None):
+        raise InputError(f"--{(data_options or ['set'])[0].replace('_', '-')} is for checking a pipeline "
+                         f"(a .yaml file), not a program")
     from maskdsl.language.lower import lower
     from maskdsl.language.parser import parse
     from maskdsl.specialize import input_names, signature_types, specialize
@@ -186,6 +213,28 @@ def check_command(args) -> int:
         return 1
     outputs = tuple(name for name, _ in program.outputs)
     print(f"{filename}: ok (inputs: {', '.join(inputs) or 'none'}; outputs: {', '.join(outputs) or 'none'})")
+    return 0
+
+
+def check_pipeline_command(args) -> int:
+    """`maskdsl check PIPELINE.yaml [--input ...] [--output ...]`: every problem, no TensorFlow."""
+    from maskdsl.pipeline.checking import check_run, summary
+    if getattr(args, "signature", None):
+        raise InputError("--signature is for a program; a pipeline declares its inputs' types under 'inputs:'")
+    try:
+        plan = check_run(args.program, inputs=getattr(args, "input", None) or (),
+                         input_format=getattr(args, "format", None), output=getattr(args, "output", None),
+                         output_format=getattr(args, "output_format", None), settings=getattr(args, "set", None),
+                         force=getattr(args, "force", False))
+    except MaskDSLError as e:
+        print(e, file=sys.stderr)
+        return 1
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    config = plan.config
+    print(f"{args.program}: ok (inputs: {', '.join(config.inputs) or 'none'}; outputs: {', '.join(config.outputs)})")
+    for line in summary(plan):
+        print(f"  {line}")
     return 0
 
 

@@ -1,19 +1,19 @@
-"""`maskdsl run` and `maskdsl export`: pipelines on .npz/.npy files, and as SavedModels.
+"""`maskdsl run` and `maskdsl export`: pipelines on data files, and as SavedModels.
 
-    maskdsl run PIPELINE --input data.npz --output out.npz [--set NAME=VALUE ...]
-                [--batch-size N] [--force] [--tf-data-service grpc://HOST:PORT]
+    maskdsl run PIPELINE --input DATA [--input EXTRA.npz] --output OUT [--format F] [--output-format F]
+                [--set NAME=VALUE ...] [--batch-size N] [--force] [--tf-data-service grpc://HOST:PORT]
     maskdsl export PIPELINE OUT_DIR [--force]
 
-`run` reads the inputs (a .npy is memory-mapped), and when the pipeline is row-wise
-streams them through tf.data in batches of --batch-size rows, appending each output's
-batches to a spool file, so memory stays proportional to one batch. The output is
-written to a temporary file next to it and renamed into place: it never exists half
-written, and an existing file is only replaced with --force. With --tf-data-service
-the map runs on a tf.data service cluster; batches carry their index and are put back
-in order, so the output is the same as a local run.
+Both commands first check everything they can without TensorFlow (maskdsl.pipeline.
+checking: the pipeline file, --set, the program's types, the input files' columns, the
+output), report every problem found at once, and only then load TensorFlow. `run` then
+streams the inputs through tf.data in batches of --batch-size rows when the pipeline
+allows (maskdsl.pipeline.batching), writing the outputs under temporary names that are
+published at the end (maskdsl.pipeline.output): a failed run writes nothing, and an
+existing output is only replaced with --force.
 
-Both commands print a MaskDSLError (pointing into the pipeline file where it can) to
-stderr and return 1.
+Both commands print a MaskDSLError (pointing into the pipeline file or the data file
+where it can) to stderr and return 1.
 """
 
 from __future__ import annotations
@@ -23,19 +23,11 @@ import sys
 import time
 import warnings
 
-import numpy as np
-
 from maskdsl.cli.progress import Progress
 from maskdsl.cli.startup import start_tensorflow
-from maskdsl.errors import InputError, MaskDSLError
-from maskdsl.ir.dtypes import Type
-from maskdsl.pipeline.batching import plan_batches, stream
+from maskdsl.errors import MaskDSLError
 from maskdsl.pipeline.config import PipelineWarning
-from maskdsl.pipeline.constants import number_from_text
-from maskdsl.pipeline.data_files import read_inputs
-from maskdsl.pipeline.export import export_saved_model
-from maskdsl.pipeline.output import OutputSpool, OutputTarget
-from maskdsl.values import cast_exactly
+from maskdsl.pipeline.settings import read_settings, scalar_value  # noqa: F401  (scalar_value: used by tests)
 
 
 def run_command(args) -> int:
@@ -56,14 +48,18 @@ def export_command(args) -> int:
         return 1
 
 
-# ---- loading the pipeline and the --set values ----
+# ---- loading the pipeline ----
 
-def load_pipeline(path):
-    """The pipeline, with its warnings printed as `warning: FILE:LINE:COL: ...` on stderr."""
+def load_pipeline(path_or_config):
+    """The compiled pipeline, with its warnings printed as `warning: FILE:LINE:COL: ...` on stderr."""
+    from maskdsl.pipeline.config import PipelineConfig
     from maskdsl.pipeline.pipeline import Pipeline
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PipelineWarning)
-        pipeline = Pipeline.from_yaml(os.fspath(path))
+        if isinstance(path_or_config, PipelineConfig):
+            pipeline = Pipeline(path_or_config)
+        else:
+            pipeline = Pipeline.from_yaml(os.fspath(path_or_config))
     for w in caught:
         if issubclass(w.category, PipelineWarning):
             print(f"warning: {w.message}", file=sys.stderr)
@@ -73,58 +69,14 @@ def load_pipeline(path):
 
 
 def apply_settings(pipeline, settings) -> tuple[object, dict]:
-    """--set NAME=VALUE: a scalar input's value, or a new value for a constant.
-
-    Returns the (possibly recompiled) pipeline and the scalar inputs as NumPy scalars.
-    """
-    values, constants = {}, {}
-    for setting in settings or ():
-        name, equals, text = str(setting).partition("=")
-        name, text = name.strip(), text.strip()
-        if not equals or not name or not text:
-            raise InputError(f"--set expects NAME=VALUE, got {setting!r}")
-        if name in values or name in constants:
-            raise InputError(f"--set {name} is given twice")
-        if name in pipeline.constants:
-            constants[name] = number_from_text(text, f"--set {name}")
-        elif name in pipeline.input_types:
-            values[name] = scalar_value(name, text, pipeline.input_types[name])
-        else:
-            scalars = [n for n, t in pipeline.input_types.items() if not t.shape]
-            raise InputError(f"--set {name}: the pipeline has no scalar input or constant named {name!r} "
-                             f"(scalar inputs: {', '.join(scalars) or 'none'}; constants: "
-                             f"{', '.join(pipeline.constants) or 'none'})")
+    """--set NAME=VALUE on a compiled pipeline: (the pipeline, recompiled if a constant changed;
+    the scalar inputs as NumPy scalars)."""
+    constants, values = read_settings(settings, pipeline.input_types, pipeline.constants)
     if constants:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PipelineWarning)  # already shown for this file
             pipeline = pipeline.with_constants(**constants)
     return pipeline, values
-
-
-def scalar_value(name: str, text: str, want: Type):
-    """The value of `--set NAME=TEXT` for a scalar input of type `want`."""
-    if want.shape:
-        raise InputError(f"--set {name}: input '{name}' is {want}, not a scalar; give it in the --input file")
-    if want.dtype == "bool":
-        table = {"true": True, "false": False, "1": True, "0": False}
-        if text.lower() not in table:
-            raise InputError(f"--set {name}={text}: expected true or false for {name}: {want}")
-        return np.bool_(table[text.lower()])
-    value = number_from_text(text, f"--set {name}")
-    kind = np.dtype(want.dtype).kind
-    if kind in "iu":
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise InputError(f"--set {name}={text}: {name} is {want}, which holds whole numbers")
-            value = int(value)
-        info = np.iinfo(want.dtype)
-        if not info.min <= value <= info.max:
-            raise InputError(f"--set {name}={text}: out of range for {want} ({info.min} to {info.max})", name=name)
-        return np.asarray(value, dtype=want.dtype)[()]
-    converted, lost = cast_exactly(np.asarray(value), want.dtype)  # e.g. 1e6 is inf as float16
-    if lost is not None:
-        raise InputError(f"--set {name}={text}: out of range for {want}", name=name)
-    return converted[()]
 
 
 # ---- running ----
@@ -134,53 +86,77 @@ def _start_tensorflow() -> None:
         start_tensorflow()
 
 
+def _inputs(args) -> list:
+    given = getattr(args, "input", None)
+    return [given] if isinstance(given, (str, os.PathLike)) else list(given or [])
+
+
 def _run(args) -> int:
-    _start_tensorflow()
+    from maskdsl.pipeline.checking import check_run, describe_reason
     started = time.monotonic()
-    pipeline = load_pipeline(args.pipeline)
-    pipeline, scalars = apply_settings(pipeline, getattr(args, "set", None))
-    target = OutputTarget(args.output, pipeline.outputs, getattr(args, "force", False))
-    data = read_inputs(args.input, pipeline, scalars)
-    if data.unused:
-        print(f"note: {data.description} also has {', '.join(data.unused)}, which the pipeline does not use",
-              file=sys.stderr)
-    plan = plan_batches(pipeline, data, getattr(args, "batch_size", None))
+    plan = check_run(args.pipeline, inputs=_inputs(args), input_format=getattr(args, "format", None),
+                     output=args.output, output_format=getattr(args, "output_format", None),
+                     settings=getattr(args, "set", None), force=getattr(args, "force", False))
     service = getattr(args, "tf_data_service", None)
+    if service and plan.place.directory:
+        raise MaskDSLError("--tf-data-service writes one output file, not a directory of shards",
+                           option="--tf-data-service")
+    _start_tensorflow()
+    from maskdsl.pipeline.batching import run_plan
+    from maskdsl.pipeline.output import OutputSet
+    pipeline = load_pipeline(plan.config)
+    shards = plan.table.shards if plan.table is not None else ()
+    output = OutputSet(plan.place, pipeline.outputs, plan.columns, plan.config.csv, shards, plan.output_types,
+                       getattr(args, "force", False))
     label = pipeline.name or os.path.basename(os.fspath(args.pipeline))
-    spools = [OutputSpool(name, target.directory) for name in pipeline.outputs]
     try:
-        progress = Progress(data.rows, label)
+        progress = Progress(plan.total_rows, label, count_only=plan.total_rows is None)
         try:
-            for outputs, rows in stream(pipeline, data, scalars, plan, service):
-                for spool in spools:
-                    spool.append(outputs[spool.name])
-                progress.advance(rows)
+            result = run_plan(plan, pipeline, output, batch_size=getattr(args, "batch_size", None),
+                              service=service, progress=progress)
         finally:
             progress.close()
-        target.write(spools)
-        shapes = ", ".join(f"{s.name} {s.dtype}{list(s.shape)}" for s in spools)
+        output.commit()
+        shapes = output.shapes()
     finally:
-        for spool in spools:
-            spool.close()
+        output.close()
     elapsed = time.monotonic() - started
-    rows = f"{data.rows:,} rows" if data.rows is not None else "the inputs"
-    how = (f"{plan.batches} batch{'es' if plan.batches != 1 else ''} of up to {plan.batch_rows:,} rows"
-           if plan.streamed else "one batch")
+    rows = f"{result.rows:,} rows" if result.rows is not None else "the inputs"
+    source = f" from {plan.table.describe()}" if plan.table is not None and plan.table.sharded else ""
+    how = (f"{result.batches} batch{'es' if result.batches != 1 else ''} of up to {result.batch_rows:,} rows"
+           if result.streamed else "one batch")
     where = f" on the tf.data service {service}" if service else ""
-    print(f"{label}: {rows} -> {target.path} ({shapes})")
+    target = plan.place.path + ("/" if plan.place.directory else "")
+    print(f"{label}: {rows}{source} -> {target} ({shapes})")
     why = ""
-    if data.rows is not None and not plan.streamed:
+    if result.rows is not None and not result.streamed:
         ignored = ", --batch-size ignored" if getattr(args, "batch_size", None) else ""
-        why = f" (not row-wise{ignored}: {pipeline.row_wise_reason})"
+        why = f" (not row-wise{ignored}: {describe_reason(plan)})"
+    elif plan.stream.reductions and result.streamed:
+        why = f" ({', '.join(r.output for r in plan.stream.reductions)} combined over the batches)"
+    extras = [n for n in pipeline.outputs if n not in plan.columns] if plan.place.is_table else []
     print(f"  {how}{where}, {elapsed:.2f} s{why}")
+    if extras:
+        print(f"  {', '.join(extras)} (not one value per row) -> {plan.place.extras_path}")
     return 0
 
 
 # ---- export ----
 
 def _export(args) -> int:
+    from maskdsl.pipeline.checking import check_run
+    from maskdsl.pipeline.export import check_export_target
+    from maskdsl.pipeline.problems import Problems
+    problems = Problems()
+    plan = None
+    with problems.collecting():
+        plan = check_run(args.pipeline)
+    with problems.collecting():
+        check_export_target(args.out_dir, force=bool(getattr(args, "force", False)))
+    problems.check()
     _start_tensorflow()
-    pipeline = load_pipeline(args.pipeline)
+    from maskdsl.pipeline.export import export_saved_model
+    pipeline = load_pipeline(plan.config)
     out_dir = export_saved_model(pipeline, args.out_dir, force=bool(getattr(args, "force", False)))
     inputs = ", ".join(f"{n}: {t}" for n, t in pipeline.input_types.items())
     print(f"{pipeline.name or os.path.basename(os.fspath(args.pipeline))}: exported to {out_dir}")

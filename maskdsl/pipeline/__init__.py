@@ -2,18 +2,26 @@
 
 TensorFlow-free: `yaml_source` reads the YAML keeping each value's position,
 `source_map` takes positions in the joined program back to the file, `constants`
-reads constants as written, `config` validates the file section by section,
-`rowwise` decides whether the program may run batch by batch, `data_files` reads and
-writes .npy/.npz, `output` spools and publishes results atomically.
+reads constants as written, `inputs` reads input declarations (rows, columns, fill),
+`config` validates the file section by section collecting every problem (`problems`),
+`rowwise` decides whether the program may run batch by batch, `reductions` which
+reductions over the rows can be streamed, `formats` names formats, shards and outputs,
+`tables` reads and writes Parquet and CSV (pyarrow) and checks a file's columns,
+`tfrecord` reads TFRecord framing and tf.train.Example without TensorFlow (for checks),
+`checking` is `maskdsl check` for a pipeline (everything before TensorFlow loads),
+`data_files` reads and writes .npy/.npz, `output` spools and publishes results atomically.
 
 TensorFlow by nature: `pipeline` holds the `Pipeline` object (compiled program,
 tf.function, dataset map functions), `batching` streams data files through tf.data,
-`service` runs that on a tf.data service, `export` writes a SavedModel.
+`service` runs that on a tf.data service, `export` writes a SavedModel; `tfrecord`
+reads and writes TFRecord files through tf.data inside the functions that do it.
 """
 
 _LAZY = {
     "Pipeline": ("maskdsl.pipeline.pipeline", "Pipeline"),
     "PipelineWarning": ("maskdsl.pipeline.config", "PipelineWarning"),
+    "PerBatchWarning": ("maskdsl.pipeline.config", "PerBatchWarning"),
+    "PipelineErrors": ("maskdsl.pipeline.problems", "PipelineErrors"),
 }
 
 __all__ = list(_LAZY)

@@ -5,7 +5,10 @@ Everything here is plain Python (no TensorFlow). The file is read by `yaml_sourc
 constants are read by `constants` and substituted into the steps as literals, and the
 steps are parsed one by one and joined into one program, with a `source_map.SourceMap`
 that takes any position in that program back to the file. Every problem is a
-ConfigError (or the DSL error of a step) at FILE:LINE:COLUMN with a caret under it.
+ConfigError (or the DSL error of a step) at FILE:LINE:COLUMN with a caret under it, and
+every independent problem is reported in one pass (`problems`): a bad input does not
+hide a bad step. `type_program` then types the joined program with the declared inputs,
+as the compiler does before code generation, still without TensorFlow.
 docs/pipelines.md describes the format and the rules.
 
 >>> config = load_config('''
@@ -26,22 +29,28 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from maskdsl.errors import ConfigError, MaskDSLError
+from maskdsl.errors import ConfigError, MaskDSLError, UnknownNameError
 from maskdsl.ir.dtypes import Type
+from maskdsl.ir.nodes import Program
 from maskdsl.language import syntax
 from maskdsl.language.functions import FUNCTIONS
+from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
 from maskdsl.language.names import IDENTIFIER, KEYWORDS
 from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.pipeline.constants import literal_text, parse_number
+from maskdsl.pipeline.formats import CsvOptions, read_csv_options
+from maskdsl.pipeline.inputs import InputSpec, read_input, row_inputs
+from maskdsl.pipeline.problems import Problems
 from maskdsl.pipeline.source_map import SourceMap, StepSource, align
 from maskdsl.pipeline.yaml_source import Document, YamlNode, describe, load_yaml, read_document, wrap_python
+from maskdsl.specialize import NOT_IN_SIGNATURE, input_names, signature_types, specialize
 
-KEYS = ("name", "inputs", "constants", "steps", "outputs", "options")
+KEYS = ("name", "inputs", "constants", "steps", "outputs", "options", "csv")
 REQUIRED = ("inputs", "steps", "outputs")
 OPTIONS = {"strategy": FORCEABLE, "jit_compile": ("auto", True, False)}
 _REQUIRED_HINTS = {
-    "inputs": "declare each input with its type, e.g. 'x: float32[None, 3]' (or 'inputs: {}')",
+    "inputs": "declare each input with its type, e.g. 'x: float32[rows, 3]' (or 'inputs: {}')",
     "steps": "list the program lines under 'steps:'",
     "outputs": "list the names to return, e.g. 'outputs: [x]'",
 }
@@ -49,6 +58,11 @@ _REQUIRED_HINTS = {
 
 class PipelineWarning(UserWarning):
     """A pipeline that works but probably not as meant (an input or constant it never uses)."""
+
+
+class PerBatchWarning(PipelineWarning):
+    """A pipeline that is not row-wise, run by dataset.map on each element: its reductions are per
+    batch (or per row), not over the whole dataset."""
 
 
 @dataclass
@@ -64,19 +78,29 @@ class PipelineConfig:
     source_map: SourceMap
     sections: dict                  # top-level key -> YamlNode, for positions of later errors
     warnings: list = field(default_factory=list)   # (message, YamlNode) to report once compiled
+    input_specs: dict = field(default_factory=dict)   # name -> InputSpec (rows, columns, fill)
+    csv: CsvOptions = field(default_factory=CsvOptions)
+
+    @property
+    def row_inputs(self) -> tuple[str, ...]:
+        """The inputs that hold the rows (maskdsl.pipeline.inputs: `rows`, or the None shorthand)."""
+        return row_inputs(self.input_specs)
 
     def to_dict(self) -> dict:
         """The config as plain data, as from_dict takes it (what Keras and SavedModels store)."""
         out = {}
         if self.name is not None:
             out["name"] = self.name
-        out["inputs"] = {n: str(t) for n, t in self.inputs.items()}
+        out["inputs"] = {n: self.input_specs[n].to_data() if n in self.input_specs else str(t)
+                         for n, t in self.inputs.items()}
         if self.constants:
             out["constants"] = dict(self.constants)
         out["steps"] = list(self.steps)
         out["outputs"] = list(self.outputs)
         if self.options:
             out["options"] = dict(self.options)
+        if self.csv.given:
+            out["csv"] = dict(self.csv.given)
         return out
 
     def input_node(self, name: str) -> YamlNode | None:
@@ -118,35 +142,85 @@ def read_root(doc: Document) -> YamlNode:
 
 
 def validate(doc: Document, root: YamlNode, constant_overrides: dict | None = None) -> PipelineConfig:
-    """Check every section, in the order a reader meets them, and join the steps into one program."""
-    top = _check_keys(doc, root)
-    name = _read_name(doc, top)
-    inputs = _read_inputs(doc, top)
-    constants, constant_nodes = _read_constants(doc, top, inputs, constant_overrides)
-    source_map, assigned, used_constants = _read_steps(doc, top, constants)
-    outputs = _read_outputs(doc, top, inputs, constants, assigned)
-    options = _read_options(doc, top)
+    """Check every section, in the order a reader meets them, and join the steps into one program.
+
+    A problem in one section (or one input, constant, step or output) does not stop the
+    checks that do not depend on it; all of them are raised together at the end.
+    """
+    problems = Problems()
+    top = _check_keys(doc, root, problems)
+    name = None
+    with problems.collecting():
+        name = _read_name(doc, top)
+    specs = _read_inputs(doc, top, problems)
+    inputs = {n: s.type for n, s in specs.items()}
+    constants, constant_nodes = _read_constants(doc, top, inputs, constant_overrides, problems)
+    steps = _read_steps(doc, top, constants, problems)
+    outputs: tuple = ()
+    if "outputs" in top:
+        outputs = _read_outputs(doc, top, inputs, constants, steps, problems)
+    options: dict = {}
+    with problems.collecting():
+        options = _read_options(doc, top, problems)
+    csv = CsvOptions()
+    with problems.collecting():
+        csv = read_csv_options(doc, top.get("csv"), problems)
+    problems.sort_by_position()
+    problems.check()
+    source_map, _, used_constants = steps
     warnings = [(f"constant '{k}' is never used by the steps", constant_nodes[k])
                 for k in constants if k not in used_constants and k in constant_nodes]
     return PipelineConfig(doc, name, inputs, constants, tuple(s.text for s in source_map.steps), outputs, options,
-                          source_map.program_text, source_map, dict(top), warnings)
+                          source_map.program_text, source_map, dict(top), warnings, specs, csv)
+
+
+def type_program(config: PipelineConfig) -> Program:
+    """The joined program typed with the declared inputs and run through every pass: what
+    maskdsl.compile does before code generation, so without TensorFlow. Errors point into
+    the file, as the compiled pipeline's do."""
+    try:
+        program = lower(parse(config.program_text), list(config.outputs))
+        types = signature_types(program, {n: config.inputs[n] for n in input_names(program) if n in config.inputs})
+        typed, _ = specialize(program, types, strategy=config.options.get("strategy", "auto"),
+                              jit_compile=config.options.get("jit_compile", "auto"))
+        return typed
+    except MaskDSLError as e:
+        raise program_error(config, e) from None
+
+
+def program_error(config: PipelineConfig, e: MaskDSLError) -> MaskDSLError:
+    """An error of the joined program in the pipeline's words, moved into the file."""
+    if e.option == "jit_compile" and e.span is None:
+        return config.error(e.message, config.option_node("jit_compile"), cls=ConfigError, option=e.option,
+                            code=e.code)
+    if e.code == NOT_IN_SIGNATURE:
+        e = UnknownNameError(f"unknown name '{e.name}': it is read before it is assigned and is not an "
+                             f"input or a constant of the pipeline", e.span, source=e.source,
+                             hint="declare it under 'inputs:' or assign it in an earlier step",
+                             name=e.name, code=e.code)
+    return config.source_map.relocate(e)
 
 
 # ---- one check per section ----
 
-def _check_keys(doc: Document, root: YamlNode) -> dict:
+def _check_keys(doc: Document, root: YamlNode, problems: Problems) -> dict:
+    """The top-level mapping; unknown and missing keys are collected (and left out)."""
     if not isinstance(root.value, dict):
         raise doc.error(f"a pipeline must be a mapping with keys {', '.join(KEYS)}, "
                         f"but it is {describe(root)}", root)
-    top = root.value
-    for key, node in top.items():
+    top, misspelt = {}, set()
+    for key, node in root.value.items():
         if key not in KEYS:
-            raise doc.error(f"unknown key {key!r}; a pipeline has {', '.join(KEYS)}", node, at_key=True,
-                            hint=_did_you_mean(key, KEYS), name=str(key), code="unknown-key")
+            misspelt.update(difflib.get_close_matches(str(key), KEYS, n=1))
+            problems.add(doc.error(f"unknown key {key!r}; a pipeline has {', '.join(KEYS)}", node, at_key=True,
+                                   hint=_did_you_mean(key, KEYS), name=str(key), code="unknown-key"))
+        else:
+            top[key] = node
     for key in REQUIRED:
-        if key not in top:
+        if key not in root.value and key not in misspelt:   # (a misspelt key already says "did you mean")
             at = YamlNode(None, root.start, root.start + 1 if root.start is not None else None)
-            raise doc.error(f"missing key '{key}'", at, hint=_REQUIRED_HINTS[key], name=key, code="missing-key")
+            problems.add(doc.error(f"missing key '{key}'", at, hint=_REQUIRED_HINTS[key], name=key,
+                                   code="missing-key"))
     return top
 
 
@@ -159,38 +233,36 @@ def _read_name(doc: Document, top: dict) -> str | None:
     return name
 
 
-def _read_inputs(doc: Document, top: dict) -> dict[str, Type]:
-    inputs: dict[str, Type] = {}
+def _read_inputs(doc: Document, top: dict, problems: Problems) -> dict[str, InputSpec]:
+    specs: dict[str, InputSpec] = {}
+    if "inputs" not in top:
+        return specs
     section = top["inputs"]
-    for key, node in _mapping(doc, section, "inputs").items():
-        key = _check_name(doc, key, section.keys[key], node, "input", allow_builtin=False)
-        spec = node.value
-        if isinstance(spec, Type):
-            spec = str(spec)
-        if not isinstance(spec, str):
-            raise doc.error(f"the type of input '{key}' must be a spec like 'float32[None, 3]', "
-                            f"but it is {describe(node)}", node, name=key)
-        try:
-            inputs[key] = Type.parse(spec)
-        except MaskDSLError as e:
-            raise doc.error(f"input '{key}': {e.message}", node, name=key) from None
-    return inputs
+    with problems.collecting():
+        for key, node in _mapping(doc, section, "inputs").items():
+            with problems.collecting():
+                key = _check_name(doc, key, section.keys[key], node, "input", allow_builtin=False)
+                specs[key] = read_input(doc, key, node)
+    return specs
 
 
-def _read_constants(doc: Document, top: dict, inputs: dict, overrides: dict | None) -> tuple[dict, dict]:
+def _read_constants(doc: Document, top: dict, inputs: dict, overrides: dict | None,
+                    problems: Problems) -> tuple[dict, dict]:
     """(name -> value, name -> YamlNode of the value) of the constants, after `overrides`."""
     constants: dict[str, int | float] = {}
     nodes: dict[str, YamlNode] = {}
     if "constants" in top and top["constants"].value is not None:
         section = top["constants"]
-        for key, node in _mapping(doc, section, "constants").items():
-            key = _check_name(doc, key, section.keys[key], node, "constant", allow_builtin=True)
-            if key in inputs:
-                where = doc.where(top["inputs"].value[key].key_start)
-                raise doc.error(f"'{key}' is both an input{f' (at {where})' if where else ''} and a constant",
-                                node, at_key=True, name=key)
-            constants[key] = parse_number(doc, node, f"constant '{key}'")
-            nodes[key] = node
+        with problems.collecting():
+            for key, node in _mapping(doc, section, "constants").items():
+                with problems.collecting():
+                    key = _check_name(doc, key, section.keys[key], node, "constant", allow_builtin=True)
+                    nodes[key] = node
+                    if key in inputs:
+                        where = doc.where(top["inputs"].value[key].key_start)
+                        raise doc.error(f"'{key}' is both an input{f' (at {where})' if where else ''} and a "
+                                        f"constant", node, at_key=True, name=key)
+                    constants[key] = parse_number(doc, node, f"constant '{key}'")
     for key, value in (overrides or {}).items():
         if key not in constants:
             raise ConfigError(f"no constant named {key!r} to override "
@@ -199,37 +271,52 @@ def _read_constants(doc: Document, top: dict, inputs: dict, overrides: dict | No
     return constants, nodes
 
 
-def _read_steps(doc: Document, top: dict, constants: dict) -> tuple[SourceMap, dict[str, int], set[str]]:
+def _read_steps(doc: Document, top: dict, constants: dict, problems: Problems):
     """The steps parsed one by one, constants substituted, joined into one program.
 
-    Returns the source map (which holds the joined text), name -> first step assigning
-    it, and the constants the steps use.
+    Returns (the source map, which holds the joined text; name -> first step assigning
+    it; the constants the steps use), or None when 'steps' is missing or any step has a
+    problem (each one collected).
     """
+    if "steps" not in top:
+        return None
     section = top["steps"]
-    nodes = _sequence(doc, section, "steps")
-    if not nodes:
-        raise doc.error("'steps' is empty; a pipeline needs at least one step", section)
+    try:
+        nodes = _sequence(doc, section, "steps")
+        if not nodes:
+            raise doc.error("'steps' is empty; a pipeline needs at least one step", section)
+    except MaskDSLError as e:
+        problems.add(e)
+        return None
     source_map = SourceMap(doc, [])
     assigned: dict[str, int] = {}
     used_constants: set[str] = set()
-    offset = 0
+    offset, failed = 0, False
     for i, node in enumerate(nodes):
-        text = _step_text(doc, node, i)
+        try:
+            text = _step_text(doc, node, i)
+        except MaskDSLError as e:
+            problems.add(e)
+            failed = True
+            continue
         positions = align(text, doc.text, node.start, node.end) if doc.text is not None else None
         step = StepSource(i, text, text, offset, [], positions, node)
         source_map.steps.append(step)
         try:
             module = parse(text)
         except MaskDSLError as e:
-            raise source_map.relocate(e, step=step) from None
+            problems.add(source_map.relocate(e, step=step))
+            failed = True
+            continue
         replacements = []
         for stmt in module.statements:
             for ast_node in _walk(stmt):
                 if isinstance(ast_node, syntax.Assign) and ast_node.name in constants:
-                    raise source_map.relocate(ConfigError(
+                    problems.add(source_map.relocate(ConfigError(
                         f"cannot assign to '{ast_node.name}': it is a constant of the pipeline",
                         ast_node.name_span, hint="constants are read-only; assign a new name instead",
-                        name=ast_node.name), step=step)
+                        name=ast_node.name), step=step))
+                    failed = True
                 if isinstance(ast_node, syntax.Name) and ast_node.id in constants and ast_node.span is not None:
                     replacements.append((ast_node.span.start, ast_node.span.end,
                                          literal_text(constants[ast_node.id])))
@@ -238,6 +325,8 @@ def _read_steps(doc: Document, top: dict, constants: dict) -> tuple[SourceMap, d
                 assigned.setdefault(stmt.name, i)
         step.rewritten, step.substitutions = _substitute(text, replacements)
         offset += len(step.rewritten) + 1
+    if failed:
+        return None
     source_map.program_text = "\n".join(s.rewritten for s in source_map.steps)
     return source_map, assigned, used_constants
 
@@ -271,49 +360,59 @@ def _substitute(text: str, replacements: list) -> tuple[str, list]:
     return "".join(rewritten), substitutions
 
 
-def _read_outputs(doc: Document, top: dict, inputs: dict, constants: dict, assigned: dict) -> tuple[str, ...]:
+def _read_outputs(doc: Document, top: dict, inputs: dict, constants: dict, steps,
+                  problems: Problems) -> tuple[str, ...]:
+    """The outputs; whether each is assigned is only asked when every step was read."""
     section = top["outputs"]
-    nodes = _sequence(doc, section, "outputs")
-    if not nodes:
-        raise doc.error("'outputs' is empty; name at least one value to return", section)
+    try:
+        nodes = _sequence(doc, section, "outputs")
+        if not nodes:
+            raise doc.error("'outputs' is empty; name at least one value to return", section)
+    except MaskDSLError as e:
+        problems.add(e)
+        return ()
+    assigned = steps[1] if steps is not None else None
     outputs: list[str] = []
     for node in nodes:
-        out = node.value
-        if not isinstance(out, str):
-            raise doc.error(f"an output must be a name, but it is {describe(node)}", node)
-        if out in outputs:
-            raise doc.error(f"output '{out}' is listed twice", node, name=out)
-        if out not in assigned:
-            if out in constants:
-                why = "it is a constant"
-            elif out in inputs:
-                why = "it is an input that no step assigns"
-            else:
-                why = "no step assigns it"
-            close = difflib.get_close_matches(out, list(assigned), n=1)
-            raise doc.error(f"output '{out}' is never assigned: {why}", node, name=out,
-                            hint=f"did you mean '{close[0]}'?" if close else
-                            (f"add a step such as '{out} = {out}'" if out in inputs else None))
-        outputs.append(out)
+        with problems.collecting():
+            out = node.value
+            if not isinstance(out, str):
+                raise doc.error(f"an output must be a name, but it is {describe(node)}", node)
+            if out in outputs:
+                raise doc.error(f"output '{out}' is listed twice", node, name=out)
+            if assigned is not None and out not in assigned:
+                if out in constants:
+                    why = "it is a constant"
+                elif out in inputs:
+                    why = "it is an input that no step assigns"
+                else:
+                    why = "no step assigns it"
+                close = difflib.get_close_matches(out, list(assigned), n=1)
+                raise doc.error(f"output '{out}' is never assigned: {why}", node, name=out,
+                                hint=f"did you mean '{close[0]}'?" if close else
+                                (f"add a step such as '{out} = {out}'" if out in inputs else None))
+            outputs.append(out)
     return tuple(outputs)
 
 
-def _read_options(doc: Document, top: dict) -> dict:
+def _read_options(doc: Document, top: dict, problems: Problems) -> dict:
     options: dict = {}
     if "options" not in top or top["options"].value is None:
         return options
     for key, node in _mapping(doc, top["options"], "options").items():
-        if key not in OPTIONS:
-            raise doc.error(f"unknown option {key!r}; options are {', '.join(OPTIONS)}", node, at_key=True,
-                            hint=_did_you_mean(key, OPTIONS), option=str(key), code="unknown-option")
-        allowed = OPTIONS[key]
-        value = node.value
-        if isinstance(value, str) and value.lower() in ("true", "false") and key == "jit_compile":
-            value = value.lower() == "true"
-        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
-            shown = ", ".join(str(a).lower() if isinstance(a, bool) else a for a in allowed)
-            raise doc.error(f"option '{key}' must be one of {shown}, not {node.raw or value!r}", node, option=key)
-        options[key] = value
+        with problems.collecting():
+            if key not in OPTIONS:
+                raise doc.error(f"unknown option {key!r}; options are {', '.join(OPTIONS)}", node, at_key=True,
+                                hint=_did_you_mean(key, OPTIONS), option=str(key), code="unknown-option")
+            allowed = OPTIONS[key]
+            value = node.value
+            if isinstance(value, str) and value.lower() in ("true", "false") and key == "jit_compile":
+                value = value.lower() == "true"
+            if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+                shown = ", ".join(str(a).lower() if isinstance(a, bool) else a for a in allowed)
+                raise doc.error(f"option '{key}' must be one of {shown}, not {node.raw or value!r}", node,
+                                option=key)
+            options[key] = value
     return options
 
 

@@ -56,9 +56,14 @@ class InputData:
     unused: list = field(default_factory=list)   # arrays of a .npz that the pipeline does not read
 
 
-def read_inputs(path: str, pipeline, given: dict) -> InputData:
-    """The arrays of the inputs not `given` (with --set), checked against the declared types."""
-    needed = [n for n in pipeline.inputs if n not in given]
+def read_inputs(path: str, pipeline, given: dict, needed=None) -> InputData:
+    """The arrays of the inputs not `given` (with --set), checked against the declared types.
+
+    `pipeline` is a Pipeline or a PipelineConfig (its input types and row inputs); `needed`
+    the inputs to find in this file (default: every input not given)."""
+    types = getattr(pipeline, "input_types", None) or pipeline.inputs
+    row_inputs = set(pipeline.row_inputs)
+    needed = [n for n in (types if needed is None else needed) if n not in given]
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataError(f"no such input file: {path!r}")
@@ -67,9 +72,11 @@ def read_inputs(path: str, pipeline, given: dict) -> InputData:
     arrays, unused = {}, []
     if path.endswith(".npy"):
         if len(needed) != 1:
+            scalars = [n for n in needed if not types[n].shape]
             raise DataError(f"a .npy file holds one array, but the pipeline needs "
                             f"{len(needed)} inputs from the file ({', '.join(needed) or 'none'}); use a .npz "
-                            f"with one array per input" + (" or --set for scalars" if needed else ""))
+                            f"with one array per input" + (" or --set for scalars" if needed else ""),
+                            hint=f"give scalars with --set, e.g. --set {scalars[0]}=VALUE" if scalars else None)
         try:
             arrays[needed[0]] = load(path, mmap=True)
         except Exception as e:
@@ -82,27 +89,39 @@ def read_inputs(path: str, pipeline, given: dict) -> InputData:
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise DataError(f"{path!r} is not a .npz archive")
         with archive:
+            missing = [DataError(f"{path} has no array '{name}' (it has: {', '.join(archive.files) or 'none'}); "
+                                 f"the pipeline needs {name}: {types[name]}", name=name, code="missing-input",
+                                 hint=f"give it with --set {name}=VALUE" if not types[name].shape else None)
+                       for name in needed if name not in archive.files]
+            if missing:
+                from maskdsl.pipeline.problems import combine
+                raise combine(missing)
             for name in needed:
-                if name not in archive.files:
-                    raise DataError(f"{path} has no array '{name}' (it has: {', '.join(archive.files) or 'none'}); "
-                                    f"the pipeline needs {name}: {pipeline.input_types[name]}", name=name)
                 try:
                     arrays[name] = archive[name]
                 except Exception as e:
                     raise DataError(f"cannot read array '{name}' from {path!r}: {reason(e)}", name=name) from None
-            unused = [n for n in archive.files if n not in pipeline.input_types]
+            unused = [n for n in archive.files if n not in types]
             for name in archive.files:
                 if name in given:
                     raise DataError(f"'{name}' is both in {path} and given with --set", name=name)
     else:
         raise DataError(f"unsupported input file {path!r}: use .npz (one array per input) or .npy (one input)")
     for name, array in arrays.items():
-        check_array(name, array, pipeline.input_types[name], path)
-    rows = {name: arrays[name].shape[0] for name in pipeline.row_inputs if name in arrays}
+        check_array(name, array, types[name], path)
+    rows = {name: arrays[name].shape[0] for name in types if name in row_inputs and name in arrays}
     if len(set(rows.values())) > 1:
         shown = ", ".join(f"'{n}' has {r}" for n, r in rows.items())
-        raise DataError(f"the row inputs of {path} have different numbers of rows: {shown}")
+        hint = None
+        if not any(getattr(s, "rows", False) for s in getattr(_config_of(pipeline), "input_specs", {}).values()):
+            hint = ("every input whose first dimension is None is taken as one value per row; declare the ones "
+                    "that are with 'rows' (e.g. x: float32[rows, 3]) and the others stay any length")
+        raise DataError(f"the row inputs of {path} have different numbers of rows: {shown}", hint=hint, code="rows")
     return InputData(arrays, next(iter(rows.values()), None), path, unused)
+
+
+def _config_of(pipeline):
+    return getattr(pipeline, "config", pipeline)
 
 
 def check_array(name: str, array: np.ndarray, want: Type, source: str) -> None:

@@ -17,10 +17,9 @@ import tempfile
 from maskdsl.errors import DataError
 
 
-def export_saved_model(pipeline, out_dir: str, force: bool = False) -> str:
-    """Write the pipeline's SavedModel to `out_dir`; returns the directory written."""
-    from maskdsl.tf.runtime import tf
-
+def check_export_target(out_dir, force: bool = False) -> str:
+    """The directory to export to, checked before any work (no TensorFlow): its parent exists, and
+    it does not (unless `force`), or is a directory."""
     out_dir = os.fspath(out_dir).rstrip("/\\") or os.fspath(out_dir)
     parent = os.path.dirname(os.path.abspath(out_dir))
     if not os.path.isdir(parent):
@@ -29,6 +28,15 @@ def export_saved_model(pipeline, out_dir: str, force: bool = False) -> str:
         raise DataError(f"{out_dir} already exists; pass --force to overwrite it")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise DataError(f"{out_dir} exists and is not a directory")
+    return out_dir
+
+
+def export_saved_model(pipeline, out_dir: str, force: bool = False) -> str:
+    """Write the pipeline's SavedModel to `out_dir`; returns the directory written."""
+    from maskdsl.tf.runtime import tf
+
+    out_dir = check_export_target(out_dir, force)
+    parent = os.path.dirname(os.path.abspath(out_dir))
     temporary = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(out_dir)}.")
     old = None
     try:

@@ -13,21 +13,22 @@ docs/pipelines.md has the format, the validation rules and what "row-wise" means
 
 from __future__ import annotations
 
+import threading
 import warnings
 from functools import cached_property
 
 import numpy as np
 
 from maskdsl import compiler
-from maskdsl.errors import ConfigError, InputError, MaskDSLError, UnknownNameError
+from maskdsl.errors import InputError, MaskDSLError
 from maskdsl.ir.dtypes import Type
-from maskdsl.pipeline.config import PipelineConfig, PipelineWarning, config_from_dict, load_config
+from maskdsl.pipeline.config import (PerBatchWarning, PipelineConfig, PipelineWarning, config_from_dict, load_config,
+                                     program_error)
 from maskdsl.pipeline.rowwise import RowLayout, find_row_layout
-from maskdsl.specialize import NOT_IN_SIGNATURE
 from maskdsl.tf.runtime import tf
 from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
 
-__all__ = ["Pipeline", "PipelineWarning"]
+__all__ = ["Pipeline", "PipelineWarning", "PerBatchWarning"]
 
 
 class Pipeline:
@@ -66,7 +67,7 @@ class Pipeline:
         return self.config.to_dict()
 
     def _compile(self) -> compiler.CompiledProgram:
-        config, smap = self.config, self.source_map
+        config = self.config
         options = {"strategy": self.options.get("strategy", "auto"),
                    "jit_compile": self.options.get("jit_compile", "auto")}
         try:
@@ -75,15 +76,7 @@ class Pipeline:
             return program.with_signature({name: config.inputs[name] for name in program.inputs
                                            if name in config.inputs})
         except MaskDSLError as e:
-            if e.option == "jit_compile" and e.span is None:
-                raise config.error(e.message, config.option_node("jit_compile"), cls=ConfigError,
-                                   option=e.option, code=e.code) from None
-            if e.code == NOT_IN_SIGNATURE:
-                e = UnknownNameError(f"unknown name '{e.name}': it is read before it is assigned and is not an "
-                                     f"input or a constant of the pipeline", e.span, source=e.source,
-                                     hint="declare it under 'inputs:' or assign it in an earlier step",
-                                     name=e.name, code=e.code)
-            raise smap.relocate(e) from None
+            raise program_error(config, e) from None
 
     def _warn(self) -> None:
         config = self.config
@@ -114,7 +107,21 @@ class Pipeline:
     def _bind(self, args, arrays) -> dict:
         values = compiler.bind_arguments("pipeline", self.inputs, args, arrays)
         self._require_all(values)
+        self._same_rows({name: (np.shape(values[name]) if not hasattr(values[name], "shape")
+                                else tuple(values[name].shape)) for name in self.row_inputs})
         return values
+
+    def _same_rows(self, shapes: dict) -> None:
+        """Every row input has the same number of rows (where the shapes say)."""
+        rows = {name: shape[0] for name, shape in shapes.items() if shape and shape[0] is not None}
+        if len(set(rows.values())) > 1:
+            shown = ", ".join(f"'{n}' has {r}" for n, r in rows.items())
+            hint = None
+            if not any(spec.rows for spec in self.config.input_specs.values()):
+                hint = ("every input whose first dimension is None is taken as one value per row; declare the "
+                        "ones that are with 'rows' (e.g. x: float32[rows, 3]) and the others stay any length")
+            raise InputError(f"the row inputs have different numbers of rows: {shown}", name=next(iter(rows)),
+                             hint=hint, code="rows")
 
     def _require_all(self, values: dict) -> None:
         """Every declared input is given, even one no step reads (it is part of the signature)."""
@@ -132,11 +139,25 @@ class Pipeline:
         specs = [tf.TensorSpec(self.input_types[n].shape, self.input_types[n].dtype, name=n) for n in names]
 
         def pipeline(*args):
+            if not _QUIET.active:   # (map_fn has warned already)
+                self._warn_if_per_batch()
             values = dict(zip(names, args))
             result = inner(*[values[n] for n in used])
-            return {n: tf.identity(result[n], name=n) for n in outputs}
+            # (an op name cannot start with '_', an output name can)
+            return {n: tf.identity(result[n], name=n.lstrip("_") or None) for n in outputs}
 
         return tf.function(pipeline, input_signature=specs, autograph=False)
+
+    def _warn_if_per_batch(self) -> None:
+        """Traced inside a tf.data function (dataset.map), a pipeline that is not row-wise computes
+        its reductions over each dataset element, not over the dataset: say so (PerBatchWarning)."""
+        if self.row_wise or not _inside_dataset_function():
+            return
+        warnings.warn(PerBatchWarning(
+            f"{self.name or 'the pipeline'} is not row-wise ({self.row_wise_reason}), so inside dataset.map it "
+            f"computes its outputs over each dataset element (a batch, or one row), not over the whole dataset; "
+            f"`maskdsl run` computes them over all rows (streaming the reductions it can). Filter PerBatchWarning if "
+            f"per-element values are what you want."), stacklevel=3)
 
     @property
     def map_fn(self):
@@ -152,6 +173,10 @@ class Pipeline:
         sees the batch as the leading dimension. An element one rank short (one row, as
         from an unbatched `from_tensor_slices`) is run as a batch of one row, so outputs
         keep a leading dimension (use .unbatch() to get rows back). Returns a dict.
+
+        A pipeline that is not row-wise (`row_wise_reason`) computes its reductions over
+        each element, not over the dataset: tracing its map function warns
+        (PerBatchWarning).
         """
         unknown = [n for n in fixed if n not in self.input_types]
         if unknown:
@@ -175,7 +200,13 @@ class Pipeline:
                     raise InputError(f"dataset elements have '{name}', which is not an input of the pipeline "
                                      f"(inputs: {', '.join(self.inputs)})")
             values.update(constants)
-            return self.run_tensors(values)
+            _QUIET.active = True
+            try:
+                result = self.run_tensors(values)
+            finally:
+                _QUIET.active = False
+            self._warn_if_per_batch()
+            return result
 
         return tf.autograph.experimental.do_not_convert(map_fn)  # plain Python: nothing to convert
 
@@ -202,14 +233,15 @@ class Pipeline:
         """
         self._require_all(values)
         tensors, single_rows = [], set()
+        rows = set(self.row_inputs)
         for name in self.inputs:
             want = self.input_types[name]
             t = tf.convert_to_tensor(values[name])
             rank = t.shape.rank
-            if rank == len(want.shape) - 1 and want.shape and want.shape[0] is None:
+            if name in rows and rank == len(want.shape) - 1:
                 t = tf.expand_dims(t, 0)
                 single_rows.add(True)
-            elif rank == len(want.shape) and want.shape and want.shape[0] is None:
+            elif name in rows and rank == len(want.shape):
                 single_rows.add(False)
             elif rank != len(want.shape):
                 raise InputError(f"input '{name}' has shape {t.shape}, the pipeline declares {name}: {want}",
@@ -226,6 +258,7 @@ class Pipeline:
         if len(single_rows) > 1:
             raise InputError("some row inputs are single rows and others batches of rows; "
                              "batch them the same way")
+        self._same_rows({name: tuple(t.shape.as_list()) for name, t in zip(self.inputs, tensors) if name in rows})
         return self.tf_function(*tensors)
 
     def runtime_error(self, error) -> MaskDSLError:
@@ -236,8 +269,9 @@ class Pipeline:
     # ---- row-wise streaming ----
     @property
     def row_inputs(self) -> tuple[str, ...]:
-        """Declared inputs whose first dimension is None: they hold the rows."""
-        return tuple(n for n, t in self.input_types.items() if t.shape and t.shape[0] is None)
+        """The inputs that hold the rows: those declared with a `rows` first dimension, or, when
+        none is, every input whose first dimension is None (maskdsl.pipeline.inputs)."""
+        return self.config.row_inputs
 
     @cached_property
     def layout(self) -> RowLayout:
@@ -267,3 +301,21 @@ class Pipeline:
     def __repr__(self):
         name = f" {self.name}" if self.name else ""
         return f"<maskdsl pipeline{name} inputs={self.inputs} outputs={self.outputs}>"
+
+
+class _Quiet(threading.local):
+    active = False
+
+
+_QUIET = _Quiet()   # set while map_fn runs the tf.function, which then need not warn again
+
+
+def _inside_dataset_function() -> bool:
+    """Whether the function being traced is (inside) a tf.data function such as dataset.map's.
+    TensorFlow names those graphs `Dataset_...`; an unexpected graph only means no warning."""
+    graph = tf.compat.v1.get_default_graph()
+    while graph is not None:
+        if str(getattr(graph, "name", "")).startswith("Dataset_"):
+            return True
+        graph = getattr(graph, "outer_graph", None)
+    return False

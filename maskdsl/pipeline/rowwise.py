@@ -71,21 +71,59 @@ def _rows(space) -> _State:
 
 def find_row_layout(program: Program, row_inputs) -> RowLayout:
     """Whether the typed program is row-wise for these row inputs (see the module docstring)."""
-    row_inputs = set(row_inputs)
-    used_rows = [n for n in program.inputs if n.attr("name") in row_inputs]
-    if not used_rows:
+    if not any(n.attr("name") in set(row_inputs) for n in program.inputs):
         return RowLayout(False, "no input has rows (a first dimension of None)")
-    source = program.source or ""
-    states: dict[int, _State] = {}
-    for node in program.nodes():
-        states[id(node)] = _classify(node, [states[id(a)] for a in node.args], row_inputs, source)
+    states = classify_outputs(program, row_inputs)
     for name, node in program.outputs:
-        state = states[id(node)]
+        state = states[name]
         if state.kind is Kind.NOT_ROW_WISE:
             return RowLayout(False, f"{state.reason} (needed for output '{name}')", state.span)
         if state.kind is Kind.CONSTANT or not node.shape:
             return RowLayout(False, f"output '{name}' does not have one entry per row", node.span)
     return RowLayout(True)
+
+
+def classify_outputs(program: Program, row_inputs, reductions_known: bool = False) -> dict[str, _State]:
+    """Output name -> what it is batch by batch (Kind, and for ROWS which rows axis 0 runs over).
+
+    With `reductions_known`, a reduction over the rows (and `shape`/`size` of row data) counts
+    as a constant, as if it had been computed over all rows beforehand: what is left says
+    which outputs have one entry per input row whatever the reductions are.
+    """
+    states = classify_values(program, row_inputs, reductions_known)
+    return {name: states[id(node)] for name, node in program.outputs}
+
+
+def classify_values(program: Program, row_inputs, reductions_known: bool = False) -> dict[int, _State]:
+    """id(node) -> its _State, for every value of the program (classify_outputs)."""
+    row_inputs = set(row_inputs)
+    source = program.source or ""
+    states: dict[int, _State] = {}
+    for node in program.nodes():
+        states[id(node)] = _classify(node, [states[id(a)] for a in node.args], row_inputs, source,
+                                     reductions_known)
+    return states
+
+
+def output_alignment(program: Program, row_inputs) -> dict[str, str]:
+    """Output name -> "rows" (one entry per input row, in order), "selected" (one entry per row or
+    element a mask selects) or "other" (anything else: reductions, fixed-size arrays, ...).
+
+    >>> from maskdsl.language import prepare
+    >>> from maskdsl.passes import infer_types
+    >>> program = infer_types(prepare("y = x - mean(x); s = x[x > 0]; t = sum(x)", x="float32[None]"))
+    >>> output_alignment(program, {"x"})
+    {'y': 'rows', 's': 'selected', 't': 'other'}
+    """
+    out = {}
+    states = classify_outputs(program, row_inputs, reductions_known=True)
+    shapes = dict(program.outputs)
+    for name, state in states.items():
+        if state.kind is not Kind.ROWS or not shapes[name].shape:
+            out[name] = "other"
+        else:
+            out[name] = "rows" if state.space == ROWS else "selected"
+    return out
 
 
 def _text(node: Node, source: str) -> str:
@@ -96,7 +134,7 @@ def _text(node: Node, source: str) -> str:
     return "`" + (text if len(text) <= 40 else text[:37] + "...") + "`"
 
 
-def _classify(node: Node, args: list[_State], row_inputs: set, source: str) -> _State:
+def _classify(node: Node, args: list[_State], row_inputs: set, source: str, reductions_known: bool = False) -> _State:
     op = node.op
     if op == "input":
         name = node.attr("name")
@@ -120,12 +158,12 @@ def _classify(node: Node, args: list[_State], row_inputs: set, source: str) -> _
             axis = node.attr("axis")
             axes = tuple(range(len(node.args[0].shape))) if axis is None else axis
         if 0 in axes or any(a < 0 and len(node.args[0].shape) + a == 0 for a in axes):
-            return no("reduces over the rows")
+            return _CONSTANT if reductions_known and args[0].kind is Kind.ROWS else no("reduces over the rows")
         return args[0]
     if op in ("select", "update"):
         return _index(node, args, no)
     if op in ("shape", "size"):
-        return no("depends on the number of rows")
+        return _CONSTANT if reductions_known else no("depends on the number of rows")
     return no("mixes the rows in a way that cannot be split into batches")
 
 
