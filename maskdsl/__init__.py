@@ -6,6 +6,16 @@
 
 The front end (parser, IR, passes) imports without TensorFlow; `compile`, `evaluate`
 and the pipeline API load it on first use.
+
+**A quiet start.** When maskdsl loads TensorFlow, TensorFlow's start-up log stays off
+stderr: absl's "All log messages before absl::InitializeLog() is called are written to
+STDERR", the INFO lines about oneDNN and CUDA drivers, and the "failed call to cuInit"
+ERROR of a machine without a GPU. TensorFlow prints them from C++ before its log level
+(TF_CPP_MIN_LOG_LEVEL) applies, so maskdsl points stderr elsewhere while TensorFlow loads
+and lists its devices, then passes on anything else that was written meanwhile. To see
+the log, set `TF_CPP_MIN_LOG_LEVEL=0` (or 1) before maskdsl loads TensorFlow: then nothing
+is hidden. Unset, maskdsl sets it to 2 (TensorFlow's ERROR lines stay visible once it
+runs). A TensorFlow imported before maskdsl has already printed its log.
 """
 
 from maskdsl.errors import (ConfigError, DataError, DTypeError, IndexOutOfRangeError, InputError, LimitError,

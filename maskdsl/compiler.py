@@ -10,6 +10,8 @@ the same rank never retrace.
 from __future__ import annotations
 
 import copy
+import inspect
+import keyword
 import re
 import threading
 import traceback
@@ -22,7 +24,7 @@ from maskdsl.tf import codegen  # runtime first: it quiets TensorFlow's start-up
 from maskdsl.passes import cost
 from maskdsl.tf.runtime import tf
 from maskdsl.ir.dtypes import DTYPES, Type
-from maskdsl.errors import DTypeError, InputError, LimitError, MaskDSLError, ShapeError
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError
 from maskdsl.ir.indexing import has_mask
 from maskdsl.ir.nodes import Node, Program, format_program, postorder
 from maskdsl.ir.ops import REDUCE_OPS, UPDATES
@@ -31,7 +33,7 @@ from maskdsl.language.parser import parse
 from maskdsl.passes import strategies
 from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.specialize import input_names, signature_types, specialize
-from maskdsl.tf.runtime import TAG
+from maskdsl.tf.runtime import OUT_OF_BOUNDS, TAG
 from maskdsl.tf.messages import reason_class
 from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
 
@@ -90,6 +92,32 @@ def _tensor_input(name: str, value) -> tuple[object, Type] | None:
     return None
 
 
+def signature_spec(name: str, value):
+    """A `signature=` value as a type spec: strings (and Types) as they are; a tf.TensorSpec as
+    its dtype and shape; a bare dtype (tf.float32, np.float32, np.dtype("float32")) as a scalar
+    of it, like the string "float32"."""
+    if isinstance(value, (str, Type)):
+        return value
+    if isinstance(value, tf.TensorSpec):
+        if value.shape.rank is None:
+            raise InputError(f"signature for '{name}': {value} has unknown rank; give its dimensions "
+                             f"(None for a dimension of any size)", name=name, option="signature")
+        return Type(_signature_dtype(name, value.dtype.name), tuple(value.shape.as_list()))
+    if isinstance(value, tf.DType):
+        return Type(_signature_dtype(name, value.name), ())
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return Type(_signature_dtype(name, np.dtype(value).name), ())
+    raise InputError(f"signature for '{name}': expected a type spec such as 'float32[None, 3]', a tf.TensorSpec "
+                     f"or a NumPy or TensorFlow dtype (a scalar), not {value!r}", name=name, option="signature")
+
+
+def _signature_dtype(name: str, dtype: str) -> str:
+    if dtype not in DTYPES:
+        raise InputError(f"signature for '{name}': maskdsl does not support dtype {dtype} "
+                         f"(supported: {', '.join(DTYPES)})", name=name, option="signature")
+    return dtype
+
+
 def bind_arguments(what: str, names: tuple, args, kwargs) -> dict:
     """Match positional and keyword arguments to input names (missing ones are the caller's to report)."""
     if len(args) > len(names):
@@ -139,6 +167,8 @@ class CompiledProgram:
 
     # ---- specialisation ----
     def _fix_signature(self, signature) -> None:
+        if isinstance(signature, dict):
+            signature = {name: signature_spec(name, value) for name, value in signature.items()}
         self.signature = signature_types(self._program, signature)
         self._last = self._specialize(self.signature)
 
@@ -153,8 +183,8 @@ class CompiledProgram:
             generated = codegen.generate(optimized)
             jit = self._decide_jit(optimized, generated)
             specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
-            function = tf.function(generated.function, input_signature=specs, jit_compile=jit,
-                                   autograph=False)
+            function = tf.function(_ByName(generated.function, self.inputs), input_signature=specs,
+                                   jit_compile=jit, autograph=False)
             spec = Specialization(types, typed, optimized, generated, function, jit)
             self._specs[key] = spec
             if len(self._specs) > 64:
@@ -228,7 +258,19 @@ class CompiledProgram:
                                  code=VALUE_LOST)
         return value, want
 
-    def __call__(self, /, *args, **kwargs):  # positional-only self: an input may be called `self`
+    @tf.autograph.experimental.do_not_convert  # plain Python: inside a user's @tf.function, AutoGraph
+    def __call__(self, /, *args, **kwargs):     # must not try to convert the compiler (and warn about it)
+        """Run the program: inputs by position (in the order of `inputs`) or by name, as NumPy
+        arrays, lists, scalars or tf.Tensors. Returns a tf.Tensor for one output, a dict
+        name -> tf.Tensor for several.
+
+        Without a signature, each new combination of input dtypes and shapes is compiled
+        on first use (a specialisation with its own tf.function; kept, up to 64). With
+        one, inputs are converted to the declared dtypes where no value changes (an
+        InputError otherwise). Errors found while running (an index out of range, a mask
+        of the wrong shape) are MaskDSLErrors pointing into the program. Also works inside
+        a tf.function, tf.data's map or a GradientTape.
+        """
         values = self._bind_args(args, kwargs)
         converted, types = self._convert(values)
         spec = self._last if self.signature is not None else self._specialize(types)
@@ -268,6 +310,9 @@ class CompiledProgram:
         match = _TAG_RE.search(message)
         if match and match.group(0) in spec.generated.checks:
             check = spec.generated.checks[match.group(0)]
+            detail = index_error_detail(message, match.group(0))
+            if detail is not None:  # an index out of range, with the index, axis and size
+                return IndexOutOfRangeError(detail, check.span, source=self.source_text)
             return check.error(check.message, check.span, source=self.source_text)
         # No check of ours fired: point at the statement whose generated line failed (TensorFlow's
         # traceback names `<maskdsl>`, line N) and quote TensorFlow's own reason.
@@ -296,7 +341,11 @@ class CompiledProgram:
 
     @property
     def tf_function(self):
-        """The underlying tf.function (for SavedModel export, tf.data, tf.distribute)."""
+        """The underlying tf.function of the latest specialisation (for SavedModel export,
+        tf.data, tf.distribute). Its arguments are the program's inputs, by position or by
+        name (`f.tf_function(x=t)`; an input named `self` or like a Python keyword is `self_`, `class_`), with
+        the types as TensorSpecs; it takes tensors only and returns a dict name -> tensor of
+        the outputs."""
         return self._current().function
 
     @property
@@ -306,12 +355,21 @@ class CompiledProgram:
 
     @property
     def jit(self) -> bool:
+        """Whether the latest specialisation runs under XLA (`jit_compile` decided, for "auto", by
+        static shapes, the absence of run-time checks and the size of what the program writes)."""
         return self._current().jit
 
     def get_concrete_function(self):
+        """The traced graph (tf.types.experimental.ConcreteFunction) of the latest
+        specialisation's tf.function, as `tf_function.get_concrete_function()` gives it: for a
+        SavedModel signature or to inspect the graph."""
         return self._current().function.get_concrete_function()
 
-    def explain(self) -> str:
+    def explain(self) -> "ExplainText":
+        """How the latest specialisation is compiled: its input types, the typed IR before and
+        after the passes, each chosen strategy with its reason and estimated costs, and the
+        TensorFlow source. A str; at an interactive prompt it shows as the text itself.
+        docs/internals.md, "Reading explain() output", walks through one."""
         spec = self._current()
         lines = ["== inputs =="]
         lines += [f"{name}: {spec.types[name]}" for name in self.inputs] or ["(none)"]
@@ -321,7 +379,7 @@ class CompiledProgram:
         for line in describe_strategies(spec.optimized):
             lines.append(line)
         lines += ["", f"== TensorFlow source (jit_compile={spec.jit}) ==", spec.generated.source.rstrip()]
-        return "\n".join(lines)
+        return ExplainText("\n".join(lines))
 
     def __repr__(self):
         return f"<maskdsl program inputs={self.inputs} outputs={self.outputs}>"
@@ -345,6 +403,66 @@ class CompiledProgram:
             parts += [f"TensorFlow source for {html.escape(types)} (jit_compile={self._last.jit}):",
                       highlight(self._last.generated.source, PythonLexer(), formatter)]
         return "<div>" + "\n".join(parts) + "</div>"
+
+
+class ExplainText(str):
+    """explain()'s text: a str that an interactive prompt shows as the text, not as its repr.
+
+    >>> ExplainText("== inputs ==\\nx: int64[3]")
+    == inputs ==
+    x: int64[3]
+    """
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython's display
+        printer.text(str(self))
+
+
+class _ByName:
+    """The generated function with the program's input names as its arguments.
+
+    tf.function binds calls by this signature, so `f.tf_function(x=t)` works although the
+    generated code names its parameters `x_0`. It is a callable object, not a function, on
+    purpose: tf.function counts tracings per code object, and the specialisations of a
+    program share one code, so after the fifth shape TensorFlow warned of retracing "in a
+    loop" although each specialisation's tf.function traces once.
+    """
+
+    def __init__(self, function, inputs: tuple):
+        self._function = function
+        self.__name__ = function.__name__
+        self.__signature__ = inspect.Signature(
+            [inspect.Parameter(parameter_name(n), inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in inputs])
+
+    def __call__(self, *args, **kwargs):
+        return self._function(*self.__signature__.bind(*args, **kwargs).args)
+
+
+def parameter_name(name: str) -> str:
+    """The Python parameter for an input: its name, or `name_` for a Python keyword and for
+    `self` (which tf.function takes for a method's own argument and leaves out).
+
+    >>> parameter_name("x"), parameter_name("class"), parameter_name("self")
+    ('x', 'class_', 'self_')
+    """
+    return f"{name}_" if keyword.iskeyword(name) or name == "self" else name
+
+
+def index_error_detail(message: str, tag: str) -> str | None:
+    """NumPy's message for a failed run-time index check (runtime.wrap_index), from the data the
+    check printed after its tag; None for any other check.
+
+    >>> index_error_detail("assertion failed: [maskdsl-check-2] [index] [7] [axis] [1] [size] [3]", "maskdsl-check-2")
+    'index 7 is out of bounds for axis 1 with size 3'
+    """
+    match = re.search(rf"\[{re.escape(tag)}\] \[{OUT_OF_BOUNDS}\] \[(-?\d+)\] \[axis\] \[(\d+)\] \[size\] \[(\d+)\]",
+                      message)
+    if match is None:
+        return None
+    value, axis, size = match.groups()
+    return f"index {value} is out of bounds for axis {axis} with size {size}"  # as at compile time (ir/indexing.py)
 
 
 def _static(program: Program) -> bool:

@@ -120,10 +120,12 @@ class MaskDSLError(Exception):
 
     @property
     def line(self) -> int | None:
+        """The 1-based line of the span in `source`, or None when the error points nowhere."""
         return self.span.line if self.span else None
 
     @property
     def column(self) -> int | None:
+        """The 1-based column of the span's start in its line, or None."""
         return self.span.column if self.span else None
 
     def relocated(self, *, span=_KEEP, source=_KEEP, filename=_KEEP, hint=_KEEP, offset: int | None = None,
@@ -163,6 +165,8 @@ class MaskDSLError(Exception):
         return self.relocated(source=source if fill_source else _KEEP, filename=filename if fill_filename else _KEEP)
 
     def caret_lines(self) -> list[str]:
+        """The two lines str() shows under the message: the source line (indented, control
+        characters escaped) and `^` under the span; [] without a span or source."""
         if self.span is None or self.source is None:
             return []
         lines = self.source.split("\n")
@@ -178,6 +182,8 @@ class MaskDSLError(Exception):
         return ["  " + shown, "  " + " " * len(prefix) + "^" * max(1, len(marked))]
 
     def location(self) -> str:
+        """Where the error points: `FILE:LINE:COLUMN` with a filename, else `line L, column C`
+        (`FILE` alone without a span, '' with neither)."""
         where = []
         if self.filename:
             where.append(self.filename)

@@ -79,6 +79,9 @@ class MaskLayer(keras.layers.Layer):
         return {names[0]: inputs}
 
     def call(self, inputs):
+        """Run the program on `inputs`: a tensor (a program with one input), a list in the order
+        of `input_names`, or a dict name -> tensor. Returns a tensor for one output, else a
+        dict name -> tensor."""
         values = self._values(inputs)
         if self._fixed_fn is not None:
             result = self._fixed_fn(values)
@@ -93,6 +96,8 @@ class MaskLayer(keras.layers.Layer):
         return {name: result[name] for name in self.output_names}
 
     def get_config(self):
+        """Keras' config, what a saved `.keras` model stores: the layer's own keys plus the
+        program text with `outputs` and `strategy`, or the pipeline as plain data with `fixed`."""
         config = super().get_config()
         if self._pipeline_config is not None:
             config["program"] = {"pipeline": self._pipeline_config}
@@ -105,6 +110,7 @@ class MaskLayer(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
+        """The layer get_config() describes (Keras calls it when loading a `.keras` model)."""
         config = dict(config)
         program = config.pop("program")
         if isinstance(program, dict):

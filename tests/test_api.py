@@ -1,5 +1,12 @@
 """The Python API of design.md section 2: compile, call, outputs, explain, source, evaluate."""
 
+import inspect
+import logging
+import os
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -154,3 +161,167 @@ def test_bad_options():
         maskdsl.compile("x", strategy="fastest")
     with pytest.raises(maskdsl.MaskDSLError, match="jit_compile"):
         maskdsl.compile("x", jit_compile="yes")
+
+
+# ---- the first hour of a new user (issue 18) ----
+
+FIRST_USE = "import numpy as np, maskdsl; print(maskdsl.evaluate('x[x > 1] *= 2; x', x=np.arange(3)).numpy())"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", [None, "3"])
+def test_first_use_prints_nothing_on_stderr(level):
+    """TensorFlow's start-up log (absl's pre-init line, oneDNN, CUDA probing) stays hidden,
+    also when the user set TF_CPP_MIN_LOG_LEVEL=3, which TensorFlow applies too late for it."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = level
+    done = subprocess.run([sys.executable, "-c", FIRST_USE], env=env, capture_output=True, text=True, timeout=600)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[0 1 4]\n", "")
+
+
+def test_quiet_start_hides_only_tensorflows_start_up_log(capfd, monkeypatch):
+    from maskdsl.tf.quiet import BANNER, quiet_start
+
+    def chatter():
+        os.write(2, f"{BANNER}\nI0000 00:00:1796170443.254261    4221 cudart_stub.cc:31] Could not find cuda drivers\n"
+                    f"E0000 00:00:1796170448.167493    4221 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n"
+                    f"a line of someone else's\n".encode())
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    with quiet_start():
+        chatter()
+    assert capfd.readouterr().err == "a line of someone else's\n"
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the user asked for TensorFlow's log: nothing is hidden
+    with quiet_start():
+        chatter()
+    assert "Could not find cuda drivers" in capfd.readouterr().err
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    with pytest.raises(ImportError), quiet_start():  # loading failed: the whole log may say why
+        chatter()
+        raise ImportError("no TensorFlow")
+    assert "Could not find cuda drivers" in capfd.readouterr().err
+
+
+def tensorflow_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "tensorflow" and r.levelno >= logging.WARNING]
+
+
+def test_many_shapes_without_a_signature_do_not_warn_of_retracing(caplog):
+    """Each shape is its own specialisation with its own tf.function, traced once: TensorFlow
+    must not take them for one function retraced "in a loop"."""
+    f = maskdsl.compile("x[x > 2] *= 3; x")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for n in range(1, 7):
+            assert_same(f(x=np.arange(n)).numpy(), np.where(np.arange(n) > 2, np.arange(n) * 3, np.arange(n)))
+            maskdsl.evaluate("y = x * 3 + 1", x=np.arange(n, dtype=np.float32))
+    assert len(f._specs) == 6
+    assert not [m for m in tensorflow_warnings(caplog) if "retracing" in m]
+
+
+def test_no_autograph_warning_inside_a_users_tf_function(caplog):
+    f = maskdsl.compile("x[x > 2 & ~(x < 0)] *= 3; x")  # specialised inside the user's function
+
+    @tf.function
+    def user(t):
+        return f(x=t) + 1
+
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        assert_same(user(tf.constant([1.0, 5.0])).numpy(), np.array([2.0, 16.0], np.float32))
+    assert not [m for m in tensorflow_warnings(caplog) if "AutoGraph" in m]
+
+
+def test_tf_function_takes_the_input_names():
+    f = maskdsl.compile("x[x > limit] = limit; x", signature={"x": "float32[None]", "limit": "float32"})
+    assert list(inspect.signature(f.tf_function.python_function).parameters) == ["x", "limit"]
+    by_name = f.tf_function(x=tf.constant([1.0, 5.0]), limit=tf.constant(2.0))
+    by_position = f.tf_function(tf.constant([1.0, 5.0]), tf.constant(2.0))
+    for out in (by_name, by_position):
+        assert_same(out["result"].numpy(), np.array([1.0, 2.0], np.float32))
+    rows = tf.data.Dataset.from_tensor_slices(np.array([[1.0, 7.0], [9.0, 2.0]], np.float32))
+    mapped = rows.map(lambda row: f.tf_function(x=row, limit=tf.constant(3.0)))
+    assert_same(np.stack([r["result"].numpy() for r in mapped]), np.array([[1.0, 3.0], [3.0, 2.0]], np.float32))
+    # names Python cannot take as parameters get a trailing _
+    g = maskdsl.compile("y = self + class", signature={"self": "int64[2]", "class": "int64"})
+    assert_same(g.tf_function(self_=tf.constant([1, 2], tf.int64), class_=tf.constant(10, tf.int64))["y"].numpy(),
+                np.array([11, 12]))
+
+
+NUMPY_INDEXING = [
+    ("y = x[i]", {"x": np.arange(3), "i": 7}, "y = x[i]"),
+    ("y = x[i]", {"x": np.arange(3), "i": -4}, "y = x[i]"),
+    ("y = x[idx]", {"x": np.arange(3), "idx": np.array([0, 5, 9])}, "y = x[idx]"),
+    ("y = x[:, i]", {"x": np.zeros((2, 3)), "i": 3}, "y = x[:, i]"),
+    ("y = x[None, :, i]", {"x": np.zeros((2, 3)), "i": -5}, "y = x[None, :, i]"),
+    ("y = x[m, i]", {"x": np.zeros((2, 3)), "m": np.array([True, False]), "i": 3}, "y = x[m, i]"),
+    ("x[i] = 5", {"x": np.arange(3), "i": 3}, "x[i] = 5"),
+    ("x[idx] *= 2", {"x": np.arange(3), "idx": np.array([1, -7])}, "x[idx] *= 2"),
+]
+
+
+@pytest.mark.parametrize("src, inputs, numpy_src", NUMPY_INDEXING)
+def test_run_time_index_errors_say_which_index_and_the_axis_size(src, inputs, numpy_src):
+    """The message is NumPy's, as the compile-time check words it (index, axis and size)."""
+    with pytest.raises(IndexError) as numpy_error:
+        exec(numpy_src, {}, {k: np.array(v) for k, v in inputs.items()})
+    with pytest.raises(maskdsl.IndexOutOfRangeError) as info:
+        maskdsl.evaluate(src, **inputs)
+    assert info.value.message == str(numpy_error.value)
+    assert info.value.span is not None and "^" in str(info.value)
+
+
+def test_explain_displays_as_text_and_its_reason_agrees_with_its_costs():
+    f = maskdsl.compile("x[x > 4] *= 2", signature={"x": "float32[None]"})
+    text = f.explain()
+    assert isinstance(text, str) and repr(text) == str(text)  # an interactive prompt shows the text
+    costs = {what: float(cost) for what, cost in re.findall(r"estimated cost (.+): (\S+)", text)}
+    crossover = costs.pop("crossover selectivity")
+    where = costs.pop("where")
+    assert f"cheaper only below {crossover:.2g} of the elements selected" in text
+    for what, cost in costs.items():
+        selectivity = float(what.rsplit(" ", 1)[1])
+        assert (cost < where) == (selectivity < crossover), what
+    constant = maskdsl.compile("x[x > 4] = 0", signature={"x": "float32[None]"}).explain()
+    costs = {what: float(cost) for what, cost in re.findall(r"estimated cost (.+): (\S+)", constant)}
+    assert costs["crossover selectivity"] == 0 and "cheaper at any selectivity" in constant
+    assert all(cost >= costs["where"] for what, cost in costs.items() if what.startswith("scatter"))
+
+
+def test_every_api_entry_has_a_description():
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "tools"))
+    try:
+        import gen_api_docs
+    finally:
+        sys.path.pop(0)
+    gen_api_docs.api_markdown()
+    # Pipeline.explain and Pipeline.row_wise need docstrings in maskdsl/pipeline/pipeline.py
+    assert set(gen_api_docs.UNDOCUMENTED) <= {"Pipeline.explain", "Pipeline.row_wise"}
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("float32[-1]", ("float32", (None,))),
+    ("float32[?, 3]", ("float32", (None, 3))),
+    (tf.TensorSpec([None, 3], tf.int32), ("int32", (None, 3))),
+    (tf.TensorSpec([], tf.float64), ("float64", ())),
+    (np.float32, ("float32", ())),            # a bare dtype is a scalar, as the string "float32" is
+    (np.dtype("int16"), ("int16", ())),
+    (tf.uint8, ("uint8", ())),
+])
+def test_signature_values(spec, expected):
+    f = maskdsl.compile("y = x * 2", signature={"x": spec})
+    assert (f.signature["x"].dtype, f.signature["x"].shape) == expected
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("float32[:]", "bad dimension ':' in type spec 'float32[:]': use a non-negative integer, or None "
+                   "(also written -1 or ?) for a dimension of any size"),
+    ("float32[-2]", "bad dimension '-2'"),
+    (tf.TensorSpec(None, tf.float32), "has unknown rank"),
+    (np.complex64, "maskdsl does not support dtype complex64"),
+    (float, "expected a type spec such as 'float32[None, 3]', a tf.TensorSpec or a NumPy or TensorFlow dtype"),
+])
+def test_bad_signature_values(spec, says):
+    with pytest.raises(maskdsl.InputError) as info:
+        maskdsl.compile("y = x * 2", signature={"x": spec})
+    assert says in info.value.message and info.value.name == "x" and info.value.option == "signature"

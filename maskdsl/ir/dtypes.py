@@ -47,7 +47,8 @@ class Type:
 
     @classmethod
     def parse(cls, spec: str) -> Type:
-        """Parse a type spec such as "float32", "int64[5]" or "float32[None, 3]"."""
+        """Parse a type spec such as "float32", "int64[5]" or "float32[None, 3]" (a dimension of
+        any size is None, or -1 as TensorFlow writes it, or ? as maskdsl prints it)."""
         if isinstance(spec, Type):
             return spec
         if not isinstance(spec, str):
@@ -64,8 +65,8 @@ class Type:
             elif part.isdigit():
                 dims.append(int(part))
             else:
-                raise DTypeError(f"bad dimension {part!r} in type spec {spec!r}: "
-                                 f"use a non-negative integer or None")
+                raise DTypeError(f"bad dimension {part!r} in type spec {spec!r}: use a non-negative "
+                                 f"integer, or None (also written -1 or ?) for a dimension of any size")
         return cls(m.group(1), tuple(dims))
 
     @property

@@ -419,6 +419,21 @@ def _display(parser: Lark, terminal: str) -> str:
     return f"'{pattern.value}'" if isinstance(pattern, lark.lexer.PatternStr) else terminal.lower()
 
 
+# Terminals that can each start an expression: when all are acceptable, say "an expression".
+_EXPRESSION_START = frozenset({"NAME", "INT", "FLOAT", "LPAR", "LSQB", "MINUS", "PLUS", "TILDE"})
+
+
+def _wanted(parser: Lark, expected: list[str]) -> str:
+    """What the parser would have accepted, in words: each at most once, joined with 'or'."""
+    words = []
+    if _EXPRESSION_START <= set(expected):
+        words.append("an expression")
+        expected = [t for t in expected if t not in _EXPRESSION_START and _display(parser, t) != "'not'"]
+    words += dict.fromkeys(_display(parser, t) for t in expected)
+    words = words[:12]
+    return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else "".join(words)
+
+
 def _end_span(source: str) -> Span:
     end = len(source.rstrip())
     return Span.at(source, end, end + 1)
@@ -449,7 +464,7 @@ def _explain(e: UnexpectedInput, source: str, tracker: _BracketTracker) -> Parse
         "a newline" if token.type == "_NL" else f"'{token.value}'")
     previous = tracker.last
     still_open = list(tracker.open)
-    wanted = ", ".join(_display(parser, t) for t in expected[:12])
+    wanted = _wanted(parser, expected)
 
     if at_end and still_open:
         opener = still_open[-1]

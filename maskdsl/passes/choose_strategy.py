@@ -29,7 +29,7 @@ node's arguments mean:
 x1 = dense_update(x0, gt(x0, 4), mul(x0, 2), casting=same_kind, index=[m], strategy=where)
 return x=x1
 >>> print(p.statements[0].value.attr("reason"))
-the new value is computed element-wise on the whole array (the new value is cheap, so the dense tf.where wins at any selectivity)
+the new value is computed element-wise on the whole array (gather, compute, scatter would be cheaper only below 0.0017 of the elements selected, and by too little to repay a run-time choice)
 """
 
 from __future__ import annotations
@@ -163,10 +163,17 @@ def _choose_update(node: Node, forced: str = AUTO, xla: bool = False, xla_branch
         return adaptive.with_attrs(strategy=ADAPTIVE.name, threshold=round(threshold, 6), costs=costs,
                                    reason=reason, **({"dense_xla": True} if dense_xla else {}))
     why = "under XLA the dense form is used" if xla and leading else (
-        "the new value is cheap, so the dense tf.where wins at any selectivity" if leading else
-        "the mask is not on the leading dimensions")
+        _why_dense(threshold) if leading else "the mask is not on the leading dimensions")
     return where.with_attrs(strategy=WHERE.name, costs=costs,
                             reason=f"the new value is computed element-wise on the whole array ({why})")
+
+
+def _why_dense(threshold: float) -> str:
+    """Why an update with an unknown mask stays dense, in words that agree with its costs."""
+    if threshold <= 0:
+        return "the new value is cheap, so the dense tf.where is cheaper at any selectivity"
+    return (f"gather, compute, scatter would be cheaper only below {threshold:.2g} of the elements selected, "
+            f"and by too little to repay a run-time choice")
 
 
 def _dense_update(node: Node, value: Node) -> Node:

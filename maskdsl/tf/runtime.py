@@ -6,11 +6,15 @@ program maps the tag back to a MaskDSLError with the span of the DSL expression.
 
 from __future__ import annotations
 
-import os
+from maskdsl.tf.quiet import quiet_start
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for our users
-
-import tensorflow as tf  # noqa: E402
+# TensorFlow's start-up log is not for our users: hidden unless TF_CPP_MIN_LOG_LEVEL is 0 or 1
+# (maskdsl/tf/quiet.py). Listing the devices now, inside the same quiet start, is what prints
+# "failed call to cuInit" on a machine without a GPU; it leaves them configurable (memory
+# growth, visible devices), which only the first operation fixes.
+with quiet_start():
+    import tensorflow as tf
+    tf.config.list_physical_devices()
 
 from maskdsl.ir.indexing import ADVANCED, MASKS, IndexKind as K  # noqa: E402  (the kinds in index plans)
 
@@ -151,14 +155,36 @@ def cast(x, dtype):
 
 # ---- indexing ----
 
-def wrap_index(i, n, tag):
-    """Negative indices wrap; out-of-range ones fail (TensorFlow on CPU would raise its own error)."""
+OUT_OF_BOUNDS = "index"   # the first datum of wrap_index's failure: [tag] [index] [value] [axis] [a] [size] [n]
+
+
+def wrap_index(i, n, tag, axis=0):
+    """Negative indices wrap; out-of-range ones fail (TensorFlow on CPU would raise its own error).
+
+    The failure carries the first index out of range, NumPy's axis and its size, so the
+    message can be NumPy's (`index_error_detail` in maskdsl/compiler.py reads them); they
+    are computed only when the check fails. (Under XLA the assertion is dropped.)"""
     i = tf.cast(i, tf.int64)
     n = tf.cast(n, tf.int64)
-    low = tf.debugging.assert_greater_equal(i, -n, message=tag)
-    high = tf.debugging.assert_less(i, n, message=tag)
-    with tf.control_dependencies([low, high]):
+    outside = tf.logical_or(i < -n, i >= n)
+
+    def fail():
+        flat, bad = tf.reshape(i, [-1]), tf.reshape(outside, [-1])
+        size = tf.size(flat, out_type=tf.int64)
+        first = tf.reduce_min(tf.where(bad, tf.range(size), size))
+        value = tf.gather(tf.concat([flat, tf.zeros([1], tf.int64)], 0), first)
+        return tf.debugging.Assert(False, [tag, OUT_OF_BOUNDS, value, "axis", tf.constant(axis, tf.int64),
+                                           "size", n], summarize=1)
+
+    check = tf.cond(tf.reduce_any(outside), fail, tf.no_op)
+    with tf.control_dependencies([check]):
         return tf.where(i < 0, i + n, i)
+
+
+def _numpy_axis(items, dims) -> int:
+    """NumPy's number for the axis an index item reads: its position among x's own axes
+    (`dims` count the new axes that `None` items insert)."""
+    return dims[0] - sum(1 for kind, _, d in items if kind in "nz" and d[0] < dims[0])
 
 
 def check_mask(mask, x, start, tag):
@@ -195,7 +221,7 @@ def select_general(x, items, newaxes, operands, tag):
         for kind, ops, dims in items:
             if kind == K.INTEGER:
                 n = shape[dims[0]]
-                key.append(wrap_index(operands[ops[0]], n, tag))
+                key.append(wrap_index(operands[ops[0]], n, tag, _numpy_axis(items, dims)))
             elif kind == K.SLICE:
                 key.append(slice(*(None if o is None else operands[o] for o in ops)))
             else:
@@ -220,7 +246,7 @@ def select_general(x, items, newaxes, operands, tag):
             coords = tf.where(mask)
             columns.extend(coords[:, j] for j in range(len(dims)))
         else:
-            columns.append(wrap_index(operands[ops[0]], shape[dims[0]], tag))
+            columns.append(wrap_index(operands[ops[0]], shape[dims[0]], tag, _numpy_axis(items, dims)))
         adv_dims.extend(dims)
     bshape = tf.shape(columns[0], out_type=tf.int64)
     for c in columns[1:]:
@@ -261,7 +287,7 @@ def index_mask(x, items, operands, tag):
         n = shape[d]
         r = tf.range(n)
         if kind == K.INTEGER:
-            axis_mask = tf.equal(r, wrap_index(operands[ops[0]], n, tag))
+            axis_mask = tf.equal(r, wrap_index(operands[ops[0]], n, tag, _numpy_axis(items, dims)))
         elif kind == K.SLICE:
             picked = r[slice(*(None if o is None else operands[o] for o in ops))]
             axis_mask = tf.scatter_nd(tf.reshape(picked, [-1, 1]), tf.ones_like(picked, tf.bool), [n])
@@ -289,7 +315,7 @@ def broadcast_checked(values, want, tag):
 
 def gather(x, idx, axis, tag):
     n = tf.shape(x, out_type=tf.int64)[axis]
-    return tf.gather(x, wrap_index(idx, n, tag), axis=axis)
+    return tf.gather(x, wrap_index(idx, n, tag, axis), axis=axis)
 
 
 # ---- whole-array masked reductions, in chunks ----
