@@ -179,7 +179,7 @@ SYNTAX_ERRORS = [
      "  x = 1 y = 2\n        ^\nhint: did you forget an operator or a ';'?"),
     ("x = $1",
      "line 1, column 5: ParseError: unexpected character '$'\n  x = $1\n      ^\n"
-     "hint: maskdsl has no attributes, strings or decorators: only names, numbers, operators, calls and indexing"),
+     "hint: maskdsl has no strings or decorators: only names, numbers, operators, calls, indexing, methods and attributes"),
     ("x\u00a0= 1",
      "line 1, column 2: ParseError: unexpected character U+00A0\n  xU+00A0= 1\n   ^^^^^^\n"
      "hint: replace the invisible character with a plain space"),
@@ -196,8 +196,8 @@ SYNTAX_ERRORS = [
                   "hint: did you mean '==' instead of '='?"),
     ("__x = 1", "line 1, column 1: ParseError: names starting with '__' are reserved: '__x'\n  __x = 1\n  ^^^"),
     ("x = 'a'", "line 1, column 5: ParseError: unexpected character \"'\"\n  x = 'a'\n      ^\nhint: maskdsl has no strings"),
-    ("x = a.b", "line 1, column 6: ParseError: unexpected character '.'\n  x = a.b\n       ^\n"
-                "hint: maskdsl has no attributes, strings or decorators: only names, numbers, operators, calls and indexing"),
+    ("x = a@b", "line 1, column 6: ParseError: unexpected character '@'\n  x = a@b\n       ^\n"
+                "hint: maskdsl has no strings or decorators: only names, numbers, operators, calls, indexing, methods and attributes"),
     ("ｘ = 1", "line 1, column 1: ParseError: unexpected character 'ｘ' (U+FF58)\n  ｘ = 1\n  ^\n"
               "hint: names must be written with ASCII letters, digits and '_'"),
     ("y = a == not b", "line 1, column 10: ParseError: 'not' cannot follow '==' without brackets\n"

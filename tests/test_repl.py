@@ -390,13 +390,13 @@ def completions(text: str, session: Session | None = None, tab: bool = False) ->
 def test_completion_of_names_functions_and_commands(tmp_path):
     s = Session()
     s.vars.update(values=np.arange(3), vmax=np.asarray(2))
-    assert completions("y = su", s) == ["sum"]
+    assert completions("y = su", s) == ["subtract", "sum"]
     assert completions("y = v", s) == ["values", "vmax"]
     assert completions("y = values[va", s) == ["values"]
     assert "isnan" in completions("y = ", s, tab=True) and completions("y = ", s) == []
     assert completions(":ex") == ["explain"]
     assert completions(":strategy s") == ["scatter"]
-    assert completions(":explain x[su") == ["sum"]
+    assert completions(":explain x[su") == ["subtract", "sum"]
     assert completions(":save v", s) == ["values", "vmax"]
     assert completions("1e") == [] and completions("x = 1  # su") == []
     (tmp_path / "data.npz").touch()

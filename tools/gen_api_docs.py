@@ -246,6 +246,11 @@ KINDS = [
     ("fill", None),
     ("shape", "Shapes"),
     ("size", None),
+    ("ndim", None),
+    ("len", None),
+    ("reshape", None),
+    ("transpose", None),
+    ("copy", None),
 ]
 
 
@@ -268,7 +273,7 @@ def functions_markdown() -> str:
     from maskdsl.language.functions import FUNCTIONS
 
     def group(fn) -> str:  # an op defined by a NumPy function is element-wise; others by their op
-        return "elementwise" if OPS[fn.op].numpy is not None else fn.op
+        return "elementwise" if fn.op in OPS and OPS[fn.op].numpy is not None else fn.op
 
     rows = ["| function | does | lowers to |", "| --- | --- | --- |"]
     for kind, title in KINDS:
@@ -281,6 +286,18 @@ def functions_markdown() -> str:
             call, does = _call_and_summary(fn)
             calls = " or ".join(f"`{c}`" for c in call.split(" or "))
             rows.append(f"| {calls} | {does.replace('|', '&#124;')} | {lowering} |")
+    missing = [fn.name for fn in FUNCTIONS.values() if group(fn) not in dict(KINDS)]
+    assert not missing, f"functions of no table group: {missing}"
+    return "\n".join(rows) + "\n\n" + methods_markdown()
+
+
+def methods_markdown() -> str:
+    """The table of maskdsl.language.functions.METHODS: each method or attribute and its function."""
+    from maskdsl.language.functions import METHODS
+    rows = ["| method or attribute | is |", "| --- | --- |"]
+    for m in METHODS.values():
+        spelt = f"`x.{m.name}`" if m.attribute else f"`x.{m.name}(...)`"
+        rows.append(f"| {spelt} | `{m.function}(x{'' if m.attribute else ', ...'})` |")
     return "\n".join(rows)
 
 

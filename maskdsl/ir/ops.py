@@ -14,7 +14,7 @@ for ops choose_strategy annotates, the lowering of their strategy in tf/strategi
 >>> int(OPS["add"].numpy(2, 3)), OPS["floordiv"].cost
 (5, 'cheap')
 >>> sorted(op for op, info in OPS.items() if info.risky)[:4]
-['exp', 'expm1', 'floordiv', 'log']
+['arccos', 'arcsin', 'cosh', 'exp']
 >>> sorted(PREDICATES - COMPARISONS)
 ['isfinite', 'isinf', 'isnan', 'not']
 >>> OPS["masked_reduce"].arity, OPS["masked_reduce"].masks
@@ -91,6 +91,17 @@ def _not(x):
     return np.logical_not(x)
 
 
+def _reciprocal(x):
+    """np.reciprocal, with NumPy's integer reciprocal of 0 (a platform value) defined as 0,
+    as maskdsl's integer division by zero is."""
+    x = np.asarray(x)
+    if x.dtype.kind == "b":
+        x = x.astype(np.int8)  # NumPy's loop for bool
+    if x.dtype.kind in "iu":
+        return np.where(x == 0, np.zeros_like(x), np.reciprocal(np.where(x == 0, np.ones_like(x), x)))
+    return np.reciprocal(x)
+
+
 _COMPARISON = (Family.COMPARISON, Family.PREDICATE)
 _PREDICATE = (Family.PREDICATE,)
 
@@ -138,6 +149,26 @@ _ELEMENTWISE = [
     _ew("maximum", 2, np.maximum, "compare"),
     _ew("where", 3, np.where, "select"),
     _ew("clip", 3, np.clip, "compare"),
+    # the NumPy vocabulary beyond the seed's (issue 14): each defined by its NumPy function
+    _ew("fmod", 2, np.fmod, risky=True),
+    _ew("square", 1, np.square),
+    _ew("reciprocal", 1, _reciprocal, risky=True),
+    _ew("exp2", 1, np.exp2, "transcendental", risky=True),
+    _ew("log2", 1, np.log2, "transcendental", risky=True),
+    _ew("log10", 1, np.log10, "transcendental", risky=True),
+    _ew("sinh", 1, np.sinh, "transcendental", risky=True),
+    _ew("cosh", 1, np.cosh, "transcendental", risky=True),
+    _ew("arcsin", 1, np.arcsin, "transcendental", risky=True),
+    _ew("arccos", 1, np.arccos, "transcendental", risky=True),
+    _ew("arctan", 1, np.arctan, "transcendental"),
+    _ew("arctan2", 2, np.arctan2, "transcendental"),
+    _ew("hypot", 2, np.hypot, "transcendental"),
+    _ew("deg2rad", 1, np.deg2rad),
+    _ew("rad2deg", 1, np.rad2deg),
+    _ew("trunc", 1, np.trunc),
+    _ew("logical_and", 2, np.logical_and, "logical"),
+    _ew("logical_or", 2, np.logical_or, "logical"),
+    _ew("logical_xor", 2, np.logical_xor, "logical"),
 ]
 
 _OTHERS = [
@@ -164,6 +195,11 @@ _OTHERS = [
        masks=(1,)),
     Op("shape", 1, Family.STRUCTURAL, DtypeRule.INT64, "free", frozenset((Family.SHAPE_QUERY,))),
     Op("size", 1, Family.STRUCTURAL, DtypeRule.INT64, "free", frozenset((Family.SHAPE_QUERY,))),
+    Op("ndim", 1, Family.STRUCTURAL, DtypeRule.INT64, "free", frozenset((Family.SHAPE_QUERY,))),
+    Op("len", 1, Family.STRUCTURAL, DtypeRule.INT64, "free", frozenset((Family.SHAPE_QUERY,))),
+    # transpose(x): x.T, the axes reversed; reshape(x): attribute shape (at most one -1)
+    Op("transpose", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "gather"),
+    Op("reshape", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free"),
     # expand(m): a mask over leading dims reshaped to broadcast against the whole array (attribute trailing)
     Op("expand", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free", masks=(0,)),
 ]

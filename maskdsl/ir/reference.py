@@ -138,6 +138,22 @@ def _size(node: Node, args: list):
     return int(np.size(args[0]))
 
 
+def _ndim(node: Node, args: list):
+    return int(np.ndim(args[0]))
+
+
+def _len(node: Node, args: list):
+    return len(np.asarray(args[0]))  # TypeError on a 0-d array: a located error
+
+
+def _transpose(node: Node, args: list):
+    return np.transpose(args[0])
+
+
+def _reshape(node: Node, args: list):
+    return np.reshape(args[0], node.attr("shape"))
+
+
 def _expand(node: Node, args: list):
     mask = np.asarray(args[0])
     return mask.reshape(mask.shape + (1,) * node.attr("trailing"))
@@ -148,6 +164,7 @@ RULES = {
     "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "masked_reduce": _masked_reduce,
     "select": _select, "update": _update, "dense_update": _dense_update, "adaptive_update": _adaptive_update,
     "arange": _arange, "fill": _fill, "shape": _shape, "size": _size, "expand": _expand,
+    "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,
 }
 
 

@@ -9,13 +9,16 @@ existing op kind is adding a line here; a new IR op is also a line in ops.py and
 in tf/lowerings.py (docs/internals.md, "Adding a built-in function").
 
 >>> FUNCTIONS["sqrt"].max_args, FUNCTIONS["sum"].keywords, FUNCTIONS["sum"].op
-(1, ('axis', 'keepdims'), 'reduce')
+(1, ('axis', 'keepdims', 'dtype'), 'reduce')
+>>> METHODS["flatten"].function, METHODS["T"].attribute
+('ravel', True)
 >>> "sum" in FUNCTIONS and "eval" not in FUNCTIONS
 True
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from maskdsl.ir.dtypes import DTYPES
@@ -32,6 +35,20 @@ class Builtin:
                                     # (reduce), the dtype (cast), the fill value (fill; None: an argument)
     keywords: tuple[str, ...] = ()
     summary: str = ""
+    numpy: bool = True              # also spelt np.<name> (NumPy has a function of that name)
+
+
+@dataclass(frozen=True)
+class Method:
+    """`x.name(...)` is the function `function` with x as its first argument; an attribute
+    (`x.T`) is the same call without parentheses."""
+    name: str
+    function: str                   # a key of FUNCTIONS
+    attribute: bool = False         # read as `x.name`, never called
+    packs_arguments: bool = False   # `x.reshape(2, 3)` is reshape(x, (2, 3))
+
+
+_DTYPE_REDUCTIONS = ("sum", "mean", "prod")  # NumPy's reductions with a dtype= (the accumulator)
 
 
 def _elementwise(name, n, summary):
@@ -61,10 +78,53 @@ _ENTRIES = [
     _elementwise("minimum", 2, "element-wise minimum (nan wins)"),
     _elementwise("maximum", 2, "element-wise maximum (nan wins)"),
     _elementwise("clip", 3, "clip(x, lo, hi): limit to [lo, hi]"),
-    *[Builtin(kind, 1, 2, "reduce", kind, ("axis", "keepdims"),
-              "number of true (non-zero) elements" if kind == "count" else f"{kind} over axis (all by default)")
+    _elementwise("fmod", 2, "C's remainder: the sign of the dividend (x fmod 0 is nan, or 0 for integers)"),
+    _elementwise("square", 1, "x * x"),
+    _elementwise("reciprocal", 1, "1 / x; on integers C's integer 1 / x (0 for 0)"),
+    _elementwise("exp2", 1, "2**x"),
+    _elementwise("log2", 1, "base-2 logarithm"),
+    _elementwise("log10", 1, "base-10 logarithm"),
+    _elementwise("sinh", 1, "hyperbolic sine"),
+    _elementwise("cosh", 1, "hyperbolic cosine"),
+    _elementwise("arcsin", 1, "inverse sine"),
+    _elementwise("arccos", 1, "inverse cosine"),
+    _elementwise("arctan", 1, "inverse tangent"),
+    _elementwise("arctan2", 2, "arctan2(y, x): the angle of the point (x, y)"),
+    _elementwise("hypot", 2, "sqrt(a**2 + b**2) without overflow"),
+    _elementwise("deg2rad", 1, "degrees to radians"),
+    _elementwise("rad2deg", 1, "radians to degrees"),
+    _elementwise("trunc", 1, "round toward zero"),
+    _elementwise("logical_and", 2, "a and b as booleans (non-zero is true)"),
+    _elementwise("logical_or", 2, "a or b as booleans"),
+    _elementwise("logical_xor", 2, "a xor b as booleans"),
+    # NumPy's names of the operators: the operator's op
+    Builtin("negative", 1, 1, "neg", summary="-x"),
+    Builtin("positive", 1, 1, "pos", summary="+x"),
+    Builtin("absolute", 1, 1, "abs", summary="absolute value (abs)"),
+    Builtin("true_divide", 2, 2, "truediv", summary="a / b"),
+    Builtin("divide", 2, 2, "truediv", summary="a / b"),
+    Builtin("floor_divide", 2, 2, "floordiv", summary="a // b"),
+    Builtin("mod", 2, 2, "mod", summary="a % b (the sign of the divisor)"),
+    Builtin("remainder", 2, 2, "mod", summary="a % b (the sign of the divisor)"),
+    Builtin("power", 2, 2, "pow", summary="a ** b"),
+    Builtin("add", 2, 2, "add", summary="a + b"),
+    Builtin("subtract", 2, 2, "sub", summary="a - b"),
+    Builtin("multiply", 2, 2, "mul", summary="a * b"),
+    Builtin("logical_not", 1, 1, "not", summary="not x, as a boolean (zero is false)"),
+    *[Builtin(kind, 1, 2, "reduce", kind, ("axis", "keepdims", "dtype") if kind in _DTYPE_REDUCTIONS
+              else ("axis", "keepdims"),
+              "number of true (non-zero) elements" if kind == "count" else f"{kind} over axis (all by default)",
+              numpy=kind != "count")
       for kind in REDUCTIONS],
+    Builtin("count_nonzero", 1, 2, "reduce", "count", ("axis", "keepdims"), "number of non-zero elements (count)"),
     *[Builtin(dtype, 1, 1, "cast", dtype, (), f"convert to {dtype}") for dtype in DTYPES],
+    Builtin("astype", 2, 2, "cast", None, (), "astype(x, dtype): convert to dtype (x.astype(float32))"),
+    Builtin("copy", 1, 1, "copy", None, (), "x itself (values are never aliased)"),
+    Builtin("ravel", 1, 1, "reshape", (-1,), (), "the elements as a 1-d array (x.flatten())"),
+    Builtin("reshape", 2, 2, "reshape", None, (), "reshape(x, shape): a constant shape, one -1 at most"),
+    Builtin("transpose", 1, 1, "transpose", None, (), "the axes reversed (x.T)"),
+    Builtin("ndim", 1, 1, "ndim", None, (), "the number of dimensions of x"),
+    Builtin("len", 1, 1, "len", None, (), "the first dimension of x (an error for a 0-d x)", numpy=False),
     Builtin("arange", 1, 3, "arange", None, (), "arange(stop) or arange(start, stop[, step])"),
     Builtin("zeros", 1, 1, "fill", 0.0, (), "zeros(shape): float64 zeros"),
     Builtin("ones", 1, 1, "fill", 1.0, (), "ones(shape): float64 ones"),
@@ -74,3 +134,26 @@ _ENTRIES = [
 ]
 
 FUNCTIONS: dict[str, Builtin] = {b.name: b for b in _ENTRIES}
+
+_METHOD_NAMES = ("sum", "mean", "min", "max", "prod", "any", "all", "astype", "clip", "round", "copy", "ravel",
+                 "reshape", "transpose")
+METHODS: dict[str, Method] = {m.name: m for m in (
+    *[Method(name, name, packs_arguments=name == "reshape") for name in _METHOD_NAMES],
+    Method("flatten", "ravel"),
+    Method("T", "transpose", attribute=True),
+    Method("shape", "shape", attribute=True),
+    Method("size", "size", attribute=True),
+    Method("ndim", "ndim", attribute=True),
+)}
+"""NumPy's array methods and attributes: one row each, every one a function of FUNCTIONS."""
+
+NAMESPACES = ("np", "numpy")
+"""Prefixes a function, dtype or constant may be written with: `np.where`, `numpy.float32`."""
+
+NUMPY_CONSTANTS = {"nan": float("nan"), "inf": float("inf"), "pi": math.pi, "e": math.e, "newaxis": None}
+"""`np.<name>` constants (np.newaxis is None: a new axis in an index)."""
+
+DTYPE_ALIASES = {"float": "float64", "int": "int64", "bool_": "bool", "int_": "int64", "double": "float64",
+                 "single": "float32", "half": "float16"}
+"""Other spellings of a dtype where one is expected (`x.astype(float)`, `np.double`): Python's
+float and int are NumPy's float64 and int64. `float`/`int` stay ordinary names elsewhere."""

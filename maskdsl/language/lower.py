@@ -18,7 +18,7 @@ import numpy as np
 
 from maskdsl.language import syntax
 from maskdsl import limits
-from maskdsl.language.functions import FUNCTIONS
+from maskdsl.language.functions import DTYPE_ALIASES, FUNCTIONS, METHODS, NAMESPACES, NUMPY_CONSTANTS
 from maskdsl.ir.dtypes import DTYPES
 from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError
 from maskdsl.gcpause import paused
@@ -39,9 +39,38 @@ class _Marker:
 _MARKER_TEXT = {IndexKind.NEW_AXIS: "None", IndexKind.ELLIPSIS: "'...'", IndexKind.SLICE: "a slice"}
 
 
-def _not_a_value(item: _Marker):
+class _DType:
+    """A dtype written where a value is read (`float32`, `np.float32`, `float`): the argument of
+    astype or `dtype=`; anywhere else the built-in function error, or for `float`/`int` (which
+    are dtypes only there) the name read as usual."""
+
+    def __init__(self, dtype, node, alias=None):
+        self.dtype, self.node, self.alias = dtype, node, alias
+
+
+def _not_a_value(item):
+    if isinstance(item, _DType):
+        name = item.node.name if isinstance(item.node, syntax.Qualified) else item.node.id
+        raise UnknownNameError(f"'{name}' is a dtype: convert with {name}(x) or x.astype({name})", item.node.span)
     what = _MARKER_TEXT[item.kind]
     raise ParseError(f"{what} can only be used inside an index", item.node.span)
+
+
+# Python words a NumPy user reaches for, and what to write instead.
+_PYTHON_HINTS = {
+    "print": "a program's last expression is its result (the REPL prints it): write the expression alone",
+    "range": "write arange(...)",
+    "array": "write a list literal such as [1, 2, 3]",
+    "asarray": "write a list literal such as [1, 2, 3], or the name itself",
+    "float": "write float64(x) or x.astype(float)",
+    "int": "write int64(x) or x.astype(int)",
+}
+
+
+def _close(name: str, names) -> str | None:
+    """'did you mean ...?' with the close names only (never the whole list)."""
+    close = difflib.get_close_matches(name, sorted(names), n=3)
+    return f"did you mean {' or '.join(close)}?" if close else None
 
 
 class Lowering:
@@ -59,6 +88,9 @@ class Lowering:
             return self.env[name]
         if name in FUNCTION_NAMES:
             raise UnknownNameError(f"'{name}' is a built-in function; call it as {name}(...)", span)
+        if name in NAMESPACES:
+            raise UnknownNameError(f"'{name}' is NumPy's namespace, not a value: write {name}.<function>(...), "
+                                   f"{name}.<dtype> or {name}.nan", span)
         node = input_node(name, span)
         self.inputs[name] = node
         self.env[name] = node
@@ -66,6 +98,9 @@ class Lowering:
         return node
 
     def write(self, name: str, node: Node, span: Span | None, name_span: Span | None) -> None:
+        if name in NAMESPACES:
+            raise ParseError(f"cannot assign to '{name}': it is NumPy's namespace", name_span,
+                             hint="choose another name")
         if name in FUNCTION_NAMES:
             raise ParseError(f"cannot assign to '{name}': it is a built-in function", name_span,
                              hint="choose another name")
@@ -96,14 +131,25 @@ class Lowering:
         return out
 
     def build(self, node: syntax.Node, kids: list):
-        for k in kids:
+        for i, k in enumerate(kids):
+            if isinstance(k, _DType) and not isinstance(node, syntax.Call):
+                if k.alias is None:
+                    _not_a_value(k)
+                kids[i] = k = self.read(k.alias, k.node.span)  # `float` as a name (an input)
             # None is a new axis inside an index, and `axis=None` in a reduction (checked there)
             if isinstance(k, _Marker) and not isinstance(node, syntax.Index) and not (
                     isinstance(node, syntax.Call) and k.kind == IndexKind.NEW_AXIS):
                 _not_a_value(k)
         span = node.span
         if isinstance(node, syntax.Name):
+            if node.id not in self.env and (node.id in DTYPES or node.id in DTYPE_ALIASES):
+                dtype = DTYPE_ALIASES.get(node.id, node.id)
+                return _DType(dtype, node, alias=None if node.id in DTYPES else node.id)
             return self.read(node.id, span)
+        if isinstance(node, syntax.Qualified):
+            return self.qualified(node)
+        if isinstance(node, syntax.Attribute):
+            return self.attribute(node, kids[0])
         if isinstance(node, syntax.Const):
             return const(node.value, span=span)
         if isinstance(node, syntax.NoneLit):
@@ -179,19 +225,88 @@ class Lowering:
                              [i for i, p in zip(items, pattern) if p == IndexKind.ELLIPSIS][1].span)
         return tuple(pattern), operands
 
+    def qualified(self, node: syntax.Qualified):
+        """`np.nan`, `np.newaxis`, `np.float32` (a dtype where one is expected)."""
+        name, prefix = node.name, node.namespace
+        if name in NUMPY_CONSTANTS:
+            value = NUMPY_CONSTANTS[name]
+            return _Marker(IndexKind.NEW_AXIS, node) if value is None else const(value, span=node.span)
+        if name in DTYPES or (name in DTYPE_ALIASES and name not in ("float", "int")):
+            return _DType(DTYPE_ALIASES.get(name, name), node)
+        if name in FUNCTIONS and FUNCTIONS[name].numpy:
+            raise UnknownNameError(f"{prefix}.{name} is a function; call it as {prefix}.{name}(...)", node.span)
+        raise UnknownNameError(f"{prefix}.{name} is not supported", node.name_span,
+                               hint=_close(name, self._numpy_names()) or
+                               f"maskdsl has {prefix}.<function> for the functions of docs/language.md, "
+                               f"{prefix}.<dtype>, and {', '.join(prefix + '.' + c for c in NUMPY_CONSTANTS)}")
+
+    @staticmethod
+    def _numpy_names():
+        return [n for n, f in FUNCTIONS.items() if f.numpy] + list(NUMPY_CONSTANTS) + list(DTYPE_ALIASES)
+
+    def attribute(self, node: syntax.Attribute, receiver):
+        """`x.T`, `x.shape`: the attribute's function applied to x."""
+        method = METHODS.get(node.name)
+        if method is None or not method.attribute:
+            hint = (f"call it: x.{node.name}()" if method is not None else
+                    _close(node.name, [m.name for m in METHODS.values() if m.attribute]) or
+                    _close(node.name, METHODS))
+            raise UnknownNameError(f"arrays have no attribute '{node.name}' in maskdsl" if method is None else
+                                   f"'{node.name}' is a method", node.name_span, hint=hint)
+        call = syntax.Call(method.function, node.name_span, (node.value,), span=node.span)
+        return self.call(call, [receiver], {}, ())
+
+    def method(self, node: syntax.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes):
+        """`x.sum(axis=0)`: the method's function with x first."""
+        method = METHODS.get(node.func)
+        if method is None or method.attribute:
+            hint = (f"read it without parentheses: x.{node.func}" if method is not None else
+                    _close(node.func, [m.name for m in METHODS.values() if not m.attribute]))
+            if method is None and node.func in FUNCTIONS:
+                hint = f"call it as a function: {node.func}(x, ...)"
+            raise UnknownNameError(f"arrays have no method '{node.func}' in maskdsl" if method is None else
+                                   f"'{node.func}' is an attribute, not a method", node.func_span, hint=hint)
+        if method.packs_arguments and len(args) > 2:  # x.reshape(2, 3)
+            packed = [a.attr("value") if isinstance(a, Node) and a.op == "const" else None for a in args[1:]]
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= -1 for v in packed) \
+                    or packed.count(-1) > 1:
+                raise ShapeError("a shape must be non-negative integers, with at most one -1", node.span)
+            return Node("reshape", (args[0],), (("shape", tuple(packed)),), span=node.span)
+        call = syntax.Call(method.function, node.func_span, node.args, node.kwargs, node.kwarg_spans,
+                           span=node.span)
+        return self.call(call, args, kwargs, kw_nodes)
+
     def call(self, node: syntax.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes) -> Node:
+        if node.method:
+            return self.method(node, args, kwargs, kw_nodes)
         fn = FUNCTIONS.get(node.func)
         span = node.span
+        if node.namespace is not None and fn is not None and not fn.numpy:
+            fn = None
+        if fn is None or not (fn.op == "cast" and fn.variant is None):
+            for i, arg in enumerate(args):
+                if isinstance(arg, _DType) and arg.alias is not None:  # float/int as names
+                    args[i] = self.read(arg.alias, arg.node.span)
+        for key, arg in kwargs.items():
+            if isinstance(arg, _DType) and key != "dtype":
+                _not_a_value(arg)
+        for i, arg in enumerate(args):
+            if isinstance(arg, _DType) and not (fn is not None and fn.op == "cast" and fn.variant is None and i == 1):
+                _not_a_value(arg)
         for i, arg in enumerate([*args, *kwargs.values()]):
             if isinstance(arg, _Marker) and not (fn is not None and fn.op == "reduce" and (
                     (i == 1 and len(args) > 1) or (i >= len(args) and list(kwargs)[i - len(args)] == "axis"))):
                 _not_a_value(arg)
         if fn is None:
-            close = difflib.get_close_matches(node.func, FUNCTIONS, n=3)
-            hint = f"did you mean {' or '.join(close)}?" if close else None
-            known = ", ".join(sorted(FUNCTIONS))
-            raise UnknownNameError(f"unknown function '{node.func}'; known functions: {known}",
-                                   node.func_span, hint=hint)
+            if node.namespace is not None:
+                raise UnknownNameError(f"{node.namespace}.{node.func} is not supported", node.func_span,
+                                       hint=_close(node.func, self._numpy_names()) or
+                                       "see the function table in docs/language.md")
+            if node.func in _PYTHON_HINTS:
+                raise UnknownNameError(f"{node.func}() is Python's, not maskdsl's: {_PYTHON_HINTS[node.func]}",
+                                       node.func_span)
+            hint = _close(node.func, FUNCTIONS) or "see the function table in docs/language.md"
+            raise UnknownNameError(f"unknown function '{node.func}'", node.func_span, hint=hint)
         if not fn.min_args <= len(args) <= fn.max_args:
             want = str(fn.min_args) if fn.min_args == fn.max_args else f"{fn.min_args} to {fn.max_args}"
             raise ParseError(f"{fn.name}() takes {want} positional argument{'s' if fn.max_args != 1 else ''}, "
@@ -206,7 +321,25 @@ class Lowering:
         return build(self, fn, args, kwargs, span)
 
     def cast(self, fn, args, kwargs, span):
-        return Node("cast", (args[0],), (("dtype", fn.variant),), span=span)
+        dtype = fn.variant
+        if dtype is None:  # astype(x, dtype)
+            if not isinstance(args[1], _DType):
+                raise DTypeError(f"{fn.name}() takes a dtype such as float32 or np.int64", args[1].span or span)
+            dtype = args[1].dtype
+        return Node("cast", (args[0],), (("dtype", dtype),), span=span)
+
+    def copy(self, fn, args, kwargs, span):
+        return args[0]
+
+    def reshape(self, fn, args, kwargs, span):
+        shape = fn.variant
+        if shape is None:
+            value = _const_value(args[1], "a shape must be an integer or a tuple of integers")
+            shape = value if isinstance(value, tuple) else (value,)
+            if not all(isinstance(d, int) and not isinstance(d, bool) and d >= -1 for d in shape) \
+                    or list(shape).count(-1) > 1:
+                raise ShapeError("a shape must be non-negative integers, with at most one -1", args[1].span)
+        return Node("reshape", (args[0],), (("shape", tuple(shape)),), span=span)
 
     def arange(self, fn, args, kwargs, span):
         if len(args) == 1:
@@ -233,7 +366,14 @@ class Lowering:
         keepdims = False if keep is None else _const_value(keep, "keepdims must be True or False")
         if not isinstance(keepdims, bool):
             raise DTypeError("keepdims must be True or False", keep.span)
-        return Node("reduce", (args[0],), (("axis", axis), ("keepdims", keepdims), ("kind", fn.variant)), span=span)
+        x = args[0]
+        dtype = kwargs.get("dtype")
+        if dtype is not None:  # NumPy accumulates in dtype: the same as reducing x.astype(dtype), as dtype
+            if not isinstance(dtype, _DType):
+                raise DTypeError(f"{fn.name}(dtype=...) takes a dtype such as float64", dtype.span or span)
+            x = Node("cast", (x,), (("dtype", dtype.dtype),), span=span)
+        out = Node("reduce", (x,), (("axis", axis), ("keepdims", keepdims), ("kind", fn.variant)), span=span)
+        return out if dtype is None else Node("cast", (out,), (("dtype", dtype.dtype),), span=span)
 
     # ---- statements ----
     def statement(self, stmt) -> None:
@@ -243,7 +383,8 @@ class Lowering:
         if stmt.index is None and stmt.op is None:
             self.write(stmt.name, self.value(stmt.value), stmt.span, stmt.name_span)
             return
-        if stmt.name in FUNCTION_NAMES:  # `where[m] = 1`, `abs += 1`: the same error as `where = 1`
+        # `where[m] = 1`, `abs += 1`, `np += 1`: the same error as `where = 1`
+        if stmt.name in FUNCTION_NAMES or stmt.name in NAMESPACES:
             raise ParseError(f"cannot assign to '{stmt.name}': it is a built-in function", stmt.name_span,
                              hint="choose another name")
         # read left to right (target, index, value): inputs are numbered in reading order
@@ -285,7 +426,8 @@ class Lowering:
 
 
 # How a call becomes IR, by the op its function lowers to (other ops take the arguments as they are).
-CALLS = {"cast": Lowering.cast, "arange": Lowering.arange, "fill": Lowering.fill, "reduce": Lowering.reduction}
+CALLS = {"cast": Lowering.cast, "arange": Lowering.arange, "fill": Lowering.fill, "reduce": Lowering.reduction,
+         "copy": Lowering.copy, "reshape": Lowering.reshape}
 
 
 def _to_list(v):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from maskdsl.language.functions import FUNCTIONS
+from maskdsl.language.functions import FUNCTIONS, NAMESPACES, NUMPY_CONSTANTS  # noqa: F401  (re-exported)
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 """An identifier, as the grammar's NAME token reads one (use .match: the pattern anchors the end)."""
@@ -32,7 +32,7 @@ would read `and`/`or` as a NAME: `and = 1`, `x[: or]`.)"""
 FUNCTION_NAMES = frozenset(FUNCTIONS)
 """The built-in functions: called, never assigned or read as values."""
 
-RESERVED = KEYWORDS | FUNCTION_NAMES
+RESERVED = KEYWORDS | FUNCTION_NAMES | frozenset(NAMESPACES)
 """Every word a program cannot use as a variable."""
 
 

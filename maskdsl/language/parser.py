@@ -21,7 +21,7 @@ from maskdsl.language import syntax
 from maskdsl import limits
 from maskdsl.errors import LimitError, MaskDSLError, ParseError, Span, describe_char
 from maskdsl.gcpause import paused
-from maskdsl.language.names import KEYWORDS
+from maskdsl.language.names import KEYWORDS, NAMESPACES, NUMPY_CONSTANTS
 
 AUGMENTED_OPS = {
     "+=": "add", "-=": "sub", "*=": "mul", "/=": "truediv", "//=": "floordiv", "%=": "mod",
@@ -139,6 +139,18 @@ def _items(children) -> list:
     return [_bare(c) for c in children if c is not None and type(c) is not Token]
 
 
+def _namespace(receiver) -> str | None:
+    """'np' for the receiver `np` or `numpy`; a located error for `np.linalg` and other sub-namespaces."""
+    if isinstance(receiver, syntax.Name) and receiver.id in NAMESPACES:
+        return receiver.id
+    if isinstance(receiver, syntax.Qualified):
+        raise ParseError(f"{receiver.namespace}.{receiver.name} is not supported: maskdsl has "
+                         f"{receiver.namespace}.<function>, {receiver.namespace}.<dtype> and the constants "
+                         f"{', '.join(receiver.namespace + '.' + c for c in NUMPY_CONSTANTS)}",
+                         receiver.span, hint="see the function table in docs/language.md")
+    return None
+
+
 class _Build:
     """Lark calls one method per grammar rule while it parses (bottom-up), with the rule's
     children: tokens (all kept, for spans), nodes built by earlier calls, None for an absent
@@ -205,6 +217,28 @@ class _Build:
                 args.append(arg)
         return syntax.Call(_check_name(name_tok), _token_span(name_tok), tuple(args), tuple(kwargs), tuple(spans),
                         span=_cover(name_tok, close))
+
+    def method(self, children):
+        receiver, _, name_tok, _, arguments, close = children
+        receiver = _bare(receiver)
+        call = self.call([name_tok, None, arguments, close])
+        name, span = call.func, _cover(receiver, close)
+        namespace = _namespace(receiver)
+        if namespace is not None:  # `np.where(...)`: the function where
+            return syntax.Call(name, call.func_span, call.args, call.kwargs, call.kwarg_spans,
+                               namespace=namespace, span=span)
+        return syntax.Call(name, call.func_span, (receiver, *call.args), call.kwargs, call.kwarg_spans,
+                           method=True, span=span)
+
+    def attribute(self, children):
+        receiver, _, name_tok = children
+        receiver = _bare(receiver)
+        name = str(name_tok) if str(name_tok) in ("nan", "inf") else _check_name(name_tok)  # np.nan
+        span = _cover(receiver, name_tok)
+        namespace = _namespace(receiver)
+        if namespace is not None:
+            return syntax.Qualified(namespace, name, _token_span(name_tok), span=span)
+        return syntax.Attribute(receiver, name, _token_span(name_tok), span=span)
 
     arguments = staticmethod(_items)
     subscripts = staticmethod(_items)
@@ -451,9 +485,9 @@ def _explain(e: UnexpectedInput, source: str, tracker: _BracketTracker) -> Parse
             hint = "replace the invisible character with a plain space"
         elif ch in "'\"":
             hint = "maskdsl has no strings"
-        elif ch in ".@$`!?{}\\":
-            hint = ("maskdsl has no attributes, strings or decorators: "
-                    "only names, numbers, operators, calls and indexing")
+        elif ch in "@$`!?{}\\":
+            hint = ("maskdsl has no strings or decorators: "
+                    "only names, numbers, operators, calls, indexing, methods and attributes")
         return ParseError(f"unexpected character {describe_char(ch)}", span, hint=hint)
 
     token = getattr(e, "token", None)
@@ -498,6 +532,15 @@ def _explain(e: UnexpectedInput, source: str, tracker: _BracketTracker) -> Parse
         else:
             hint = "write digits with single '_' between them, and an exponent with digits: 1_000, 2.5e3"
         return ParseError(f"invalid number {text!r}", Span.at(source, previous.start_pos, token.end_pos), hint=hint)
+    if not at_end and previous is not None and previous.value == "." and token.type in ("INT", "FLOAT") \
+            and previous.end_pos == token.start_pos:
+        # `1.5.3`: a number, a '.' read as an attribute's, and digits
+        start = previous.start_pos
+        while start > 0 and (source[start - 1].isdigit() or source[start - 1] in "._"):
+            start -= 1
+        text = source[start:token.end_pos]
+        return ParseError(f"invalid number {text!r}", Span.at(source, start, token.end_pos),
+                          hint="write digits with single '_' between them, and an exponent with digits: 1_000, 2.5e3")
     if not at_end and token.type in ("NAME", "INT", "FLOAT", "LPAR", "LSQB") and "_NL" in expected:
         return ParseError(f"unexpected {found}: statements must be separated by ';' or a newline",
                           span, hint="did you forget an operator or a ';'?")

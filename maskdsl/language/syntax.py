@@ -86,14 +86,36 @@ class Compare(Node):
 
 @dataclass(frozen=True, eq=False)
 class Call(Node):
+    """`f(a, k=v)`; `a.f(...)` (method: args[0] is the receiver); `np.f(...)` (namespace 'np')."""
     func: str
     func_span: Span | None
     args: tuple[Node, ...]
     kwargs: tuple[tuple[str, Node], ...] = ()
     kwarg_spans: tuple[Span | None, ...] = ()  # of each `name=value`
+    method: bool = False
+    namespace: str | None = None
 
     def children(self):
         return self.args + tuple(v for _, v in self.kwargs)
+
+
+@dataclass(frozen=True, eq=False)
+class Attribute(Node):
+    """`value.name` (`x.T`, `x.shape`): looked up in language/functions.ATTRIBUTES."""
+    value: Node
+    name: str
+    name_span: Span | None
+
+    def children(self):
+        return (self.value,)
+
+
+@dataclass(frozen=True, eq=False)
+class Qualified(Node):
+    """`np.name` read without a call (`np.nan`, `np.float32`): resolved by the lowering."""
+    namespace: str
+    name: str
+    name_span: Span | None
 
 
 @dataclass(frozen=True, eq=False)

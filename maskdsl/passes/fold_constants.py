@@ -29,6 +29,8 @@ from maskdsl.passes.infer_types import fold_literals
 FROM_SHAPE = {
     "size": lambda dims, span: const(numel(dims), span=span),
     "shape": lambda dims, span: const(tuple(dims), dtype="int64", weak=False, span=span),
+    "ndim": lambda dims, span: const(len(dims), span=span),
+    "len": lambda dims, span: const(dims[0], span=span),
 }
 
 

@@ -256,10 +256,45 @@ def _size(node: Node, args) -> Node:
     return _typed(node, args, "int64", (), weak=True)  # np.size is a Python int
 
 
+def _ndim(node: Node, args) -> Node:
+    return _typed(node, args, "int64", (), weak=True)  # np.ndim is a Python int
+
+
+def _len(node: Node, args) -> Node:
+    if args[0].shape == ():
+        raise DTypeError("len() of unsized object (a 0-d array has no first dimension)", node.span)
+    return _typed(node, args, "int64", (), weak=True)  # len is a Python int
+
+
+def _transpose(node: Node, args) -> Node:
+    return _typed(node, args, args[0].dtype, tuple(reversed(args[0].shape)))
+
+
+def _reshape(node: Node, args) -> Node:
+    x, want = args[0], node.attr("shape")
+    total = 1
+    for d in x.shape:
+        total = None if d is None or total is None else total * d
+    known = 1
+    for d in want:
+        known *= d if d != -1 else 1
+    if -1 in want:
+        dim = None if total is None else total // known if known and total % known == 0 else -1
+        if dim == -1 or (known == 0 and total is not None):
+            raise ShapeError(f"cannot reshape array of size {total} into shape {_shape_text(want)}", node.span)
+        shape = tuple(dim if d == -1 else d for d in want)
+    else:
+        if total is not None and total != known:
+            raise ShapeError(f"cannot reshape array of size {total} into shape {_shape_text(want)}", node.span)
+        shape = tuple(want)
+    return _typed(node, args, x.dtype, shape)
+
+
 RULES = {
     **{op: _elementwise for op, info in OPS.items() if info.dtype == DtypeRule.PROMOTE},
     "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "select": _select,
     "update": _update, "arange": _arange, "fill": _fill, "shape": _shape, "size": _size,
+    "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,
 }
 """Type rules by op. The ops choose_strategy makes (masked_reduce, dense_update, ...) have none:
 they are typed when made, after this pass."""

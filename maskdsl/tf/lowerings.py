@@ -132,6 +132,22 @@ def _size(emitter, node):
     emitter.emit(node, f"tf.size({emitter.ref(node.args[0])}, out_type=tf.int64)")
 
 
+def _ndim(emitter, node):
+    emitter.emit(node, f"tf.constant({len(node.args[0].shape)}, tf.int64)")
+
+
+def _len(emitter, node):
+    emitter.emit(node, f"tf.shape({emitter.ref(node.args[0])}, out_type=tf.int64)[0]")
+
+
+def _transpose(emitter, node):
+    emitter.emit(node, f"tf.transpose({emitter.ref(node.args[0])})")
+
+
+def _reshape(emitter, node):
+    emitter.emit(node, f"tf.reshape({emitter.ref(node.args[0])}, {list(node.attr('shape'))!r})")
+
+
 def _by_strategy(emitter, node):
     """The lowering of the strategy choose_strategy gave the node."""
     lowering = STRATEGY_LOWERINGS.get(node.attr("strategy"))
@@ -183,6 +199,29 @@ LOWERINGS = {
     "maximum": Elementwise("rt.maximum", on_bool="tf.logical_or"),
     "where": _where,
     "clip": _clip,
+    "fmod": Elementwise(on_int="rt.fmod_int", on_bool="rt.fmod_int", on_float="rt.fmod_float"),
+    "square": Elementwise("tf.square", on_bool="tf.identity"),
+    "reciprocal": Elementwise(on_int="rt.reciprocal_int", on_float="rt.reciprocal_float"),
+    "exp2": Elementwise(on_float="rt.exp2"),
+    "log2": Elementwise(on_float="rt.log2"),
+    "log10": Elementwise(on_float="rt.log10"),
+    "sinh": Elementwise(on_float="tf.sinh"),
+    "cosh": Elementwise(on_float="tf.cosh"),
+    "arcsin": Elementwise(on_float="tf.asin"),
+    "arccos": Elementwise(on_float="tf.acos"),
+    "arctan": Elementwise(on_float="tf.atan"),
+    "arctan2": Elementwise(on_float="tf.atan2"),
+    "hypot": Elementwise(on_float="rt.hypot"),
+    "deg2rad": Elementwise(on_float="rt.deg2rad"),
+    "rad2deg": Elementwise(on_float="rt.rad2deg"),
+    "trunc": Elementwise(on_int="tf.identity", on_bool="tf.identity", on_float="rt.trunc"),
+    "logical_and": Elementwise("tf.logical_and"),   # computed in bool (its result dtype): x != 0
+    "logical_or": Elementwise("tf.logical_or"),
+    "logical_xor": Elementwise("tf.math.logical_xor"),
+    "ndim": _ndim,
+    "len": _len,
+    "transpose": _transpose,
+    "reshape": _reshape,
     "cast": _cast,
     "input": _input,
     "const": _const,

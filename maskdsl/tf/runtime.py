@@ -466,3 +466,82 @@ def true_fraction(m, sample: int | None = None):
     step = tf.maximum(tf.size(flat) // (SAMPLE if sample is None else sample), 1)
     picked = tf.cast(flat[::step], tf.int32)
     return tf.cast(tf.reduce_sum(picked), tf.float32) / tf.cast(tf.maximum(tf.size(picked), 1), tf.float32)
+
+
+# ---- the NumPy vocabulary beyond the seed's: element-wise functions TensorFlow lacks or spells otherwise ----
+
+def fmod_int(a, b):
+    """np.fmod on integers: the sign of the dividend, x fmod 0 == 0 (TensorFlow raises / traps)."""
+    zero = tf.equal(b, 0)
+    safe = tf.where(zero, tf.ones_like(b), b)
+    if not (a.dtype.is_unsigned or a.dtype == tf.bool):
+        safe = tf.where(tf.logical_and(tf.equal(a, a.dtype.min), tf.equal(safe, -1)), tf.ones_like(safe), safe)
+    return tf.where(zero, tf.zeros_like(a), a - tf.truncatediv(a, safe) * safe)
+
+
+def fmod_float(a, b):
+    """np.fmod on floats: C fmod (exact, so float16 may be computed in float32)."""
+    if a.dtype == tf.float16:
+        return tf.cast(tf.truncatemod(tf.cast(a, tf.float32), tf.cast(b, tf.float32)), tf.float16)
+    return tf.truncatemod(a, b)
+
+
+def reciprocal_int(x):
+    """np.reciprocal on integers (C integer division 1 / x); 1 / 0 is 0, as maskdsl's x // 0."""
+    one = tf.ones_like(x)
+    if x.dtype.is_unsigned:
+        return tf.where(tf.equal(x, 1), one, tf.zeros_like(x))
+    return tf.where(tf.equal(x, 1), one, tf.where(tf.equal(x, -1), -one, tf.zeros_like(x)))
+
+
+def trunc(x):
+    """np.trunc: toward zero, -0.5 -> -0.0 (ceil keeps the sign)."""
+    return tf.where(x < 0, tf.math.ceil(x), tf.floor(x))
+
+
+def _scaled(x, numerator, denominator):
+    """x * (numerator / denominator) as NumPy's float loops: the factor rounded in the loop's
+    dtype (float16 computes in float32)."""
+    import numpy as np
+    work = tf.float32 if x.dtype == tf.float16 else x.dtype
+    factor = np.asarray(numerator, work.as_numpy_dtype) / np.asarray(denominator, work.as_numpy_dtype)
+    return tf.cast(tf.cast(x, work) * tf.constant(factor, work), x.dtype)
+
+
+def deg2rad(x):
+    import math
+    return _scaled(x, math.pi, 180)
+
+
+def rad2deg(x):
+    import math
+    return _scaled(x, 180, math.pi)
+
+
+def exp2(x):
+    return tf.pow(tf.constant(2, x.dtype), x)
+
+
+def log2(x):
+    return tf.math.log(x) / tf.math.log(tf.constant(2, x.dtype))
+
+
+def log10(x):
+    return tf.math.log(x) / tf.math.log(tf.constant(10, x.dtype))
+
+
+def hypot(a, b):
+    """sqrt(a*a + b*b) without overflow or underflow in between; inf wins over nan, as C hypot."""
+    a, b = tf.abs(a), tf.abs(b)
+    big, small = tf.maximum(a, b), tf.minimum(a, b)
+    safe = tf.where(tf.equal(big, 0), tf.ones_like(big), big)
+    ratio = small / safe
+    out = big * tf.sqrt(1 + ratio * ratio)
+    out = tf.where(tf.equal(big, 0), tf.zeros_like(out), out)
+    infinite = tf.logical_or(tf.math.is_inf(a), tf.math.is_inf(b))
+    return tf.where(infinite, tf.fill(tf.shape(out), tf.constant(inf, out.dtype)), out)
+
+
+def reciprocal_float(x):
+    """np.reciprocal on floats: an exact division (tf.math.reciprocal is an approximation on float32)."""
+    return tf.math.truediv(tf.ones_like(x), x)
