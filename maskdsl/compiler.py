@@ -365,7 +365,7 @@ class CompiledProgram:
         SavedModel signature or to inspect the graph."""
         return self._current().function.get_concrete_function()
 
-    def explain(self) -> "ExplainText":
+    def explain(self) -> ExplainText:
         """How the latest specialisation is compiled: its input types, the typed IR before and
         after the passes, each chosen strategy with its reason and estimated costs, and the
         TensorFlow source. A str; at an interactive prompt it shows as the text itself.

@@ -171,7 +171,7 @@ LAYERS = (
     ("tf",),
     ("compiler",),
     ("pipeline",),
-    ("keras", "cli"),
+    ("keras", "cli", "testing"),
     ("__main__", "maskdsl"),
 )
 

@@ -155,9 +155,10 @@ def _read_columns(doc: Document, name: str, node: YamlNode, type_: Type, rows: b
     width = int(np.prod(type_.shape[1:], dtype=np.int64))
     if len(names) != width:
         shape = ", ".join(str(d) for d in type_.shape[1:])
-        raise doc.error(f"input '{name}' has {width} value{'s' if width != 1 else ''} per row"
-                        f"{f' ([{shape}])' if shape else ''}, but {len(names)} column{'s are' if len(names) != 1 else ' is'} "
-                        f"listed", node, name=name)
+        shape_text = f" ([{shape}])" if shape else ""
+        columns = f"{len(names)} column{'s are' if len(names) != 1 else ' is'}"
+        raise doc.error(f"input '{name}' has {width} value{'s' if width != 1 else ''} per row{shape_text}, "
+                        f"but {columns} listed", node, name=name)
     return tuple(names)
 
 

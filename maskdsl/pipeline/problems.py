@@ -77,7 +77,7 @@ class Problems:
     def add(self, error: MaskDSLError) -> None:
         self.errors.extend(flatten(error))
 
-    def add_all(self, other: "Problems") -> None:
+    def add_all(self, other: Problems) -> None:
         self.errors.extend(other.errors)
         other.errors = []
 
