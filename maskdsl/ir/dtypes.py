@@ -74,9 +74,28 @@ class Type:
         return len(self.shape)
 
     def __str__(self) -> str:
-        dims = ", ".join("None" if d is None else str(d) for d in self.shape)
-        base = f"{self.dtype}[{dims}]" if self.shape else self.dtype
+        base = f"{self.dtype}{shape_text(self.shape)}" if self.shape else self.dtype
         return f"weak {base}" if self.weak else base
+
+
+# How a shape is written for each reader: (unknown dimension, separator, brackets).
+SHAPE_STYLES = {
+    "spec": ("None", ", ", "[]"),   # a type spec, as signatures take it: float32[None, 3]
+    "ir": ("?", ",", "[]"),         # the IR printer's compact form: float32[?,3]
+    "numpy": ("?", ", ", "()"),     # NumPy's messages: (3,) and (2, 3)
+}
+
+
+def shape_text(shape, style: str = "spec") -> str:
+    """A shape as text in one of SHAPE_STYLES.
+
+    >>> shape_text((None, 3)), shape_text((None, 3), "ir"), shape_text((3,), "numpy")
+    ('[None, 3]', '[?,3]', '(3,)')
+    """
+    unknown, separator, (left, right) = SHAPE_STYLES[style]
+    dims = separator.join(unknown if d is None else str(d) for d in shape)
+    one_tuple = "," if style == "numpy" and len(shape) == 1 else ""
+    return f"{left}{dims}{one_tuple}{right}"
 
 
 @lru_cache(maxsize=64)

@@ -359,8 +359,8 @@ def format_node(node: Node, names: dict[int, str] | None = None, types: bool = F
 def type_text(node: Node) -> str:
     if node.shape is None:
         return node.dtype or "?"
-    dims = ",".join("?" if d is None else str(d) for d in node.shape)
-    return f"{node.dtype}[{dims}]" if node.shape else node.dtype
+    from maskdsl.ir.dtypes import shape_text
+    return f"{node.dtype}{shape_text(node.shape, 'ir')}" if node.shape else node.dtype
 
 
 def format_program(program: Program, types: bool = False) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from maskdsl import limits
 from maskdsl.ir.dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits,
-                      dtype_kind, result_dtype)
+                      dtype_kind, result_dtype, shape_text)
 from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
 from maskdsl.ir.indexing import operand_facts, plan_index
 from maskdsl.ir.nodes import IRError, Node, Program, const, format_program, rewrite
@@ -197,8 +197,8 @@ def _update(node: Node, args) -> Node:
     fits = broadcast_shapes(value.shape, target)
     if fits is None or len(fits) > len(target) or any(
             f is not None and t is not None and f != t for f, t in zip(fits, target)):
-        raise ShapeError(f"could not broadcast input array from shape {_shape_text(value.shape)} into shape "
-                         f"{_shape_text(target)}", span)
+        raise ShapeError(f"could not broadcast input array from shape {shape_text(value.shape, 'numpy')} into shape "
+                         f"{shape_text(target, 'numpy')}", span)
     return _typed(node, args, x.dtype, x.shape, index=resolved)
 
 
@@ -216,10 +216,6 @@ def _check_value_count(plan, operands, value, target, span) -> None:
         count = value.shape[position]
         if count is not None and count != 1 and count > bound:
             raise ShapeError(f"{count} values cannot fill a selection of at most {bound} elements", span)
-
-
-def _shape_text(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _arange(node: Node, args) -> Node:
@@ -281,11 +277,11 @@ def _reshape(node: Node, args) -> Node:
     if -1 in want:
         dim = None if total is None else total // known if known and total % known == 0 else -1
         if dim == -1 or (known == 0 and total is not None):
-            raise ShapeError(f"cannot reshape array of size {total} into shape {_shape_text(want)}", node.span)
+            raise ShapeError(f"cannot reshape array of size {total} into shape {shape_text(want, 'numpy')}", node.span)
         shape = tuple(dim if d == -1 else d for d in want)
     else:
         if total is not None and total != known:
-            raise ShapeError(f"cannot reshape array of size {total} into shape {_shape_text(want)}", node.span)
+            raise ShapeError(f"cannot reshape array of size {total} into shape {shape_text(want, 'numpy')}", node.span)
         shape = tuple(want)
     return _typed(node, args, x.dtype, shape)
 
