@@ -6,7 +6,6 @@ result is compared with the same computation in NumPy.
 """
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
