@@ -6,7 +6,9 @@
 - The language, IR and passes families never import TensorFlow (nor maskdsl.tf, nor a
   module that imports TensorFlow), at module level or inside a function.
 - What `maskdsl check` does, with or without --signature, and the Python-level
-  parse / lower / infer / optimise never load TensorFlow (checked in a fresh process);
+  parse / lower / infer / optimise never load TensorFlow (checked in a fresh process),
+  nor does `maskdsl check` of a pipeline with Parquet, CSV and TFRecord inputs, nor
+  `maskdsl run`/`export` of a pipeline they refuse;
   the REPL's session loads no Pygments until the REPL itself starts.
 
 TensorFlow belongs to code generation and the runtime (maskdsl.tf), the compiler, and

@@ -92,3 +92,19 @@ def test_gradient_masked_update():
     np.testing.assert_allclose(result["first_gradient"], expected_gradient, rtol=1e-5)
     np.testing.assert_allclose(result["w"], 2.5, rtol=1e-4)
     assert np.isfinite(result["loss"])
+
+
+def test_table_pipelines(tmp_path):
+    """Parquet shards and a CSV export, written by the example itself and cleaned by `maskdsl run`."""
+    result = runpy.run_path(str(EXAMPLES / "table_pipelines.py"))["main"](tmp_path)
+    x = result["inputs"]
+    clean = x.copy()
+    clean[np.isnan(clean)] = 0.0
+    clean[clean > 100.0] = 100.0
+    ok = np.all(clean >= 0.0, axis=1)
+    np.testing.assert_array_equal(result["parquet"]["x"], clean)
+    assert result["parquet"]["kept"] == ok.sum()
+    np.testing.assert_allclose(result["parquet"]["total"], clean[ok].sum(dtype=np.float64), rtol=1e-6)
+    assert result["csv"]["errors"] == np.count_nonzero(result["code"])
+    assert sorted(p.name for p in (tmp_path / "clean_readings").iterdir()) == [
+        "_extras.npz", "part-0.parquet", "part-1.parquet", "part-2.parquet", "part-3.parquet"]

@@ -7,6 +7,8 @@ reads constants as written, `inputs` reads input declarations (rows, columns, fi
 `rowwise` decides whether the program may run batch by batch, `reductions` which
 reductions over the rows can be streamed, `formats` names formats, shards and outputs,
 `tables` reads and writes Parquet and CSV (pyarrow) and checks a file's columns,
+`columns` turns a batch of columns into inputs (nulls, fills, exact casts),
+`csv_lines` finds the line and field of a CSV problem,
 `tfrecord` reads TFRecord framing and tf.train.Example without TensorFlow (for checks),
 `checking` is `maskdsl check` for a pipeline (everything before TensorFlow loads),
 `data_files` reads and writes .npy/.npz, `output` spools and publishes results atomically.

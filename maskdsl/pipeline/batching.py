@@ -100,13 +100,15 @@ def _join(parts: list[dict]) -> dict:
 def table_batches(plan, batch_rows: int):
     """(shard, row inputs) of a table input, as their declared dtypes."""
     from maskdsl.pipeline import tables
+    from maskdsl.pipeline.columns import assemble, table_columns
+    from maskdsl.pipeline.csv_lines import row_error
     source, config = plan.table, plan.config
     specs = config.input_specs
 
     def describe_row(chunk, row, column, message, **fields):
-        return tables.row_error(chunk, row, column, message, source, config.csv, **fields)
+        return row_error(chunk, row, column, message, source, config.csv, **fields)
 
-    columns = sorted({c for n in plan.table_inputs for c in tables.table_columns(specs[n])[0]})
+    columns = sorted({c for n in plan.table_inputs for c in table_columns(specs[n])[0]})
     if source.format == "parquet":
         chunks = tables.iter_parquet(source, columns, batch_rows)
     elif source.format == "csv":
@@ -116,7 +118,7 @@ def table_batches(plan, batch_rows: int):
         from maskdsl.pipeline.tfrecord import iter_tfrecord
         chunks = iter_tfrecord(source, {c: plan.column_kinds.get(c, "float") for c in columns}, batch_rows)
     for chunk in chunks:
-        yield chunk.shard, tables.assemble(chunk, specs, plan.table_inputs, describe_row)
+        yield chunk.shard, assemble(chunk, specs, plan.table_inputs, describe_row)
 
 
 def array_batches(data: InputData, names, types: dict, batch_rows: int):

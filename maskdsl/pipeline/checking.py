@@ -151,6 +151,7 @@ def _check_inputs(plan: RunPlan, sources: list[DataSource], problems: Problems) 
 
 def _check_table(plan: RunPlan, problems: Problems, given: dict) -> None:
     from maskdsl.pipeline import tables
+    from maskdsl.pipeline.columns import table_columns
     config, source = plan.config, plan.table
     names = tuple(n for n in config.row_inputs if n not in given)
     plan.table_inputs = names
@@ -176,7 +177,7 @@ def _check_table(plan: RunPlan, problems: Problems, given: dict) -> None:
     tables.check_columns(source, schema, config.input_specs, names, config, problems)
     if source.format == "tfrecord":
         plan.column_kinds = {c: ("float" if (schema[c].dtype or "").startswith("float") else "int")
-                             for n in names for c in tables.table_columns(config.input_specs[n])[0] if c in schema}
+                             for n in names for c in table_columns(config.input_specs[n])[0] if c in schema}
     if source.format == "csv" and len(problems) == before:
         with problems.collecting():
             _probe_csv(plan)
@@ -192,7 +193,7 @@ def _probe_csv(plan: RunPlan) -> None:
 
 
 def csv_types(plan: RunPlan) -> dict[str, str]:
-    from maskdsl.pipeline.tables import table_columns
+    from maskdsl.pipeline.columns import table_columns
     types = {}
     for name in plan.table_inputs:
         spec = plan.config.input_specs[name]
@@ -283,7 +284,7 @@ def summary(plan: RunPlan) -> list[str]:
 
 
 def _feeds(plan: RunPlan, name: str) -> str:
-    from maskdsl.pipeline.tables import table_columns
+    from maskdsl.pipeline.columns import table_columns
     columns, _ = table_columns(plan.config.input_specs[name])
     return f"{name} <- {', '.join(columns)}"
 

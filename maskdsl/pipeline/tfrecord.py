@@ -28,7 +28,7 @@ import numpy as np
 from maskdsl.errors import DataError
 from maskdsl.pipeline.data_files import reason
 from maskdsl.pipeline.formats import DataSource, compression_of
-from maskdsl.pipeline.tables import Chunk, ColumnInfo, RaggedColumn
+from maskdsl.pipeline.columns import Chunk, ColumnInfo, RaggedColumn
 
 PEEK_RECORDS = 100     # a feature absent from all of these is reported missing
 _KIND_DTYPE = {"float": "float32", "int": "int64"}
