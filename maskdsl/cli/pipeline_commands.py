@@ -27,7 +27,7 @@ import numpy as np
 
 from maskdsl.cli.progress import Progress
 from maskdsl.cli.startup import start_tensorflow
-from maskdsl.errors import InputError, MaskDSLError
+from maskdsl.errors import DataError, InputError, MaskDSLError, escape_text, listing
 from maskdsl.ir.dtypes import Type
 from maskdsl.pipeline.batching import plan_batches, stream
 from maskdsl.pipeline.config import PipelineWarning
@@ -45,6 +45,9 @@ def run_command(args) -> int:
     except MaskDSLError as e:
         print(e, file=sys.stderr)
         return 1
+    except OSError as e:  # a disk that fills up, a file that vanished: a DataError, never a traceback
+        print(_os_error(e), file=sys.stderr)
+        return 1
 
 
 def export_command(args) -> int:
@@ -54,6 +57,14 @@ def export_command(args) -> int:
     except MaskDSLError as e:
         print(e, file=sys.stderr)
         return 1
+    except OSError as e:
+        print(_os_error(e), file=sys.stderr)
+        return 1
+
+
+def _os_error(e: OSError) -> DataError:
+    where = f"{escape_text(e.filename)}: " if isinstance(e.filename, str) else ""
+    return DataError(f"{where}{e.strerror or e}")
 
 
 # ---- loading the pipeline and the --set values ----
@@ -142,11 +153,11 @@ def _run(args) -> int:
     target = OutputTarget(args.output, pipeline.outputs, getattr(args, "force", False))
     data = read_inputs(args.input, pipeline, scalars)
     if data.unused:
-        print(f"note: {data.description} also has {', '.join(data.unused)}, which the pipeline does not use",
-              file=sys.stderr)
+        print(f"note: {escape_text(data.description)} also has {listing(data.unused)}, which the pipeline does "
+              f"not use", file=sys.stderr)
     plan = plan_batches(pipeline, data, getattr(args, "batch_size", None))
     service = getattr(args, "tf_data_service", None)
-    label = pipeline.name or os.path.basename(os.fspath(args.pipeline))
+    label = escape_text(pipeline.name or os.path.basename(os.fspath(args.pipeline)))  # a name may hold ESC
     spools = [OutputSpool(name, target.directory) for name in pipeline.outputs]
     try:
         progress = Progress(data.rows, label)
@@ -166,8 +177,8 @@ def _run(args) -> int:
     rows = f"{data.rows:,} rows" if data.rows is not None else "the inputs"
     how = (f"{plan.batches} batch{'es' if plan.batches != 1 else ''} of up to {plan.batch_rows:,} rows"
            if plan.streamed else "one batch")
-    where = f" on the tf.data service {service}" if service else ""
-    print(f"{label}: {rows} -> {target.path} ({shapes})")
+    where = f" on the tf.data service {escape_text(service)}" if service else ""
+    print(f"{label}: {rows} -> {escape_text(target.path)} ({shapes})")
     why = ""
     if data.rows is not None and not plan.streamed:
         ignored = ", --batch-size ignored" if getattr(args, "batch_size", None) else ""
@@ -183,6 +194,7 @@ def _export(args) -> int:
     pipeline = load_pipeline(args.pipeline)
     out_dir = export_saved_model(pipeline, args.out_dir, force=bool(getattr(args, "force", False)))
     inputs = ", ".join(f"{n}: {t}" for n, t in pipeline.input_types.items())
-    print(f"{pipeline.name or os.path.basename(os.fspath(args.pipeline))}: exported to {out_dir}")
+    label = escape_text(pipeline.name or os.path.basename(os.fspath(args.pipeline)))
+    print(f"{label}: exported to {escape_text(out_dir)}")
     print(f"  serving_default({inputs}) -> {', '.join(pipeline.outputs)}")
     return 0

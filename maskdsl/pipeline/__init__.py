@@ -4,7 +4,8 @@ TensorFlow-free: `yaml_source` reads the YAML keeping each value's position,
 `source_map` takes positions in the joined program back to the file, `constants`
 reads constants as written, `config` validates the file section by section,
 `rowwise` decides whether the program may run batch by batch, `data_files` reads and
-writes .npy/.npz, `output` spools and publishes results atomically.
+writes .npy/.npz (`npy` reads an array only after its header), `files` opens regular
+files only and writes atomically, `output` spools and publishes results.
 
 TensorFlow by nature: `pipeline` holds the `Pipeline` object (compiled program,
 tf.function, dataset map functions), `batching` streams data files through tf.data,

@@ -53,10 +53,10 @@ def stream(pipeline, data: InputData, scalars: dict, plan: Plan, service: str | 
     rows = plan.batch_rows
 
     def batch_of(name, index):
-        array = data.arrays[name]
+        array, first = data.arrays[name], 0
         if plan.streamed and name in pipeline.row_inputs:
-            array = array[index * rows:(index + 1) * rows]
-        return convert(name, array, types[name], data.description)
+            array, first = array[index * rows:(index + 1) * rows], index * rows
+        return convert(name, array, types[name], data.description, first)
 
     def rows_in(index):
         if data.rows is None:
@@ -97,8 +97,8 @@ def stream(pipeline, data: InputData, scalars: dict, plan: Plan, service: str | 
                 if failed:
                     raise failed[0] from None
                 return
-            except tf.errors.InvalidArgumentError as e:
-                raise pipeline.runtime_error(e) from None
+            except (tf.errors.InvalidArgumentError, tf.errors.ResourceExhaustedError) as e:
+                raise pipeline.runtime_error(e) from None   # out of memory: a LimitError, as from the API
             except tf.errors.OpError as e:
                 raise MaskDSLError(f"TensorFlow failed while running the pipeline: {reason(e)}") from None
             yield int(index), {k: v.numpy() for k, v in outputs.items()}
