@@ -34,8 +34,8 @@ from maskdsl.passes import strategies
 from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.specialize import input_names, signature_types, specialize
 from maskdsl.tf.runtime import OUT_OF_BOUNDS, TAG
-from maskdsl.tf.messages import reason_class
-from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
+from maskdsl.tf.messages import reason_class, unwrapped
+from maskdsl.values import VALUE_LOST, dtype_misfit, find_lost, shape_misfit
 
 _TAG_RE = re.compile(re.escape(TAG) + r"\d+")
 _LINE_RE = re.compile(r'File "<maskdsl>", line (\d+)')
@@ -251,10 +251,10 @@ class CompiledProgram:
         if t.dtype != want.dtype:
             if not isinstance(value, np.ndarray) or dtype_misfit(t.dtype, want) is not None:
                 raise InputError(f"input '{name}' has dtype {t.dtype}, the signature says {want.dtype}", name=name)
-            value, lost = cast_exactly(value, want.dtype)
+            value, lost = find_lost(value, want.dtype)
             if lost is not None:
-                raise InputError(f"input '{name}' holds {lost!r}, which {want.dtype} cannot represent "
-                                 f"(the signature says {want.dtype}; the array is {t.dtype})", name=name,
+                raise InputError(f"input '{name}' holds {lost.value!r}{lost.where}, which {want.dtype} cannot "
+                                 f"represent (the signature says {want.dtype}; the array is {t.dtype})", name=name,
                                  code=VALUE_LOST)
         return value, want
 
@@ -321,6 +321,7 @@ class CompiledProgram:
         reason = next((ln.strip() for ln in message.splitlines()
                        if ln.strip() and not ln.startswith((" ", "\t", "Graph execution", "Detected at", "File "))
                        and "[[{{node" not in ln), message.strip().split("\n")[0])
+        reason = unwrapped(reason)   # (inside dataset.map, tf.data's words come first)
         if isinstance(error, tf.errors.ResourceExhaustedError):
             return LimitError(f"the arrays this program makes do not fit in memory (TensorFlow: {reason})", span,
                               source=self.source_text, hint="a size computed from the inputs may be far too large")

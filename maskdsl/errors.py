@@ -70,6 +70,26 @@ def escape_message(text: str) -> str:
     return "\n".join(line if line.isprintable() else escape_text(line) for line in text.split("\n"))
 
 
+LISTED = 10   # names a message lists before it says how many more there are
+
+
+def listing(names, limit: int = LISTED, quote: bool = False) -> str:
+    """Names for a message, at most `limit` of them (an archive can hold 20,000 arrays, and one
+    error line should not). The names are escaped; "none" for none.
+
+    >>> listing(["a", "b"]), listing([f"x{i}" for i in range(12)], 3), listing([])
+    ('a, b', 'x0, x1, x2 and 9 more', 'none')
+    """
+    names = list(names)
+    if not names:
+        return "none"
+    shown = [escape_text(str(n)) for n in names[:limit]]
+    if quote:
+        shown = [f"'{n}'" for n in shown]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more:,} more" if more else "")
+
+
 def describe_char(ch: str) -> str:
     """A character as a message can name it: 'x', 'ｘ' (U+FF58), or U+00A0 for invisible ones."""
     code = f"U+{ord(ch):04X}"

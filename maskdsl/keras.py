@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import keras
 
-from maskdsl.errors import InputError
+from maskdsl.errors import InputError, MaskDSLError
 
 
 @keras.saving.register_keras_serializable(package="maskdsl")
@@ -32,6 +32,7 @@ class MaskLayer(keras.layers.Layer):
         kwargs.setdefault("autocast", False)
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
+        self.supports_jit = False   # XLA drops the checks in the graph; the compiler decides XLA itself
         from maskdsl.compiler import compile as compile_program
         from maskdsl.pipeline.pipeline import Pipeline
 
@@ -82,6 +83,17 @@ class MaskLayer(keras.layers.Layer):
         """Run the program on `inputs`: a tensor (a program with one input), a list in the order
         of `input_names`, or a dict name -> tensor. Returns a tensor for one output, else a
         dict name -> tensor."""
+        try:
+            return self._call(inputs)
+        except MaskDSLError as e:
+            # Keras rebuilds an exception raised in call() as `type(e)(message)`, with its own text and
+            # terminal bold codes around ours, losing the error's fields; it leaves alone one it marks
+            # as already annotated. Our errors carry their own place, so they pass through whole.
+            e = e.relocated()
+            e._keras_call_info_injected = True
+            raise e from None
+
+    def _call(self, inputs):
         values = self._values(inputs)
         if self._fixed_fn is not None:
             result = self._fixed_fn(values)

@@ -19,9 +19,12 @@ maskdsl.errors.UnknownNameError: UnknownNameError: signature names 'y', which th
 
 from __future__ import annotations
 
-from maskdsl.errors import InputError, MaskDSLError, UnknownNameError
+import numpy as np
+
+from maskdsl import limits
+from maskdsl.errors import InputError, LimitError, MaskDSLError, Span, UnknownNameError
 from maskdsl.ir.bind import bind
-from maskdsl.ir.dtypes import Type
+from maskdsl.ir.dtypes import Type, numel
 from maskdsl.ir.nodes import Program
 from maskdsl.passes import PASSES, optimize
 from maskdsl.passes.infer_types import infer_types
@@ -69,4 +72,37 @@ def specialize(program: Program, types: dict[str, Type], *, strategy: str = "aut
     reference evaluator and explain() show as "before"), and after every pass."""
     typed = optimize(bind(program, types), (infer_types,))
     options = {"strategy": strategy, "xla": jit_compile is True, "xla_branch": jit_compile == "auto"}
-    return typed, optimize(typed, PASSES[1:], options=options)
+    optimized = optimize(typed, PASSES[1:], options=options)
+    try:
+        check_size(optimized, program.source)
+    except MaskDSLError as e:
+        raise e.with_source(program.source) from None
+    return typed, optimized
+
+
+CONSTRUCTORS = ("arange", "fill")   # ops that make an array of a size the program chose
+
+
+def check_size(program: Program, source: str | None = None) -> None:
+    """LimitError before TensorFlow is asked, if the program makes more than
+    limits.MAX_CONSTRUCTED_BYTES from constant shapes (all constructors together: an allocation
+    that fails inside TensorFlow can end the process), or has more than limits.MAX_OPERATIONS
+    operations (TensorFlow takes about a millisecond to build each one when the program is first
+    called). The error points at the node that crosses the limit."""
+    made, operations = 0, 0
+    for node in program.nodes():
+        if node.op in ("const", "input"):
+            continue
+        operations += 1
+        if operations > limits.MAX_OPERATIONS:
+            # at the end of the operation that crosses the limit (its span can be a whole long chain)
+            span = node.span if node.span is None or source is None else Span.at(source, node.span.end - 1)
+            raise LimitError(f"the program has more than {limits.MAX_OPERATIONS:,} operations after optimisation "
+                             f"(limits.MAX_OPERATIONS: TensorFlow takes about a millisecond to build each one "
+                             f"on the first call)", span, hint="split it into several programs")
+        if node.op in CONSTRUCTORS and node.shape is not None and None not in node.shape:
+            made += numel(node.shape) * np.dtype(node.dtype).itemsize
+            if made > limits.MAX_CONSTRUCTED_BYTES:
+                raise LimitError(f"arange/zeros/ones/full would make {made:,} bytes in this program, more than "
+                                 f"{limits.MAX_CONSTRUCTED_BYTES:,} (limits.MAX_CONSTRUCTED_BYTES)", node.span,
+                                 hint="make the arrays smaller, or pass large arrays in as inputs")

@@ -10,6 +10,12 @@ files and --set), pipelines (fixed inputs, dataset elements) and the Keras layer
 ask these functions, and each says the answer in its caller's words. Plain NumPy: no
 TensorFlow.
 
+Where values are tensors in someone else's graph (dataset.map, a Keras model), the
+check runs inside the graph: `conversion_guard` says what a value must satisfy to
+survive a conversion (bounds, or staying finite), and is None when every value does,
+so data of the declared dtype costs nothing. `find_lost` says where the first value
+that did not survive was, for messages that name the row.
+
 >>> want = Type.parse("int8[None, 3]")
 >>> shape_misfit((5, 3), want), shape_misfit((5,), want), shape_misfit((5, 4), want)
 (None, Misfit(code='rank', axis=None), Misfit(code='dimension', axis=1))
@@ -17,6 +23,10 @@ TensorFlow.
 (None, Misfit(code='dtype-kind', axis=None), Misfit(code='unsupported-dtype', axis=None))
 >>> cast_exactly(np.array([1, 300]), "int8")
 (array([ 1, 44], dtype=int8), 300)
+>>> find_lost(np.array([[1, 2], [3, 300]]), "int8")[1].where
+' in row 1 (at [1, 1])'
+>>> conversion_guard("int64", "int8"), conversion_guard("int8", "int64"), conversion_guard("float64", "float32")
+(Guard(low=-128, high=127, finite=False), None, Guard(low=None, high=None, finite=True))
 """
 
 from __future__ import annotations
@@ -63,9 +73,25 @@ def dtype_misfit(dtype: str, want: Type) -> Misfit | None:
     return None
 
 
-def cast_exactly(array: np.ndarray, dtype: str) -> tuple[np.ndarray, object]:
-    """(array as `dtype`, None), or (the converted array, the first value that did not survive
-    as a Python scalar): a value wrapped around, or a finite value became infinite."""
+@dataclass(frozen=True)
+class Lost:
+    """The first value that did not survive a conversion, and where it was (() for a scalar)."""
+
+    value: object
+    index: tuple
+
+    @property
+    def where(self) -> str:
+        """' in row 3' (and the full position for more than one dimension), or '' for a scalar."""
+        if not self.index:
+            return ""
+        row = f" in row {self.index[0]}"
+        return row if len(self.index) == 1 else f"{row} (at [{', '.join(map(str, self.index))}])"
+
+
+def find_lost(array: np.ndarray, dtype: str) -> tuple[np.ndarray, Lost | None]:
+    """(array as `dtype`, None), or (the converted array, the first value that did not survive and
+    where it was): a value wrapped around, or a finite value became infinite."""
     array = np.asarray(array)
     if array.dtype == np.dtype(dtype):
         return array, None
@@ -76,8 +102,40 @@ def cast_exactly(array: np.ndarray, dtype: str) -> tuple[np.ndarray, object]:
         else:
             lost = np.isfinite(array) & ~np.isfinite(out)
     if np.any(lost):
-        return out, array[lost].flat[0].item()
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(lost)), lost.shape)) if lost.ndim else ()
+        return out, Lost(array[index].item(), index)
     return out, None
+
+
+def cast_exactly(array: np.ndarray, dtype: str) -> tuple[np.ndarray, object]:
+    """(array as `dtype`, None), or (the converted array, the first value that did not survive
+    as a Python scalar): find_lost without the position."""
+    out, lost = find_lost(array, dtype)
+    return out, None if lost is None else lost.value
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What a value must satisfy to survive a conversion: low <= value <= high (bounds in the
+    source dtype; None where the source cannot cross it), and, with `finite`, a finite value must
+    not become infinite."""
+
+    low: int | None
+    high: int | None
+    finite: bool
+
+
+def conversion_guard(source: str, target: str) -> Guard | None:
+    """The check a conversion dtype_misfit allows needs at run time; None if every value of
+    `source` survives as `target` (the same dtype, or NumPy's "safe" cast)."""
+    if source == target or np.can_cast(np.dtype(source), np.dtype(target), "safe"):
+        return None
+    have, want = np.dtype(source), np.dtype(target)
+    if have.kind in "iu" and want.kind in "iu":
+        have_range, want_range = np.iinfo(have), np.iinfo(want)
+        return Guard(int(want_range.min) if want_range.min > have_range.min else None,
+                     int(want_range.max) if want_range.max < have_range.max else None, False)
+    return Guard(None, None, True)   # to a narrower float: overflow to inf is the change (rounding is not)
 
 
 def array_type(array: np.ndarray) -> Type:

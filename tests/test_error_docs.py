@@ -112,28 +112,35 @@ EXAMPLES = {
         "a program beyond one of maskdsl's size limits",
         "The program exceeds one of maskdsl's size limits (`maskdsl/limits.py`): program text, number "
         "of statements, nesting depth, integer literals and folded constants beyond int64, list "
-        "literals, arrays made by `arange`/`zeros`/`ones`/`full`. The message names the limit.",
+        "literals, elements and bytes made by `arange`/`zeros`/`ones`/`full` (all of a program's "
+        "together), operations after optimisation, or arrays that do not fit in memory when it runs. The "
+        "message names the limit ([Limits and safety](language.md#limits-and-safety)).",
         "Make the program or the requested array smaller; nest less (long flat chains such as "
-        "`a + b + c + ...` are not nesting).",
+        "`a + b + c + ...` are not nesting); split a program of thousands of operations.",
         *_from_catalogue(errors.LimitError)),
     errors.InputError: (
         "missing, extra or ill-typed inputs of a call",
         "A call with missing, extra or ill-typed inputs: not an array (a string, a dict, a "
         "`tf.SparseTensor`, a masked array), an unsupported dtype, a shape or dtype other than the "
-        "signature's, or values that the signature's dtype cannot hold (300 for `int8`). Points at the "
-        "input's first use in the program.",
+        "signature's, or values that the signature's dtype cannot hold (300 for `int8`: the message names "
+        "the row and the value, on every path data takes). Points at the input's first use in the "
+        "program, or at its declaration in a pipeline file.",
         "Pass every input the message names, as arrays of the declared dtype and shape.",
         *_from_catalogue(errors.InputError)),
     errors.ConfigError: (
         "a pipeline file that is not valid",
         "A pipeline file that is not valid: bad YAML, duplicate keys, aliases, a step that YAML read as "
-        "a number or a boolean, an unknown option. The position is `FILE:LINE:COLUMN`.",
+        "a number or a boolean, an unknown option, a constant that is not an int or a float (a "
+        "`Fraction` is refused, not rounded) or beyond int64, a file that is not a regular file or is too "
+        "large. The position is `FILE:LINE:COLUMN`.",
         "Fix the file at the caret; quote steps that YAML would read as something else.",
         lambda tmp: _config(tmp), 'maskdsl.Pipeline.from_yaml("demo.yaml")  # its step 2 is 010'),
     errors.DataError: (
         "a data file that cannot be used",
-        "A data file for `maskdsl run` that cannot be read or does not match the pipeline's inputs "
-        "(missing file, missing array, wrong dtype or rank, rows that differ).",
+        "A data file for `maskdsl run` or the REPL that cannot be read or does not match the pipeline's "
+        "inputs (missing file, missing array, wrong dtype or rank, rows that differ, values the declared "
+        "dtype cannot hold, not a regular file, an array larger than `limits.MAX_ARRAY_BYTES`), or an "
+        "output that cannot be written (any OSError while writing or exporting).",
         "Check the file and the pipeline's `inputs`.",
         lambda tmp: _data(tmp), 'maskdsl run demo.yaml --input sensors.npz --output out.npz  # no sensors.npz'),
 }

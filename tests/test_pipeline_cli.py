@@ -435,8 +435,8 @@ def test_data_that_would_wrap_is_refused_naming_the_array(tmp_path, capsys):
     assert np.load(tmp_path / "ok_out.npy").tolist() == [1, -128, 127]
     np.save(tmp_path / "x.npy", np.array([1, 2, 300, 4], np.int64))
     assert run(tmp_path / "p.yaml", tmp_path / "x.npy", tmp_path / "y.npy", batch_size=2) == 1
-    assert capsys.readouterr().err == (f"DataError: array 'x' in {tmp_path / 'x.npy'} holds 300, which int8 cannot "
-                                       f"represent (the pipeline declares x: int8[None]; the array is int64)\n")
+    assert capsys.readouterr().err == (f"DataError: array 'x' in {tmp_path / 'x.npy'} holds 300 in row 2, which int8 "
+                                       f"cannot represent (the pipeline declares x: int8[None]; the array is int64)\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.npy", "ok_out.npy", "p.yaml", "x.npy"]
 
 

@@ -25,7 +25,7 @@ import warnings
 
 from maskdsl.cli.progress import Progress
 from maskdsl.cli.startup import start_tensorflow
-from maskdsl.errors import MaskDSLError
+from maskdsl.errors import DataError, MaskDSLError, escape_text
 from maskdsl.pipeline.config import PipelineWarning
 from maskdsl.pipeline.settings import read_settings, scalar_value  # noqa: F401  (scalar_value: used by tests)
 
@@ -37,6 +37,9 @@ def run_command(args) -> int:
     except MaskDSLError as e:
         print(e, file=sys.stderr)
         return 1
+    except OSError as e:  # a disk that fills up, a file that vanished: a DataError, never a traceback
+        print(_os_error(e), file=sys.stderr)
+        return 1
 
 
 def export_command(args) -> int:
@@ -46,6 +49,14 @@ def export_command(args) -> int:
     except MaskDSLError as e:
         print(e, file=sys.stderr)
         return 1
+    except OSError as e:
+        print(_os_error(e), file=sys.stderr)
+        return 1
+
+
+def _os_error(e: OSError) -> DataError:
+    where = f"{escape_text(e.filename)}: " if isinstance(e.filename, str) else ""
+    return DataError(f"{where}{e.strerror or e}")
 
 
 # ---- loading the pipeline ----
@@ -108,7 +119,7 @@ def _run(args) -> int:
     shards = plan.table.shards if plan.table is not None else ()
     output = OutputSet(plan.place, pipeline.outputs, plan.columns, plan.config.csv, shards, plan.output_types,
                        getattr(args, "force", False))
-    label = pipeline.name or os.path.basename(os.fspath(args.pipeline))
+    label = escape_text(pipeline.name or os.path.basename(os.fspath(args.pipeline)))  # a name may hold ESC
     try:
         progress = Progress(plan.total_rows, label, count_only=plan.total_rows is None)
         try:
@@ -125,9 +136,9 @@ def _run(args) -> int:
     source = f" from {plan.table.describe()}" if plan.table is not None and plan.table.sharded else ""
     how = (f"{result.batches} batch{'es' if result.batches != 1 else ''} of up to {result.batch_rows:,} rows"
            if result.streamed else "one batch")
-    where = f" on the tf.data service {service}" if service else ""
+    where = f" on the tf.data service {escape_text(service)}" if service else ""
     target = plan.place.path + ("/" if plan.place.directory else "")
-    print(f"{label}: {rows}{source} -> {target} ({shapes})")
+    print(f"{label}: {rows}{source} -> {escape_text(target)} ({shapes})")
     why = ""
     if result.rows is not None and not result.streamed:
         ignored = ", --batch-size ignored" if getattr(args, "batch_size", None) else ""
@@ -159,6 +170,7 @@ def _export(args) -> int:
     pipeline = load_pipeline(plan.config)
     out_dir = export_saved_model(pipeline, args.out_dir, force=bool(getattr(args, "force", False)))
     inputs = ", ".join(f"{n}: {t}" for n, t in pipeline.input_types.items())
-    print(f"{pipeline.name or os.path.basename(os.fspath(args.pipeline))}: exported to {out_dir}")
+    label = escape_text(pipeline.name or os.path.basename(os.fspath(args.pipeline)))
+    print(f"{label}: exported to {escape_text(out_dir)}")
     print(f"  serving_default({inputs}) -> {', '.join(pipeline.outputs)}")
     return 0

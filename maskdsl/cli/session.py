@@ -30,7 +30,7 @@ from typing import TextIO
 
 import numpy as np
 
-from maskdsl.errors import DataError, MaskDSLError, Span, UnknownNameError, escape_text
+from maskdsl.errors import DataError, MaskDSLError, Span, UnknownNameError, escape_text, listing
 from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.language import syntax
 from maskdsl.language.functions import FUNCTIONS
@@ -303,7 +303,7 @@ def load_arrays(path: str, name: str | None = None) -> dict[str, np.ndarray]:
     arrays, is_archive = read_arrays(path)
     if name is not None:
         if is_archive and len(arrays) != 1:
-            raise CommandError(f"{escape_text(path)} holds {len(arrays)} arrays ({escape_text(', '.join(arrays))}); "
+            raise CommandError(f"{escape_text(path)} holds {len(arrays)} arrays ({listing(arrays)}); "
                                f"'as NAME' needs exactly one, or load it without 'as'")
         arrays = {name: next(iter(arrays.values()))}
     for key in arrays:
@@ -322,8 +322,11 @@ def save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
         raise CommandError("a .npy file holds one array; save several to a .npz file")
     if not path.endswith((".npy", ".npz")):
         raise CommandError(f"cannot save to {escape_text(path)}: the file name must end in .npy or .npz")
+    target = os.path.expanduser(path)
+    if os.path.islink(target):  # neither write where it points nor silently turn it into a file
+        raise DataError(f"cannot save to {escape_text(path)}: it is a symbolic link; give the file's own path")
     try:
-        write_file(os.path.expanduser(path), [ArrayMember(n, a) for n, a in arrays.items()], force=True)
+        write_file(target, [ArrayMember(n, a) for n, a in arrays.items()], force=True)
     except OSError as e:
         raise DataError(f"cannot write {escape_text(path)}: {e.strerror or e}") from None
 

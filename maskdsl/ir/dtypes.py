@@ -15,12 +15,12 @@ Type(dtype='float32', shape=(None, 3), weak=False)
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from maskdsl import limits
 from maskdsl.errors import DTypeError, ShapeError
 
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -33,6 +33,12 @@ WEAK_DEFAULT = {"bool": "bool", "int64": "int64", "float64": "float64"}
 WEAK_SAMPLE = {"bool": False, "int64": 0, "float64": 0.0}
 
 Shape = tuple  # tuple[int | None, ...]
+_DIGITS = re.compile(r"[0-9]+\Z")   # ASCII only: str.isdigit() is true of '²' and '٣'
+
+
+def _shorten(text: str) -> str:
+    """Text for a message, cut short (a spec can hold a dimension of thousands of digits)."""
+    return text if len(text) <= 60 else f"{text[:40]}...{text[-12:]}"
 
 
 @dataclass(frozen=True)
@@ -55,18 +61,22 @@ class Type:
             raise DTypeError(f"a type spec must be a string like 'float32[None, 3]', not {spec!r}")
         m = cls._SPEC.match(spec)
         if not m or m.group(1) not in DTYPES:
-            raise DTypeError(f"bad type spec {spec!r}: expected a dtype ({', '.join(DTYPES)}) "
+            raise DTypeError(f"bad type spec {_shorten(spec)!r}: expected a dtype ({', '.join(DTYPES)}) "
                              f"optionally followed by dimensions, as in 'float32[None, 3]'")
         dims = []
         body = (m.group(2) or "").strip()
         for part in (p.strip() for p in body.split(",")) if body else ():
             if part in ("None", "?", "-1"):
                 dims.append(None)
-            elif part.isdigit():
+            elif _DIGITS.match(part) and len(part.lstrip("0")) <= 19 and int(part) <= limits.MAX_DIMENSION:
                 dims.append(int(part))
-            else:
-                raise DTypeError(f"bad dimension {part!r} in type spec {spec!r}: use a non-negative "
-                                 f"integer, or None (also written -1 or ?) for a dimension of any size")
+            elif _DIGITS.match(part):
+                raise DTypeError(f"dimension {_shorten(part)} in type spec {_shorten(spec)!r} is larger than int64 "
+                                 f"({limits.MAX_DIMENSION})")
+            else:  # '²' and '٣' are digits to str.isdigit(), not to a type spec
+                raise DTypeError(f"bad dimension {_shorten(part)!r} in type spec {_shorten(spec)!r}: "
+                                 f"use a non-negative integer (ASCII digits 0-9), or None (also written -1 or ?) "
+                                 f"for a dimension of any size")
         return cls(m.group(1), tuple(dims))
 
     @property
@@ -126,8 +136,9 @@ def _ask_numpy(fn_name: str, keys: tuple) -> tuple[str, str | None]:
     fn = OPS[fn_name].numpy if fn_name in OPS else REDUCTIONS[fn_name].numpy
     args = [WEAK_SAMPLE[d] if weak else np.zeros((), dtype=d) for d, weak in keys]
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
+        # np.errstate only: it is thread-local, while warnings.catch_warnings() swaps the process's
+        # filters and, entered from several threads, can leave "ignore everything" installed
+        with np.errstate(all="ignore"):
             out = fn(*args)
     except (TypeError, ValueError, OverflowError, ZeroDivisionError) as e:
         return None, str(e).split("\n")[0]

@@ -18,8 +18,6 @@ array(7)
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from maskdsl.errors import DTypeError, MaskDSLError
@@ -93,7 +91,13 @@ def _masked_reduce(node: Node, args: list):
 
 def _reduced(node: Node, x):
     axis = node.attr("axes") if node.attr("axis") is not None else None
-    out = REDUCTIONS[node.attr("kind")].numpy(x, axis=axis, keepdims=node.attr("keepdims"))
+    keepdims = node.attr("keepdims")
+    if node.attr("kind") == "mean" and 0 in (x.shape if axis is None else [x.shape[a] for a in axis]):
+        # NumPy's answer (nan) without NumPy's "Mean of empty slice" warning, which np.errstate does
+        # not cover and warnings.catch_warnings() would silence for every thread of the process
+        shape = np.sum(x, axis=axis, keepdims=keepdims).shape
+        return _strong(np.full(shape, np.nan), node.dtype)
+    out = REDUCTIONS[node.attr("kind")].numpy(x, axis=axis, keepdims=keepdims)
     return _strong(out, node.dtype)
 
 
@@ -174,8 +178,7 @@ def evaluate_node(node: Node, args: list):
     if rule is None:
         raise IRError(f"the reference evaluator has no rule for {node.op}")
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):   # thread-local; never warnings.catch_warnings() (process-global)
             return rule(node, args)
     except (IndexError, ValueError, TypeError, OverflowError) as e:
         message = str(e).split("\n")[0]

@@ -13,6 +13,7 @@ return x=x1
 from __future__ import annotations
 
 import difflib
+import math
 
 import numpy as np
 
@@ -20,10 +21,12 @@ from maskdsl.language import syntax
 from maskdsl import limits
 from maskdsl.language.functions import DTYPE_ALIASES, FUNCTIONS, METHODS, NAMESPACES, NUMPY_CONSTANTS
 from maskdsl.ir.dtypes import DTYPES
-from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError
+from maskdsl.errors import (DTypeError, LimitError, MaskDSLError, ParseError, ShapeError, Span, UnknownNameError,
+                            ValueDSLError)
 from maskdsl.gcpause import paused
 from maskdsl.ir.indexing import IndexKind, slice_pattern
-from maskdsl.ir.nodes import Node, Program, Statement, const, input_node, scope
+from maskdsl.ir.nodes import Node, Program, Statement, const, input_node, postorder, scope
+from maskdsl.ir.ops import OPS
 from maskdsl.language.names import FUNCTION_NAMES
 from maskdsl.language.parser import parse  # noqa: F401  (re-exported for the doctest and callers)
 
@@ -189,6 +192,7 @@ class Lowering:
         raise ParseError(f"unsupported syntax {type(node).__name__}", span)
 
     def sequence(self, node: syntax.Sequence, kids: list) -> Node:
+        kids = [_literal_arithmetic(k) for k in kids]   # `[2 * 3, 4]`, as Python computes it
         if not all(k.op == "const" for k in kids):
             bad = next(c for c, k in zip(node.items, kids) if k.op != "const")
             raise ParseError("list literals may only hold numbers (or lists of numbers)", bad.span,
@@ -440,7 +444,44 @@ def _const_value(node: Node, message: str):
     return node.attr("value")
 
 
+def _literal_arithmetic(node: Node) -> Node:
+    """`node` as a constant if it is Python arithmetic on number literals (`2 * 3`, `10 ** 3`,
+    `-(4 // 2)`), computed as Python computes it before NumPy sees the value; else `node`. Shapes
+    and list literals need constants, and NumPy's users write them this way."""
+    if node.op == "const" or OPS.get(node.op) is None or OPS[node.op].python is None:
+        return node
+    values: dict[int, object] = {}
+    for n in postorder([node]):   # iterative: `1 + 1 + ... + 1` is a deep tree
+        if n.op == "const":
+            value = n.attr("value")
+            if not n.weak or isinstance(value, tuple):
+                return node
+            values[id(n)] = value
+            continue
+        info = OPS.get(n.op)
+        if info is None or info.python is None:
+            return node
+        args = [values[id(a)] for a in n.args]
+        if n.op == "pow" and all(isinstance(v, int) and not isinstance(v, bool) for v in args):
+            base, exponent = args
+            if exponent > 0 and abs(base) > 1 and exponent * math.log2(abs(base)) > 64:
+                raise LimitError(f"integer constant {base} ** {exponent} exceeds int64", n.span)
+        try:
+            value = info.python(*args)
+        except ZeroDivisionError:
+            raise ValueDSLError("division by zero between two literals", n.span) from None
+        except (TypeError, ValueError, OverflowError):
+            return node
+        if isinstance(value, complex):
+            return node
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limits.MAX_INT_LITERAL:
+            raise LimitError(f"integer constant {value} exceeds int64", n.span)
+        values[id(n)] = value
+    return const(values[id(node)], span=node.span)
+
+
 def _static_shape(node: Node) -> tuple:
+    node = _literal_arithmetic(node)
     value = _const_value(node, "a shape must be an integer or a list of integers")
     dims = value if isinstance(value, tuple) else (value,)
     if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):

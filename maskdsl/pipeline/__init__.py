@@ -11,7 +11,8 @@ reductions over the rows can be streamed, `formats` names formats, shards and ou
 `csv_lines` finds the line and field of a CSV problem,
 `tfrecord` reads TFRecord framing and tf.train.Example without TensorFlow (for checks),
 `checking` is `maskdsl check` for a pipeline (everything before TensorFlow loads),
-`data_files` reads and writes .npy/.npz, `output` spools and publishes results atomically.
+`data_files` reads and writes .npy/.npz (`npy` reads an array only after its header), `files`
+opens regular files only and writes atomically, `output` spools and publishes results.
 
 TensorFlow by nature: `pipeline` holds the `Pipeline` object (compiled program,
 tf.function, dataset map functions), `batching` streams data files through tf.data,

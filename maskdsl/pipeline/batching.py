@@ -290,8 +290,8 @@ def _run_on_service(plan, runner, output, batches, fixed, streams, batch_rows, s
                 index, outputs = next(iterator)
             except StopIteration:
                 return
-            except tf.errors.InvalidArgumentError as e:
-                raise runner.runtime_error(e) from None
+            except (tf.errors.InvalidArgumentError, tf.errors.ResourceExhaustedError) as e:
+                raise runner.runtime_error(e) from None   # out of memory: a LimitError, as from the API
             except tf.errors.OpError as e:
                 raise MaskDSLError(f"TensorFlow failed while running the pipeline: {reason(e)}") from None
             yield int(index), {k: v.numpy() for k, v in outputs.items()}

@@ -29,7 +29,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from maskdsl.errors import ConfigError, MaskDSLError, UnknownNameError
+from maskdsl.errors import ConfigError, MaskDSLError, UnknownNameError, listing
 from maskdsl.ir.dtypes import Type
 from maskdsl.ir.nodes import Program
 from maskdsl.language import syntax
@@ -168,8 +168,8 @@ def validate(doc: Document, root: YamlNode, constant_overrides: dict | None = No
     problems.sort_by_position()
     problems.check()
     source_map, _, used_constants = steps
-    warnings = [(f"constant '{k}' is never used by the steps", constant_nodes[k])
-                for k in constants if k not in used_constants and k in constant_nodes]
+    warnings = unused_warnings("constant", [k for k in constants if k not in used_constants and k in constant_nodes],
+                               constant_nodes.get)
     return PipelineConfig(doc, name, inputs, constants, tuple(s.text for s in source_map.steps), outputs, options,
                           source_map.program_text, source_map, dict(top), warnings, specs, csv)
 
@@ -199,6 +199,15 @@ def program_error(config: PipelineConfig, e: MaskDSLError) -> MaskDSLError:
                              hint="declare it under 'inputs:' or assign it in an earlier step",
                              name=e.name, code=e.code)
     return config.source_map.relocate(e)
+
+
+def unused_warnings(what: str, names: list, node_of, each: int = 5) -> list:
+    """(message, YamlNode) warnings for names the steps never use: one per name, or for more
+    than `each`, one that lists a few and counts the rest (60,000 unused constants are one line)."""
+    if len(names) <= each:
+        return [(f"{what} '{name}' is never used by the steps", node_of(name)) for name in names]
+    return [(f"{len(names):,} {what}s are never used by the steps: {listing(names, quote=True)}",
+             node_of(names[0]))]
 
 
 # ---- one check per section ----

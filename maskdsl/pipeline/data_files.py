@@ -7,6 +7,12 @@ declared type) and writes its outputs in the same formats (`write_npz`, the
 .npy writers, used by `maskdsl.pipeline.output`); the REPL's `:load` reads with
 `read_arrays` and its `:save` writes with the same writers. Plain NumPy: no TensorFlow.
 
+Reads are bounded: only regular files are opened (maskdsl.pipeline.files), and an array
+read into memory (an .npz member, a file the REPL loads) is read only after its .npy
+header: its dtype and shape are checked first (against the declared input, for `run`),
+and it is refused if it declares more than limits.MAX_ARRAY_BYTES or more than the file
+holds. A .npz member that expands to gigabytes is never decompressed to find out.
+
 >>> import io
 >>> out = io.BytesIO()
 >>> write_npz(out, [ArrayMember("x", np.arange(3))])
@@ -24,9 +30,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from maskdsl.errors import DataError, escape_text
+from maskdsl import limits
+from maskdsl.errors import DataError, escape_text, listing
 from maskdsl.ir.dtypes import DTYPES, Type
-from maskdsl.values import DIMENSION, RANK, UNSUPPORTED_DTYPE, VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
+from maskdsl.pipeline.files import open_regular
+from maskdsl.pipeline.npy import read_member, read_npy
+from maskdsl.values import DIMENSION, RANK, UNSUPPORTED_DTYPE, VALUE_LOST, dtype_misfit, find_lost, shape_misfit
 
 
 def load(file, *, mmap: bool = False):
@@ -69,6 +78,7 @@ def read_inputs(path: str, pipeline, given: dict, needed=None) -> InputData:
         raise DataError(f"no such input file: {path!r}")
     if os.path.isdir(path):
         raise DataError(f"input {path!r} is a directory, not a .npz or .npy file")
+    _regular(path, "input file")   # not /dev/zero, a FIFO or a device
     arrays, unused = {}, []
     if path.endswith(".npy"):
         if len(needed) != 1:
@@ -89,7 +99,7 @@ def read_inputs(path: str, pipeline, given: dict, needed=None) -> InputData:
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise DataError(f"{path!r} is not a .npz archive")
         with archive:
-            missing = [DataError(f"{path} has no array '{name}' (it has: {', '.join(archive.files) or 'none'}); "
+            missing = [DataError(f"{path} has no array '{name}' (it has: {listing(archive.files)}); "
                                  f"the pipeline needs {name}: {types[name]}", name=name, code="missing-input",
                                  hint=f"give it with --set {name}=VALUE" if not types[name].shape else None)
                        for name in needed if name not in archive.files]
@@ -97,8 +107,14 @@ def read_inputs(path: str, pipeline, given: dict, needed=None) -> InputData:
                 from maskdsl.pipeline.problems import combine
                 raise combine(missing)
             for name in needed:
+                want = types[name]
                 try:
-                    arrays[name] = archive[name]
+                    member = f"{name}.npy" if f"{name}.npy" in archive.zip.namelist() else name
+                    arrays[name] = read_member(archive.zip, member, f"array '{name}' in {path}",
+                                               lambda declared, name=name, want=want:
+                                               check_array(name, declared, want, path))
+                except DataError:
+                    raise
                 except Exception as e:
                     raise DataError(f"cannot read array '{name}' from {path!r}: {reason(e)}", name=name) from None
             unused = [n for n in archive.files if n not in types]
@@ -145,13 +161,15 @@ def check_array(name: str, array: np.ndarray, want: Type, source: str) -> None:
                         f"(NumPy's same_kind rule)", name=name, code=dtype.code)
 
 
-def convert(name: str, array: np.ndarray, want: Type, source: str) -> np.ndarray:
+def convert(name: str, array: np.ndarray, want: Type, source: str, first_row: int = 0) -> np.ndarray:
     """A checked array (check_array) as its declared dtype, C-ordered; a DataError if converting
-    would change a value (maskdsl.values.cast_exactly: no wrap-around, no overflow to inf)."""
-    out, lost = cast_exactly(array, want.dtype)
+    would change a value (maskdsl.values.find_lost: no wrap-around, no overflow to inf), naming
+    the row (`array` starts at row `first_row` of the file's array)."""
+    out, lost = find_lost(array, want.dtype)
     if lost is not None:
-        raise DataError(f"array '{name}' in {source} holds {lost!r}, which {want.dtype} cannot represent "
-                        f"(the pipeline declares {name}: {want}; the array is {np.asarray(array).dtype})",
+        where = f" in row {lost.index[0] + first_row}" if lost.index else ""
+        raise DataError(f"array '{name}' in {source} holds {lost.value!r}{where}, which {want.dtype} cannot "
+                        f"represent (the pipeline declares {name}: {want}; the array is {np.asarray(array).dtype})",
                         name=name, code=VALUE_LOST)
     return np.asarray(out, order="C")
 
@@ -160,18 +178,37 @@ def convert(name: str, array: np.ndarray, want: Type, source: str) -> np.ndarray
 
 def read_arrays(path: str) -> tuple[dict[str, np.ndarray], bool]:
     """(arrays, is_archive) of a .npy file (one array, under the file's stem) or a .npz file
-    (under their keys), told apart by their content; `~` is expanded."""
+    (under their keys), told apart by their content; `~` is expanded. Each array is read after
+    its header, within limits.MAX_ARRAY_BYTES and what the file holds."""
     shown = escape_text(path)
     try:
-        with open(os.path.expanduser(path), "rb") as f:
-            loaded = load(f)
-            if isinstance(loaded, np.ndarray):
-                return {os.path.splitext(os.path.basename(path))[0]: loaded}, False
-            return {key: loaded[key] for key in loaded.files}, True
+        with open_regular(os.path.expanduser(path)) as f:
+            if f.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX:
+                f.seek(0)
+                array = read_npy(f, os.fstat(f.fileno()).st_size, shown)
+                return {os.path.splitext(os.path.basename(path))[0]: array}, False
+            f.seek(0)
+            with zipfile.ZipFile(f) as archive:
+                members = [m for m in archive.namelist() if m.endswith(".npy")]
+                if len(members) != len(archive.namelist()):
+                    raise ValueError("an .npz archive holds only .npy members")
+                arrays, budget = {}, limits.MAX_ARRAY_BYTES   # for the whole archive, not each member
+                for m in members:
+                    arrays[m[:-4]] = read_member(archive, m, f"'{escape_text(m[:-4])}' in {shown}", limit=budget)
+                    budget -= arrays[m[:-4]].nbytes
+                return arrays, True
     except OSError as e:
         raise DataError(f"cannot read {shown}: {e.strerror or e}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"cannot load {shown}: not a .npy or .npz file of numbers ({e})") from None
+    except (ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
+        raise DataError(f"cannot load {shown}: not a .npy or .npz file of numbers ({reason(e)})") from None
+
+
+def _regular(path: str, what: str) -> None:
+    """DataError unless `path` is a regular file (a device or a FIFO never ends)."""
+    try:
+        open_regular(path).close()
+    except OSError as e:
+        raise DataError(f"cannot read {what} '{escape_text(path)}': {e.strerror or e}") from None
 
 
 def check_supported(path: str, name: str, array: np.ndarray) -> np.ndarray:

@@ -4,8 +4,11 @@ The `serving_default` signature takes the declared inputs by name (TensorSpecs f
 `inputs`, unused ones included) and returns the outputs by name. The graph holds only
 TensorFlow ops, so it loads with `tf.saved_model.load` where maskdsl is not installed.
 The pipeline file is copied to `assets.extra/pipeline.yaml`. The directory is written
-next to OUT_DIR and renamed into place; an existing OUT_DIR is replaced only with
-`force`, and put back if the rename fails.
+next to OUT_DIR and renamed into place, with the permissions the umask gives; an
+existing OUT_DIR is replaced only with `force`, only if it is a SavedModel (a
+`saved_model.pb` and nothing a SavedModel does not hold: never a source tree), never
+`/`, the current directory or one of its ancestors, and it is put back if the rename
+fails. Every OSError is a DataError.
 """
 
 from __future__ import annotations
@@ -14,30 +17,71 @@ import os
 import shutil
 import tempfile
 
-from maskdsl.errors import DataError
+from maskdsl.errors import DataError, escape_text
+from maskdsl.pipeline.files import current_umask
+
+# What tf.saved_model.save (and this module) put in a SavedModel directory
+SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "fingerprint.pb", "variables", "assets",
+                                 "assets.extra"})
 
 
 def check_export_target(out_dir, force: bool = False) -> str:
-    """The directory to export to, checked before any work (no TensorFlow): its parent exists, and
-    it does not (unless `force`), or is a directory."""
+    """The directory to export to, checked before any work (no TensorFlow): its parent exists,
+    and it does not exist, or `force` is given and it is a previous export (`replaceable`)."""
     out_dir = os.fspath(out_dir).rstrip("/\\") or os.fspath(out_dir)
+    shown = escape_text(out_dir)
     parent = os.path.dirname(os.path.abspath(out_dir))
     if not os.path.isdir(parent):
-        raise DataError(f"cannot write {out_dir!r}: the directory {parent!r} does not exist")
-    if os.path.exists(out_dir) and not force:
-        raise DataError(f"{out_dir} already exists; pass --force to overwrite it")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise DataError(f"{out_dir} exists and is not a directory")
+        raise DataError(f"cannot write {shown!r}: the directory {escape_text(parent)!r} does not exist")
+    if os.path.lexists(out_dir):
+        if not force:
+            raise DataError(f"{shown} already exists; pass --force to overwrite it")
+        why = replaceable(out_dir)
+        if why is not None:
+            raise DataError(f"will not replace {shown}: {why}",
+                            hint="export to a new directory, or remove this one yourself")
     return out_dir
 
 
 def export_saved_model(pipeline, out_dir: str, force: bool = False) -> str:
     """Write the pipeline's SavedModel to `out_dir`; returns the directory written."""
+    out_dir = os.fspath(out_dir).rstrip("/\\") or os.fspath(out_dir)
+    try:
+        return _export(pipeline, out_dir, force)
+    except OSError as e:
+        where = escape_text(e.filename if isinstance(e.filename, str) else out_dir)
+        raise DataError(f"cannot export to {escape_text(out_dir)}: {where}: {e.strerror or e}") from None
+
+
+def replaceable(out_dir: str) -> str | None:
+    """Why `export --force` must not replace the existing `out_dir`, or None if it may."""
+    real = os.path.realpath(out_dir)
+    if os.path.islink(out_dir):
+        return "it is a symbolic link"
+    if not os.path.isdir(out_dir):
+        return "it exists and is not a directory"
+    if real == os.path.dirname(real):
+        return "it is the root directory"
+    here = os.path.realpath(os.getcwd())
+    if here == real or here.startswith(real.rstrip(os.sep) + os.sep):
+        return "it is the current directory or contains it"
+    entries = set(os.listdir(out_dir))
+    if not entries & {"saved_model.pb", "saved_model.pbtxt"}:
+        return "it is not a SavedModel (it has no saved_model.pb)"
+    strangers = sorted(entries - SAVED_MODEL_ENTRIES)
+    if strangers:
+        shown = ", ".join(escape_text(n) for n in strangers[:5]) + (" ..." if len(strangers) > 5 else "")
+        return f"it holds files a SavedModel does not ({shown})"
+    return None
+
+
+def _export(pipeline, out_dir: str, force: bool) -> str:
     from maskdsl.tf.runtime import tf
 
     out_dir = check_export_target(out_dir, force)
     parent = os.path.dirname(os.path.abspath(out_dir))
     temporary = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(out_dir)}.")
+    os.chmod(temporary, 0o777 & ~current_umask())  # mkdtemp makes it private; an export should not be
     old = None
     try:
         module = tf.Module()
@@ -49,7 +93,7 @@ def export_saved_model(pipeline, out_dir: str, force: bool = False) -> str:
             os.makedirs(extra, exist_ok=True)
             with open(os.path.join(extra, "pipeline.yaml"), "w", encoding="utf-8") as f:
                 f.write(pipeline.config.doc.text)
-        if os.path.exists(out_dir):
+        if os.path.lexists(out_dir):
             old = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(out_dir)}.old.")
             os.rmdir(old)
             os.rename(out_dir, old)

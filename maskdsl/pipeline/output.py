@@ -2,10 +2,10 @@
 
 Each output's batches are appended to a spool file (an anonymous temporary file next
 to the output), so memory holds one batch however large the result. At the end the
-.npy or .npz is written to a temporary file in the output's directory, flushed and
-fsynced, and moved into place: with `force` by os.replace, otherwise with a hard link,
-which fails if the file appeared in the meantime. A failed run leaves no file and never
-touches an existing one.
+.npy or .npz is written to an unnamed file in the output's directory, flushed and
+fsynced, and given its name (maskdsl.pipeline.files.write_atomically): replacing an
+existing file only with `force`, failing if the file appeared in the meantime. A failed
+or killed run leaves no file and never touches an existing one; an OSError is a DataError.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 from maskdsl.errors import DataError
 from maskdsl.pipeline.data_files import copy_data, write_npy_header, write_npz
+from maskdsl.pipeline.files import check_writable, current_umask as _umask, publish, write_atomically  # noqa: F401 (publish: re-exported)
 
 
 class OutputSpool:
@@ -73,6 +74,7 @@ class OutputTarget:
             raise DataError(f"cannot write {self.path!r}: it is a directory")
         if os.path.exists(self.path) and not self.force:
             raise DataError(f"{self.path} already exists; pass --force to overwrite it")
+        check_writable(self.directory, self.path)   # /proc, a read-only file system: before any work
 
     def write(self, spools: list[OutputSpool]) -> None:
         write_file(self.path, spools, self.force)
@@ -81,45 +83,12 @@ class OutputTarget:
 def write_file(path: str, members: list, force: bool) -> None:
     """Write `members` (objects with .name and .write_npy(file)) to `path`: the only one to a .npy,
     all to a .npz. Written next to `path`, flushed and fsynced, then published."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".part")
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; the output should not be
-        with os.fdopen(fd, "wb") as out:
-            if path.endswith(".npy"):
-                members[0].write_npy(out)
-            else:
-                write_npz(out, members)
-            out.flush()
-            os.fsync(out.fileno())
-        publish(temporary, path, force)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def publish(temporary: str, path: str, force: bool) -> None:
-    """Move a finished file into place: replace only with force; otherwise fail if it exists
-    (a hard link is the atomic "create if absent")."""
-    if force:
-        os.replace(temporary, path)
-        return
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        raise DataError(f"{path} already exists; pass --force to overwrite it") from None
-    except OSError:  # no hard links here (some network and FAT file systems)
-        if os.path.exists(path):
-            raise DataError(f"{path} already exists; pass --force to overwrite it") from None
-        os.replace(temporary, path)
-    else:
-        os.unlink(temporary)
+    def write(out):
+        if path.endswith(".npy"):
+            members[0].write_npy(out)
+        else:
+            write_npz(out, members)
+    write_atomically(path, write, force)
 
 
 # ---- tables: columns in a file (or one file per input shard), the rest beside them ----

@@ -13,6 +13,7 @@ docs/pipelines.md has the format, the validation rules and what "row-wise" means
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from functools import cached_property
@@ -23,10 +24,15 @@ from maskdsl import compiler
 from maskdsl.errors import InputError, MaskDSLError
 from maskdsl.ir.dtypes import Type
 from maskdsl.pipeline.config import (PerBatchWarning, PipelineConfig, PipelineWarning, config_from_dict, load_config,
-                                     program_error)
+                                     program_error, unused_warnings)
 from maskdsl.pipeline.rowwise import RowLayout, find_row_layout
 from maskdsl.tf.runtime import tf
-from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
+from maskdsl.values import VALUE_LOST, Guard, cast_exactly, conversion_guard, dtype_misfit, find_lost, shape_misfit
+
+# The in-graph check of a conversion (_checked_cast) fails with TensorFlow's "assertion failed:
+# [maskdsl-value-check:NAME:DTYPE] [ROW] [VALUE]"; runtime_error reads them back from that text.
+VALUE_CHECK = "maskdsl-value-check:"
+_VALUE_CHECK_RE = re.compile(re.escape(VALUE_CHECK) + r"(\w+):(\w+)\]\s*\[(-?\d+)\]\s*\[([^\]]*)\]")
 
 __all__ = ["Pipeline", "PipelineWarning", "PerBatchWarning"]
 
@@ -82,9 +88,9 @@ class Pipeline:
         config = self.config
         for message, item in config.warnings:
             self._warning(message, item)
-        for name in self.inputs:
-            if name not in self.program.inputs:
-                self._warning(f"input '{name}' is never used by the steps", config.input_node(name))
+        unused = [name for name in self.inputs if name not in self.program.inputs]
+        for message, item in unused_warnings("input", unused, config.input_node):
+            self._warning(message, item)
 
     def _warning(self, message, item) -> None:
         where = self.config.doc.where(item.key_start if item is not None and item.key_start is not None
@@ -253,17 +259,48 @@ class Pipeline:
                 if dtype_misfit(t.dtype.name, want) is not None:
                     raise InputError(f"input '{name}' has dtype {t.dtype.name}, the pipeline declares "
                                      f"{name}: {want}", name=name)
-                t = tf.cast(t, want.dtype)
+                t = self._converted(name, t, want)
             tensors.append(t)
         if len(single_rows) > 1:
             raise InputError("some row inputs are single rows and others batches of rows; "
                              "batch them the same way")
         self._same_rows({name: tuple(t.shape.as_list()) for name, t in zip(self.inputs, tensors) if name in rows})
-        return self.tf_function(*tensors)
+        if not tf.executing_eagerly():
+            return self.tf_function(*tensors)
+        try:  # called eagerly (a Keras layer on arrays): TensorFlow's errors are ours to translate
+            return self.tf_function(*tensors)
+        except tf.errors.OpError as e:
+            raise self.runtime_error(e) from None
+
+    def _converted(self, name: str, t, want: Type):
+        """`t` as the declared dtype; a value the dtype cannot hold is an error, never a wrap
+        (maskdsl.values). Eagerly the values are checked here; in a graph (dataset.map, a Keras
+        model) by a check in the graph, only where some value of t's dtype could change."""
+        guard = conversion_guard(t.dtype.name, want.dtype)
+        if guard is None:
+            return tf.cast(t, want.dtype)
+        if tf.executing_eagerly() and hasattr(t, "numpy"):
+            array, lost = find_lost(t.numpy(), want.dtype)
+            if lost is not None:
+                raise self.value_error(name, repr(lost.value), lost.where, t.dtype.name)
+            return tf.constant(array)
+        return _checked_cast(t, want.dtype, guard, name)
+
+    def value_error(self, name: str, value: str, where: str, dtype: str) -> InputError:
+        """The error for a value of input `name` that its declared dtype cannot hold, pointing at
+        the input's declaration in the file."""
+        want = self.input_types[name]
+        return self.config.error(f"input '{name}' holds {value}{where}, which {want.dtype} cannot represent "
+                                 f"(the pipeline declares {name}: {want}; the values are {dtype})",
+                                 self.config.input_node(name), cls=InputError, name=name, code=VALUE_LOST)
 
     def runtime_error(self, error) -> MaskDSLError:
         """A MaskDSLError (pointing into the file) for an error TensorFlow raised while the
         pipeline ran inside a graph (dataset.map, a SavedModel, a Keras model)."""
+        found = _VALUE_CHECK_RE.search(getattr(error, "message", None) or str(error))
+        if found and found.group(1) in self.input_types:
+            name, dtype, row, value = found.groups()
+            return self.value_error(name, value.strip(), f" in row {row}" if int(row) >= 0 else "", dtype)
         return self.source_map.relocate(self.program.translate_error(error))
 
     # ---- row-wise streaming ----
@@ -319,3 +356,35 @@ def _inside_dataset_function() -> bool:
             return True
         graph = getattr(graph, "outer_graph", None)
     return False
+
+
+def _checked_cast(t, dtype: str, guard: Guard, name: str):
+    """tf.cast(t, dtype) in a graph, failing with "[maskdsl-value-check:NAME:DTYPE] [ROW] [VALUE]" if a
+    value does not survive (Pipeline.runtime_error reads it). The check is one comparison and one
+    reduction over t; the row and value are found only when it fails."""
+    out = tf.cast(t, dtype)
+    conditions = []
+    if guard.low is not None:
+        conditions.append(tf.greater_equal(t, tf.constant(guard.low, t.dtype)))
+    if guard.high is not None:
+        conditions.append(tf.less_equal(t, tf.constant(guard.high, t.dtype)))
+    if guard.finite:
+        stays = tf.math.is_finite(out)
+        conditions.append(stays if not t.dtype.is_floating else tf.logical_or(stays, tf.logical_not(
+            tf.math.is_finite(t))))
+    ok = conditions[0] if len(conditions) == 1 else tf.logical_and(*conditions)
+
+    def fail():
+        bad = tf.reshape(tf.logical_not(ok), [-1])
+        first = tf.argmax(tf.cast(bad, tf.int32), output_type=tf.int64)
+        if t.shape.rank:
+            per_row = tf.maximum(tf.reduce_prod(tf.shape(t, out_type=tf.int64)[1:]), 1)
+            row = first // per_row
+        else:
+            row = tf.constant(-1, tf.int64)
+        value = tf.gather(tf.reshape(t, [-1]), first)
+        assertion = tf.debugging.Assert(False, [f"{VALUE_CHECK}{name}:{t.dtype.name}", row, value], summarize=1)
+        with tf.control_dependencies([assertion]):
+            return tf.identity(out)
+
+    return tf.cond(tf.reduce_all(ok), lambda: out, fail)

@@ -15,19 +15,36 @@ A pipeline given as a Python dict becomes the same tree without positions.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from maskdsl.errors import ConfigError, MaskDSLError, Span
+from maskdsl import limits
+from maskdsl.errors import ConfigError, MaskDSLError, Span, escape_text
+from maskdsl.pipeline.files import open_regular, read_limited
 
-MAX_FILE_CHARS = 1_000_000       # a pipeline is a page of text, not a data file
+MAX_FILE_CHARS = limits.MAX_PIPELINE_CHARS   # a pipeline is a page of text, not a data file
 MAX_NESTING = 64                 # YAML nesting depth accepted before anything recursive runs
 _STANDARD_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+MAX_INT_DIGITS = 4000            # Python refuses to read integers of more than 4,300 digits
+
+
+class LongInteger:
+    """An integer of the file too long to read as one (`raw` is its text): no pipeline value can
+    be one, and each check that meets it says so in its own words."""
+
+    def __init__(self, raw: str):
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"<an integer of {len(self.raw):,} characters>"
+
+
 _YAML_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", type(None): "empty (null)",
                     dict: "a mapping", list: "a list"}
+_LONG_DIGITS = re.compile(rf"[-+]?[0-9_]{{{MAX_INT_DIGITS},}}\Z")
 
 
 @dataclass
@@ -102,6 +119,8 @@ def describe(node: YamlNode) -> str:
     "an integer: YAML reads '010' as 8"
     """
     kind = _YAML_TYPE_NAMES.get(type(node.value), type(node.value).__name__)
+    if isinstance(node.value, LongInteger):
+        return f"an integer of {len(node.value.raw):,} characters, too long to use"
     if node.raw is not None and node.tag in ("int", "float", "bool", "null") and node.raw != str(node.value):
         return f"{kind}: YAML reads {node.raw!r} as {node.value!r}"
     return kind
@@ -141,21 +160,24 @@ def read_document(path_or_text) -> Document:
             isinstance(path_or_text, str) and "\n" not in path_or_text
             and (os.path.exists(path_or_text) or path_or_text.endswith((".yaml", ".yml")))):
         path = os.fspath(path_or_text)
+        shown = escape_text(path)
+        limit = MAX_FILE_CHARS * 4   # bytes: UTF-8 takes up to four per character
         try:
-            size = os.path.getsize(path)
-            if size > MAX_FILE_CHARS * 4:
-                raise ConfigError(f"pipeline file {path!r} is {size} bytes; a pipeline must be under "
-                                  f"{MAX_FILE_CHARS} characters", filename=path)
-            text = Path(path).read_text(encoding="utf-8-sig")
+            with open_regular(path) as f:   # never /dev/zero, a FIFO or a device: they never end
+                data = read_limited(f, limit + 1)
+            if len(data) > limit:
+                raise ConfigError(f"pipeline file '{shown}' is more than {limit:,} bytes; a pipeline must be "
+                                  f"under {MAX_FILE_CHARS:,} characters", filename=path)
+            text = data.decode("utf-8-sig")
         except FileNotFoundError:
-            raise ConfigError(f"no such pipeline file: {path!r}") from None
+            raise ConfigError(f"no such pipeline file: '{shown}'") from None
         except IsADirectoryError:
-            raise ConfigError(f"{path!r} is a directory, not a pipeline file") from None
+            raise ConfigError(f"'{shown}' is a directory, not a pipeline file") from None
         except UnicodeDecodeError as e:
-            raise ConfigError(f"pipeline file {path!r} is not UTF-8 text ({e.reason} at byte {e.start})",
+            raise ConfigError(f"pipeline file '{shown}' is not UTF-8 text ({e.reason} at byte {e.start})",
                               filename=path) from None
         except OSError as e:
-            raise ConfigError(f"cannot read pipeline file {path!r}: {e.strerror or e}") from None
+            raise ConfigError(f"cannot read pipeline file '{shown}': {e.strerror or e}") from None
         return Document(text, path)
     if not isinstance(path_or_text, str):
         raise ConfigError(f"a pipeline is a path or YAML text, not {type(path_or_text).__name__}")
@@ -196,7 +218,10 @@ def _to_node(doc: Document, loader, node) -> YamlNode:
     if node.tag not in _STANDARD_TAGS:
         raise doc.error(f"unsupported YAML tag {node.tag!r}", YamlNode(None, start, end))
     if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_object(node)
+        if node.tag.endswith(":int") and node.style is None and _LONG_DIGITS.match(node.value):
+            value = LongInteger(node.value)   # Python's int() refuses it (more than 4,300 digits)
+        else:
+            value = loader.construct_object(node)
         return YamlNode(value, start, end, raw=node.value, tag=node.tag.rsplit(":", 1)[-1], style=node.style)
     if isinstance(node, yaml.SequenceNode):
         return YamlNode([_to_node(doc, loader, n) for n in node.value], start, end, tag="seq")

@@ -112,7 +112,22 @@ def _cast(emitter, node):
 
 def _arange(emitter, node):
     start, stop, step = (emitter.as_dtype(a, node.dtype) for a in node.args)
+    if node.shape == (0,):  # NumPy's empty arange (arange(-10), arange(5, 2)); tf.range refuses it
+        return emitter.emit(node, f"tf.zeros([0], {tf_dtype(node.dtype)})")
+    if not _ascending(*node.args):  # a stop on the wrong side of start is an empty range, not an error
+        dtype = tf_dtype(node.dtype)
+        stop = (f"tf.where(tf.greater({step}, tf.zeros([], {dtype})), tf.maximum({start}, {stop}), "
+                f"tf.minimum({start}, {stop}))")
     emitter.emit(node, f"tf.range({start}, {stop}, {step}, dtype={tf_dtype(node.dtype)})")
+
+
+def _ascending(start, stop, step) -> bool:
+    """start <= stop with a positive step, known at compile time (`arange(size(x))`)."""
+    constant = [a.attr("value") if a.op == "const" and not isinstance(a.attr("value"), tuple) else None
+                for a in (start, stop, step)]
+    if constant[0] is None or constant[2] is None or constant[2] <= 0:
+        return False
+    return (constant[1] is not None and constant[0] <= constant[1]) or (stop.op == "size" and constant[0] <= 0)
 
 
 def _fill(emitter, node):

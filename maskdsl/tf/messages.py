@@ -14,9 +14,14 @@ maskdsl's own errors are never recognised by their text: callers read their fiel
 'ValueDSLError'
 >>> reason_class("Incompatible shapes: [2] vs. [3]", default=None) is None
 True
+>>> unwrapped("{{function_node __wrapped__IteratorGetNext}} Error in user-defined function passed to "
+...           "MapDataset:1 transformation with iterator: Iterator::Root::Map: OOM when allocating tensor")
+'OOM when allocating tensor'
 """
 
 from __future__ import annotations
+
+import re
 
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, ValueDSLError
 
@@ -32,3 +37,15 @@ TENSORFLOW_MESSAGES = (
 def reason_class(reason: str, default):
     """The error class for TensorFlow's `reason`, or `default` when no entry matches."""
     return next((cls for fragment, cls in TENSORFLOW_MESSAGES if fragment in reason), default)
+
+
+# What TensorFlow puts before the reason of an error raised inside a function or a dataset's map
+_WRAPPING = (re.compile(r"\{\{function_node [^}]*\}\}\s*"),
+             re.compile(r"Error in user-defined function passed to \S+ transformation with iterator: \S+:\s*"))
+
+
+def unwrapped(reason: str) -> str:
+    """TensorFlow's `reason` without the text tf.data and function calls wrap around it."""
+    for pattern in _WRAPPING:
+        reason = pattern.sub("", reason)
+    return reason.strip()

@@ -133,8 +133,10 @@ def adaptive(emitter, node):
 
 
 def _branch(emitter, label: str, node: Node) -> str:
-    """Emit `def <label>(): ...; return <node>` holding the nodes only this branch needs."""
-    name = f"{label}_{emitter.counter + 1}"
+    """Emit `def <label><n>(): ...; return <node>` holding the nodes only this branch needs. No
+    `_` before the number: names of the program's values are `<name>_<version>`, so no
+    generated name can be one (`scatter_branch = ...` twice is `scatter_branch_2`)."""
+    name = f"{label}{emitter.counter + 1}"
     emitter.counter += 1
     emitter.line(f"def {name}():")
     saved = dict(emitter.names)
