@@ -314,7 +314,7 @@ def test_signature_values(spec, expected):
 
 
 @pytest.mark.parametrize("spec, says", [
-    ("float32[:]", "bad dimension ':' in type spec 'float32[:]': use a non-negative integer, or None "
+    ("float32[:]", "bad dimension ':' in type spec 'float32[:]': use a non-negative integer (ASCII digits 0-9), or None "
                    "(also written -1 or ?) for a dimension of any size"),
     ("float32[-2]", "bad dimension '-2'"),
     (tf.TensorSpec(None, tf.float32), "has unknown rank"),
