@@ -29,7 +29,7 @@ from maskdsl.errors import DTypeError, IndexOutOfRangeError, InputError, LimitEr
 from maskdsl.ir.nodes import Program, format_program, postorder
 from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
-from maskdsl.specialize import input_names, signature_types, specialize
+from maskdsl.specialize import did_you_mean, input_names, signature_types, specialize
 from maskdsl.tf.runtime import OUT_OF_BOUNDS, TAG
 from maskdsl.tf.messages import reason_class
 from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
@@ -223,7 +223,7 @@ class CompiledProgram:
             node = next(n for n in self._program.inputs if n.attr("name") == missing[0])
             raise InputError(f"missing input{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}: "
                              f"read before it is assigned, so it must be passed in", node.span,
-                             source=self.source_text)
+                             source=self.source_text, hint=did_you_mean(self._program, missing[0], node.span))
         return values
 
     def _convert(self, values: dict) -> tuple[list, dict]:
