@@ -30,7 +30,7 @@ from maskdsl.ir.nodes import Program, format_program, postorder
 from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
 from maskdsl.specialize import did_you_mean, input_names, signature_types, specialize
-from maskdsl.tf.runtime import OUT_OF_BOUNDS, TAG
+from maskdsl.tf.runtime import INDEX_CHECK, TAG
 from maskdsl.tf.messages import reason_class
 from maskdsl.values import VALUE_LOST, cast_exactly, dtype_misfit, shape_misfit
 
@@ -341,9 +341,9 @@ class CompiledProgram:
     def tf_function(self):
         """The underlying tf.function of the latest specialisation (for SavedModel export,
         tf.data, tf.distribute). Its arguments are the program's inputs, by position or by
-        name (`f.tf_function(x=t)`; an input named `self` or like a Python keyword is `self_`, `class_`), with
-        the types as TensorSpecs; it takes tensors only and returns a dict name -> tensor of
-        the outputs."""
+        name (`f.tf_function(x=t)`; an input named `self` or a Python keyword gets a trailing
+        `_`: `self_`, `class_`), typed by TensorSpecs; it takes tensors only and returns a dict
+        name -> tensor of the outputs."""
         return self._current().function
 
     @property
@@ -455,7 +455,7 @@ def index_error_detail(message: str, tag: str) -> str | None:
     >>> index_error_detail("assertion failed: [maskdsl-check-2] [index] [7] [axis] [1] [size] [3]", "maskdsl-check-2")
     'index 7 is out of bounds for axis 1 with size 3'
     """
-    match = re.search(rf"\[{re.escape(tag)}\] \[{OUT_OF_BOUNDS}\] \[(-?\d+)\] \[axis\] \[(\d+)\] \[size\] \[(\d+)\]",
+    match = re.search(rf"\[{re.escape(tag)}\] \[{INDEX_CHECK}\] \[(-?\d+)\] \[axis\] \[(\d+)\] \[size\] \[(\d+)\]",
                       message)
     if match is None:
         return None
