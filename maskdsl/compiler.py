@@ -32,8 +32,8 @@ from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
 from maskdsl.passes import strategies
 from maskdsl.passes.strategies import FORCEABLE
-from maskdsl.specialize import input_names, signature_types, specialize
-from maskdsl.tf.runtime import OUT_OF_BOUNDS, TAG
+from maskdsl.specialize import did_you_mean, input_names, signature_types, specialize
+from maskdsl.tf.runtime import INDEX_CHECK, TAG
 from maskdsl.tf.messages import reason_class, unwrapped
 from maskdsl.values import VALUE_LOST, dtype_misfit, find_lost, shape_misfit
 
@@ -225,7 +225,7 @@ class CompiledProgram:
             node = next(n for n in self._program.inputs if n.attr("name") == missing[0])
             raise InputError(f"missing input{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}: "
                              f"read before it is assigned, so it must be passed in", node.span,
-                             source=self.source_text)
+                             source=self.source_text, hint=did_you_mean(self._program, missing[0], node.span))
         return values
 
     def _convert(self, values: dict) -> tuple[list, dict]:
@@ -344,9 +344,9 @@ class CompiledProgram:
     def tf_function(self):
         """The underlying tf.function of the latest specialisation (for SavedModel export,
         tf.data, tf.distribute). Its arguments are the program's inputs, by position or by
-        name (`f.tf_function(x=t)`; an input named `self` or like a Python keyword is `self_`, `class_`), with
-        the types as TensorSpecs; it takes tensors only and returns a dict name -> tensor of
-        the outputs."""
+        name (`f.tf_function(x=t)`; an input named `self` or a Python keyword gets a trailing
+        `_`: `self_`, `class_`), typed by TensorSpecs; it takes tensors only and returns a dict
+        name -> tensor of the outputs."""
         return self._current().function
 
     @property
@@ -458,7 +458,7 @@ def index_error_detail(message: str, tag: str) -> str | None:
     >>> index_error_detail("assertion failed: [maskdsl-check-2] [index] [7] [axis] [1] [size] [3]", "maskdsl-check-2")
     'index 7 is out of bounds for axis 1 with size 3'
     """
-    match = re.search(rf"\[{re.escape(tag)}\] \[{OUT_OF_BOUNDS}\] \[(-?\d+)\] \[axis\] \[(\d+)\] \[size\] \[(\d+)\]",
+    match = re.search(rf"\[{re.escape(tag)}\] \[{INDEX_CHECK}\] \[(-?\d+)\] \[axis\] \[(\d+)\] \[size\] \[(\d+)\]",
                       message)
     if match is None:
         return None

@@ -19,6 +19,8 @@ maskdsl.errors.UnknownNameError: UnknownNameError: signature names 'y', which th
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 
 from maskdsl import limits
@@ -35,6 +37,24 @@ NEVER_READ, NOT_IN_SIGNATURE = "never-read", "not-in-signature"   # UnknownNameE
 def input_names(program: Program) -> tuple[str, ...]:
     """The names a lowered program reads before assigning them, in order of first use."""
     return tuple(n.attr("name") for n in program.inputs)
+
+
+def did_you_mean(program: Program, name: str, span=None, known=()) -> str | None:
+    """A hint naming the closest to `name` of the names the program assigns before `span` (where
+    it reads `name`, which nothing assigned) and of `known` ones; None when none is close.
+
+    >>> from maskdsl.language.lower import lower
+    >>> from maskdsl.language.parser import parse
+    >>> program = lower(parse("lognmae_var = 1; y = lognmae_vr; value2 = value1"))
+    >>> [did_you_mean(program, n.attr("name"), n.span) for n in program.inputs]
+    ["did you mean 'lognmae_var'?", None]
+    """
+    assigned = (s.target for s in program.statements
+                if s.target and (span is None or s.span is None or s.span.end <= span.start))
+    names = dict.fromkeys([*assigned, *known])
+    names.pop(name, None)
+    close = difflib.get_close_matches(name, list(names), n=1)
+    return f"did you mean '{close[0]}'?" if close else None
 
 
 def signature_types(program: Program, signature) -> dict[str, Type]:
@@ -62,7 +82,7 @@ def signature_types(program: Program, signature) -> dict[str, Type]:
         name = missing[0].attr("name")
         raise UnknownNameError(f"unknown name '{name}': it is read before it is assigned and is not in the "
                                f"signature", missing[0].span, source=program.source, name=name,
-                               code=NOT_IN_SIGNATURE)
+                               code=NOT_IN_SIGNATURE, hint=did_you_mean(program, name, missing[0].span, types))
     return types
 
 

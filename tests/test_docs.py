@@ -364,3 +364,13 @@ def test_worked_examples_apply(tmp_path):
 def test_setup_commands_in_readme():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in text and "make test" in text
+
+
+def test_readme_commands_work_as_typed_after_make_demo():
+    """`make demo` installs into .venv without activating it: a command line shown in the README
+    runs `.venv/bin/maskdsl`, not a `maskdsl` that is not on PATH."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [line.strip() for line in text.split("\n") if line.startswith("    ") and "maskdsl " in line
+                and not line.strip().startswith(("#", "--"))]
+    assert commands and all(not c.startswith("maskdsl ") for c in commands), commands
+    assert ".venv/bin/maskdsl run examples/pipelines/clean_sensors.yaml" in text

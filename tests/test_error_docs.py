@@ -96,7 +96,9 @@ EXAMPLES = {
     errors.IndexOutOfRangeError: (
         "an integer index outside its axis",
         "An integer index (or an element of an integer-array index) outside the axis it indexes. "
-        "Negative indices wrap as in NumPy; anything beyond `-n` or `n - 1` is this error.",
+        "Negative indices wrap as in NumPy; anything beyond `-n` or `n - 1` is this error, found at "
+        "compile time for a constant index and a known shape, else when the program runs; the message "
+        "is NumPy's either way (for an index array, its first element out of range).",
         "Check the index against the axis length in the message.",
         *_from_catalogue(errors.IndexOutOfRangeError)),
     errors.ValueDSLError: (

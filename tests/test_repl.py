@@ -30,8 +30,8 @@ from maskdsl.cli import command as cli
 from maskdsl.language.highlight import MaskDSLLexer
 from maskdsl.cli.repl import MaskDSLCompleter, history_path, run_repl
 from maskdsl.passes.strategies import FORCEABLE
-from maskdsl.cli.session import (COMMANDS, CommandError, Quit, Session, format_value, needs_more,
-                             run_and_print, run_script)
+from maskdsl.cli.session import (COMMANDS, CommandError, Quit, Session, format_value, help_text,
+                                 needs_more, run_and_print, run_script)
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -215,6 +215,44 @@ def test_help_lists_every_command_and_quit_raises_quit():
         Session().execute(":quit")
 
 
+@pytest.mark.parametrize("line, status", [("exit", None), ("quit", None), ("exit()", None), ("quit( )", None),
+                                          ("  exit  # bye", None), ("exit(3)", 3), ("quit(0)", 0)])
+def test_exit_and_quit_leave_as_in_python(line, status):
+    with pytest.raises(Quit) as info:
+        Session().execute(line)
+    assert info.value.status == status
+
+
+def test_help_shows_the_help_and_a_variable_of_that_name_wins():
+    s = Session()
+    assert s.execute("help") == s.execute("help()") == s.execute(":help")
+    s.execute("help = 2; exit = 3")
+    assert s.execute("help") == "2  # int64" and s.execute("exit * 2") == "6  # int64"
+    assert s.execute("exit") == "3  # int64"
+    with pytest.raises(Quit):
+        s.execute("quit()")
+
+
+@pytest.mark.parametrize("width", [80, 120, 60])
+def test_help_fits_the_terminal(width):
+    lines = help_text(width).splitlines()
+    assert max(len(line) for line in lines) < width
+    described = [line for line in lines if line.startswith("  :") and len(line.split()) > 1
+                 and line.index(line.split()[1]) < 26 and "  " in line.strip()]
+    # the description column starts after a narrow command column, not at column 45
+    assert {line.index("  ", 3) for line in described} and all(line.index("  ", 3) <= 24 for line in described)
+    assert all(f":{name}" in "\n".join(lines) for name in COMMANDS)
+
+
+def test_a_misspelt_name_suggests_one_assigned_earlier_on_the_same_line():
+    with pytest.raises(UnknownNameError) as info:
+        Session().execute("lognmae_var = 1; lognmae_vr")
+    assert info.value.hint == "did you mean 'lognmae_var'?"
+    with pytest.raises(maskdsl.InputError) as info:  # the API says the same for a missing input
+        maskdsl.evaluate("lognmae_var = 1; lognmae_vr")
+    assert info.value.hint == "did you mean 'lognmae_var'?"
+
+
 def test_reset_deletes_every_variable():
     s = Session()
     s.execute("a = 1; b = 2")
@@ -235,6 +273,31 @@ def test_save_and_load_npy_and_npz(tmp_path):
     assert t.execute(f":load {tmp_path}/x.npy as y") == "y: float64[5]"
     assert t.execute(f":load {tmp_path}/both.npz").splitlines() == ["x: float64[5]", "m: bool[5]"]
     assert t.execute("y[m]") == f"{np.array_repr((np.arange(5) * 1.5)[np.arange(5) * 1.5 > 2])}  # float64[3]"
+
+
+def test_save_keeps_an_existing_file_unless_forced(tmp_path):
+    s = Session()
+    s.execute("x = arange(3); y = x * 2")
+    s.execute(f":save x y {tmp_path}/out.npz")
+    with pytest.raises(CommandError) as info:
+        s.execute(f":save x {tmp_path}/out.npz")
+    assert info.value.message == f"{tmp_path}/out.npz already exists" and info.value.code == "exists"
+    assert "use :save! to replace it" in info.value.hint
+    with np.load(tmp_path / "out.npz") as data:
+        assert sorted(data.files) == ["x", "y"]  # untouched
+    assert s.execute(f":save! x {tmp_path}/out.npz") == f"saved x to {tmp_path}/out.npz"
+    with np.load(tmp_path / "out.npz") as data:
+        assert data.files == ["x"]
+    with pytest.raises(CommandError, match="unknown command ':vars!'"):
+        s.execute(":vars!")
+
+
+def test_load_of_a_text_file_says_it_is_not_numpys(tmp_path):
+    (tmp_path / "notes.npy").write_text("1, 2, 3\n")
+    with pytest.raises(DataError) as info:
+        Session().execute(f":load {tmp_path}/notes.npy")
+    assert info.value.message == (f"cannot load {tmp_path}/notes.npy: it is not a .npy or .npz file "
+                                  f"(the files np.save and np.savez write)")
 
 
 def test_load_converts_byte_order_and_checks_names_and_dtypes(tmp_path):
@@ -292,6 +355,13 @@ def test_run_script_stops_at_quit_and_succeeds_without_errors():
     out, err = io.StringIO(), io.StringIO()
     assert run_script(Session(), io.StringIO("a = 2\n:quit\na\n"), out, err) == 0
     assert out.getvalue() == "" and err.getvalue() == ""
+
+
+def test_run_script_stops_at_exit_with_its_status():
+    out, err = io.StringIO(), io.StringIO()
+    assert run_script(Session(), io.StringIO("a = 2\na\nexit(3)\na\n"), out, err) == 3
+    assert out.getvalue() == "2  # int64\n"
+    assert run_script(Session(), io.StringIO("a[\nquit()\n"), io.StringIO(), io.StringIO()) == 1
 
 
 def test_run_script_reads_windows_line_ends():
@@ -364,6 +434,13 @@ def test_repl_continues_lines_while_brackets_are_open():
     assert printed.splitlines()[-1] == "array([2, 4, 6])  # int64[3]"
 
 
+def test_repl_exit_and_quit_leave():
+    for keys in ("a = 1\rexit\ra = 5\r", "a = 1\rquit()\ra = 5\r"):
+        s = Session()
+        printed = repl(keys, session=s)
+        assert s.vars["a"] == 1 and "Traceback" not in printed
+
+
 def test_repl_ctrl_c_cancels_the_line_and_quit_leaves():
     s = Session()
     printed = repl("a = 1\rb = 2\x03a\r:quit\ra = 5\r", session=s)
@@ -397,7 +474,8 @@ def test_completion_of_names_functions_and_commands(tmp_path):
     assert completions(":ex") == ["explain"]
     assert completions(":strategy s") == ["scatter"]
     assert completions(":explain x[su") == ["subtract", "sum"]
-    assert completions(":save v", s) == ["values", "vmax"]
+    assert completions(":save v", s) == ["values", "vmax"] == completions(":save! v", s)
+    assert completions(":save!") == [] and completions(":vars! v", s) == []
     assert completions("1e") == [] and completions("x = 1  # su") == []
     (tmp_path / "data.npz").touch()
     assert completions(f":load {tmp_path}/da") == ["ta.npz"]
@@ -414,6 +492,34 @@ def test_version_and_help(capsys):
         with pytest.raises(SystemExit) as info:
             cli.main([command, "--help"] if command else ["--help"])
         assert info.value.code == 0 and option in capsys.readouterr().out
+
+
+def test_help_explains_files_and_shows_the_example_as_typed(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "echo 'x = arange(10); x[x > 4 & x % 2 == 0] *= 2; x' | maskdsl" in out and "%%" not in out
+    assert "maskdsl [--strategy S] [FILE]" in out and "maskdsl script.mdsl" in out
+
+
+def test_a_file_argument_runs_its_statements(tmp_path, capsys):
+    script = tmp_path / "script.mdsl"
+    script.write_text("x = arange(4)\nx[x > 1] *= 10; x\nx[7]\nx * 2\n")
+    assert cli.main([str(script), "--strategy", "scatter"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "array([ 0,  1, 20, 30])  # int64[4]\narray([ 0,  2, 40, 60])  # int64[4]\n"
+    assert err.splitlines()[0] == f"{script}:3:3: IndexOutOfRangeError: index 7 is out of bounds for axis 0 with size 4"
+    for argv, says in [(["chek"], "no such file or subcommand: 'chek' (did you mean 'check'?)"),
+                       ([str(tmp_path / "missing.mdsl")], "no such file or subcommand")]:
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_check_lists_what_was_expected_once(capsys):
+    assert cli.main(["check", ":x"]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "<string>:1:1: ParseError: unexpected ':'; expected an expression, ';' or a newline")
 
 
 def test_check_exit_status_and_file_line_column(tmp_path, capsys):
@@ -490,6 +596,12 @@ def plain(terminal_output: str) -> list[str]:
     return [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
 
 
+# prompt_toolkit turns bracketed paste on as each prompt starts. Unlike "mdsl>", which every
+# re-render of the line being edited repeats, it shows that the previous line has finished:
+# keys sent earlier may arrive while it runs, when Ctrl-C interrupts it instead.
+NEW_PROMPT = "\x1b[?2004h"
+
+
 @pytest.mark.slow
 def test_repl_in_a_real_terminal(tmp_path):
     pexpect = pytest.importorskip("pexpect")
@@ -507,8 +619,9 @@ def test_repl_in_a_real_terminal(tmp_path):
                             ("x[x > ] = 1\r", "        ^"),
                             ("x\r", example),
                             ("zz = [1,\r", "..."),
-                            ("2]\r", "mdsl>"),
-                            ("cancel me\x03", "mdsl>"),   # Ctrl-C drops the line being typed
+                            ("2]\r", NEW_PROMPT),
+                            ("cancel me", "cancel me"),
+                            ("\x03", NEW_PROMPT),          # Ctrl-C drops the line being typed
                             (":vars\r", "zz    int64  (2,)"),
                             ("x + zz[0]\r", np.array_repr(numpy_example() + 1))]:
             child.send(keys)
@@ -537,3 +650,34 @@ def test_repl_in_a_real_terminal(tmp_path):
     assert not any("Traceback" in line or "absl" in line or "WARNING" in line for line in screen)
     history = (tmp_path / "history").read_text()
     assert "+x[x > ] = 1" in history and "+zz = [1,\n+2]" in history and "cancel me" not in history
+
+
+@pytest.mark.slow
+def test_repl_loads_tensorflow_while_the_user_types_and_exit_leaves(tmp_path):
+    """The first line, typed at once, waits for TensorFlow with a notice; `help` shows the help
+    fitted to the terminal; `exit` leaves, as in Python's REPL."""
+    pexpect = pytest.importorskip("pexpect")
+    env = {**ENV, "TERM": "xterm-256color", "MASKDSL_HISTORY": str(tmp_path / "history"),
+           "PROMPT_TOOLKIT_NO_CPR": "1"}
+    child = pexpect.spawn(sys.executable, ["-m", "maskdsl"], env=env, dimensions=(40, 80),
+                          encoding="utf-8", timeout=120)
+    child.logfile_read = io.StringIO()
+    try:
+        child.expect_exact("mdsl>")
+        child.send("x = arange(3); x * 2\r")
+        child.expect_exact("(TensorFlow is still loading; the first line waits for it)")
+        child.expect_exact("array([0, 2, 4])")
+        child.send("x + 1\r")
+        child.expect_exact("array([1, 2, 3])")
+        child.send("help\r")
+        child.expect_exact("Ctrl-C cancels the current line.")
+        child.send("exit\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    screen = plain(child.logfile_read.getvalue())
+    assert sum("TensorFlow is still loading" in line for line in screen) == 1
+    shown = screen[next(i for i, line in enumerate(screen) if line.startswith("  :explain")):]
+    assert max(len(line) for line in shown[:shown.index("Ctrl-C cancels the current line.")]) < 80
+    assert not any("Traceback" in line or "absl" in line for line in screen)

@@ -1,6 +1,7 @@
-"""The `maskdsl` command: the REPL, a stdin interpreter and the subcommands.
+"""The `maskdsl` command: the REPL, a file or stdin interpreter and the subcommands.
 
     maskdsl                       REPL in a terminal; reads statements from a pipe otherwise
+    maskdsl FILE                  runs the statements in FILE (`-`: standard input)
     maskdsl explain SRC [--signature NAME=SPEC ...]
     maskdsl check FILE|SRC [--signature NAME=SPEC ...]
     maskdsl check PIPELINE.yaml [--input FILE ...] [--output FILE] [--set NAME=VALUE ...]
@@ -15,20 +16,51 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
-import threading
 
 from maskdsl.version import __version__
-from maskdsl.cli.startup import start_tensorflow
+from maskdsl.cli.startup import start_tensorflow, start_tensorflow_in_background
 from maskdsl.errors import InputError, MaskDSLError, UnknownNameError
 from maskdsl.passes.strategies import FORCEABLE
 
+SUBCOMMANDS = ("explain", "check", "run", "export")
+_VALUE_OPTIONS = ("--strategy",)  # the main parser's options that take a value
+
+USAGE = """%(prog)s [--strategy S] [FILE]
+       %(prog)s {explain,check,run,export} ...
+       %(prog)s --version"""
+DESCRIPTION = """\
+Compile NumPy-style boolean-indexing programs to TensorFlow.
+
+Without a subcommand: an interactive session in a terminal; with FILE, the
+statements in FILE ('-' for standard input); from a pipe, the statements read
+from standard input. A file or pipe prints each line's final expression and
+exits with status 1 if any statement failed."""
+EPILOG = """\
+examples:
+  maskdsl                                   the REPL
+  maskdsl script.mdsl                       run the statements in a file
+  echo 'x = arange(10); x[x > 4 & x % 2 == 0] *= 2; x' | maskdsl
+  maskdsl check 'x[x > 4] *= 2'             parse and check a program
+  maskdsl COMMAND --help                    a subcommand's options"""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 a program failed, 2 usage)."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    script, argv = split_script(argv)
+    args = parser.parse_args(argv)
+    if script is not None:
+        if not (script == "-" or os.path.exists(script)):
+            close = difflib.get_close_matches(script, SUBCOMMANDS, n=1)
+            parser.error(f"no such file or subcommand: {script!r}"
+                         + (f" (did you mean {close[0]!r}?)" if close else
+                            f" (subcommands: {', '.join(SUBCOMMANDS)}; a file of statements runs as 'maskdsl FILE')"))
+        args.script = script
+        args.handler = run_file
     try:
         return args.handler(args)
     except MaskDSLError as e:
@@ -39,12 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="maskdsl",
-        description="Compile NumPy-style boolean-indexing programs to TensorFlow. Without a "
-                    "subcommand: an interactive session in a terminal, or statements read from "
-                    "standard input (exit status 1 if any failed).",
-        epilog="example: echo 'x = arange(10); x[x > 4 & x %% 2 == 0] *= 2; x' | maskdsl")
+    parser = argparse.ArgumentParser(prog="maskdsl", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"maskdsl {__version__}")
     parser.add_argument("--strategy", choices=FORCEABLE, default="auto",
                         help="how masked operations are lowered in the session (default: auto)")
@@ -122,7 +150,29 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-# ---- no subcommand: the REPL or the stdin interpreter ----
+# ---- no subcommand: the REPL, a file or the stdin interpreter ----
+
+def split_script(argv: list[str]) -> tuple[str | None, list[str]]:
+    """(FILE, the other arguments) when the first positional argument is not a subcommand:
+    `maskdsl script.mdsl` runs a file, as every interpreter does.
+
+    >>> split_script(["--strategy", "where", "prog.mdsl"]), split_script(["check", "x + 1"])
+    (('prog.mdsl', ['--strategy', 'where']), (None, ['check', 'x + 1']))
+    """
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg.startswith("-") and arg != "-":
+            i += 2 if arg in _VALUE_OPTIONS else 1
+            continue
+        break
+    if i >= len(argv) or argv[i] in SUBCOMMANDS:
+        return None, argv
+    return argv[i], argv[:i] + argv[i + 1:]
+
 
 def interact(args) -> int:
     from maskdsl.cli.session import Session, run_script
@@ -132,10 +182,32 @@ def interact(args) -> int:
         from maskdsl.cli.repl import run_repl
 
         # TensorFlow takes seconds to load: do it while the user types the first line.
-        threading.Thread(target=start_tensorflow, daemon=True).start()
+        start_tensorflow_in_background()
         return run_repl(session)
     start_tensorflow()
     return run_script(session, sys.stdin, sys.stdout, sys.stderr)
+
+
+def run_file(args) -> int:
+    """`maskdsl FILE`: the statements in FILE, as from a pipe (errors as FILE:LINE:COLUMN)."""
+    from maskdsl.cli.session import Session, run_script
+
+    session = Session(strategy=args.strategy)
+    if args.script == "-":
+        start_tensorflow()
+        return run_script(session, sys.stdin, sys.stdout, sys.stderr)
+    try:
+        stream = open(args.script, encoding="utf-8")
+    except OSError as e:
+        print(f"maskdsl: cannot read {args.script}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    start_tensorflow()
+    with stream:
+        try:
+            return run_script(session, stream, sys.stdout, sys.stderr, filename=args.script)
+        except UnicodeDecodeError as e:
+            print(f"maskdsl: cannot read {args.script}: not UTF-8 text ({e.reason})", file=sys.stderr)
+            return 1
 
 
 # ---- explain and check ----

@@ -27,14 +27,16 @@ from maskdsl.language.functions import FUNCTIONS
 from maskdsl.language.names import CONSTANTS, OPERATOR_WORDS
 from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.cli.session import COMMANDS, Quit, Session, needs_more, run_and_print
+from maskdsl.cli.startup import wait_for_tensorflow
 from maskdsl.values import array_type
 
 PROMPT = "mdsl> "
 BANNER = (f"maskdsl {__version__}: NumPy-style boolean indexing, compiled to TensorFlow.\n"
           f"Try `x = arange(10); x[x > 4 & x % 2 == 0] *= 2; x`. :help lists the commands, Ctrl-D quits.")
+WAITING = "(TensorFlow is still loading; the first line waits for it)"
 
 _WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*$")   # a name being typed (not the tail of a number)
-_COMMAND = re.compile(r"\s*:(\w*)(\s+)?")
+_COMMAND = re.compile(r"\s*:(\w*)!?(\s+)?")
 
 
 def history_path() -> Path:
@@ -72,6 +74,9 @@ class MaskDSLCompleter(Completer):
         command = _COMMAND.match(before)
         if command and "\n" not in before:
             name, rest = command.group(1), before[command.end():]
+            forced = before[:command.end()].rstrip().endswith("!")  # :save! FILE
+            if forced and (command.group(2) is None or name not in FORCEABLE):
+                return
             if command.group(2) is None:  # still typing the command's name
                 yield from _matching(name, {c: summary for c, (_, summary) in COMMANDS.items()})
                 return
@@ -151,10 +156,12 @@ def make_prompt(session: Session, *, history: History | None = None, input=None,
 
 def run_repl(session: Session | None = None, *, history: History | None = None, input=None, output=None,
              out: TextIO | None = None) -> int:
-    """Read, run and print until :quit or Ctrl-D. Ctrl-C cancels the line being typed (or run)."""
+    """Read, run and print until :quit, exit, quit() or Ctrl-D (exit status 0, or N for exit(N)).
+    Ctrl-C cancels the line being typed (or run)."""
     session = session or Session()
     out = out or sys.stdout
     prompt = make_prompt(session, history=history, input=input, output=output)
+    session.before_compile = lambda: wait_for_tensorflow(lambda: print(WAITING, file=out, flush=True))
     print(BANNER, file=out)
     while True:
         try:
@@ -165,8 +172,8 @@ def run_repl(session: Session | None = None, *, history: History | None = None, 
             break
         try:
             run_and_print(session, text, out, out)
-        except Quit:
-            break
+        except Quit as stop:
+            return stop.status or 0
         except KeyboardInterrupt:
             print("interrupted; no variable was changed", file=out)
         out.flush()

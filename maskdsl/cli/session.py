@@ -22,7 +22,9 @@ import difflib
 import os
 import re
 import shlex
+import shutil
 import statistics
+import textwrap
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -51,12 +53,19 @@ COMMANDS = {
     "time": ("STMT", "run STMT repeatedly and report the median time (variables are not changed)"),
     "vars": ("", "list the variables with their dtype and shape"),
     "load": ("FILE [as NAME]", "load a .npy array (named after the file, or NAME) or every array of a .npz"),
-    "save": ("NAME [NAME ...] FILE", "save variables to FILE (.npy: one array; .npz: several)"),
+    "save": ("NAME [NAME ...] FILE", "save variables to FILE (.npy: one array; .npz: several); an existing "
+                                     "FILE is kept: :save! replaces it"),
     "strategy": ("[auto|where|scatter|boolean_mask]", "show or force how masked operations are lowered"),
     "reset": ("", "delete every variable"),
     "help": ("", "show this help"),
-    "quit": ("", "leave (Ctrl-D does the same)"),
+    "quit": ("", "leave (Ctrl-D, exit and quit() do the same)"),
 }
+# `:save! ...`: the commands that take a `!` to overwrite what they would otherwise keep.
+FORCEABLE = ("save",)
+HELP_COLUMN = 22         # :help's command column; a longer command puts its description below it
+
+# What Python's REPL does with these lines (unless a variable has the name).
+_PYTHON_WORDS = re.compile(r"\s*(?P<word>exit|quit|help)\s*(?P<call>\(\s*(?P<status>-?\d+)?\s*\))?\s*(#.*)?")
 
 class CommandError(MaskDSLError):
     """A REPL command used wrongly (unknown command, missing argument)."""
@@ -64,7 +73,12 @@ class CommandError(MaskDSLError):
 
 
 class Quit(Exception):
-    """Raised by `:quit`; front ends stop reading."""
+    """Raised by `:quit`, `exit`, `quit()`, `exit(N)`; front ends stop reading. `status` is N (None
+    when none was given)."""
+
+    def __init__(self, status: int | None = None):
+        super().__init__(status)
+        self.status = status
 
 
 class Session:
@@ -74,12 +88,27 @@ class Session:
         self.vars: dict[str, np.ndarray] = {}
         self.strategy = strategy
         self._cache: OrderedDict = OrderedDict()
+        # A front end's hook, called before a line is compiled (which loads TensorFlow the
+        # first time): the REPL says so when it has to wait for TensorFlow.
+        self.before_compile = None
 
     # ---- entry point ----
     def execute(self, text: str) -> str:
-        """Run one input (statements or a `:command`); return what to print ('' for nothing)."""
+        """Run one input (statements or a `:command`); return what to print ('' for nothing).
+
+        `exit`, `quit`, `exit()`, `quit()` (and `exit(N)`) leave and `help`, `help()` show the
+        help, as in Python's REPL, unless a variable has that name.
+        """
         if text.lstrip().startswith(":"):
             return self.command(text)
+        word = _PYTHON_WORDS.fullmatch(text)
+        if word and word.group("word") not in self.vars:
+            if word.group("word") == "help":
+                if word.group("status") is None:
+                    return self.cmd_help("")
+            else:
+                status = word.group("status")
+                raise Quit(int(status) if status is not None else None)
         line = self._prepare(text)
         values = self._run(line)
         result = values.pop(line.result, None) if line.result else None
@@ -110,6 +139,8 @@ class Session:
 
     def _compile(self, source: str, outputs):
         """maskdsl.compile with the session variables the source reads as its signature (cached)."""
+        if self.before_compile is not None:
+            self.before_compile()
         from maskdsl.compiler import compile as compile_program  # TensorFlow loads on first use, not at start
 
         lowered = compile_program(source, outputs=outputs, strategy=self.strategy)  # parse + lower only: cheap
@@ -125,15 +156,18 @@ class Session:
         except UnknownNameError as e:
             if not unknown:
                 raise
-            raise self._unknown_name(unknown[0], e.span, source) from None
+            # e.hint: a close name the line itself assigns (`lognmae_var = 1; lognmae_vr`)
+            raise self._unknown_name(unknown[0], e.span, source, e.hint) from None
         self._cache[key] = program
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return program
 
-    def _unknown_name(self, name: str, span: Span | None, source: str) -> UnknownNameError:
+    def _unknown_name(self, name: str, span: Span | None, source: str,
+                      in_line: str | None = None) -> UnknownNameError:
+        """`in_line`: the did-you-mean for a close name assigned in the same line, if any."""
         close = difflib.get_close_matches(name, self.vars, n=1)
-        hint = (f"did you mean '{close[0]}'?" if close else
+        hint = (f"did you mean '{close[0]}'?" if close else in_line or
                 "assign it first, or :load it from a .npy/.npz file")
         return UnknownNameError(f"name '{escape_text(name)}' is not defined", span, source=source, hint=hint)
 
@@ -157,12 +191,15 @@ class Session:
         """Run a `:command`; raises CommandError for unknown ones or wrong arguments."""
         match = re.match(r"\s*:(\S*)\s*", text)
         name, rest = match.group(1), text[match.end():].rstrip()
+        force = name.endswith("!") and name[:-1] in FORCEABLE
+        if force:
+            name = name[:-1]
         if name not in COMMANDS:
             close = difflib.get_close_matches(name, COMMANDS, n=1)
             hint = f"did you mean :{close[0]}?" if close else "type :help for the list of commands"
             raise CommandError(f"unknown command ':{escape_text(name)}'", hint=hint)
         try:
-            return getattr(self, f"cmd_{name}")(rest)
+            return getattr(self, f"cmd_{name}")(rest, force=True) if force else getattr(self, f"cmd_{name}")(rest)
         except MaskDSLError as e:
             # Spans of a statement argument point into `rest`; show them under the whole line.
             if e.source == rest and e.span is not None:
@@ -217,7 +254,7 @@ class Session:
         self.vars.update(arrays)
         return "\n".join(f"{name}: {array_type(value)}" for name, value in arrays.items())
 
-    def cmd_save(self, rest: str) -> str:
+    def cmd_save(self, rest: str, force: bool = False) -> str:
         args = _split_args(rest)
         if len(args) < 2:
             raise CommandError(f"usage: :save {COMMANDS['save'][0]}")
@@ -225,7 +262,7 @@ class Session:
         for name in names:
             if name not in self.vars:
                 raise self._unknown_name(name, None, rest)
-        save_arrays(path, {name: self.vars[name] for name in names})
+        save_arrays(path, {name: self.vars[name] for name in names}, force=force)
         return f"saved {', '.join(names)} to {escape_text(path)}"
 
     def cmd_strategy(self, rest: str) -> str:
@@ -243,13 +280,7 @@ class Session:
         return "all variables deleted"
 
     def cmd_help(self, rest: str) -> str:
-        width = max(len(f":{name} {args}") for name, (args, _) in COMMANDS.items())
-        lines = ["Type statements such as `x = arange(10); x[x > 4 & x % 2 == 0] *= 2; x`.",
-                 "An expression at the end of a line is printed. Brackets left open continue",
-                 "the statement on the next line. Commands:"]
-        lines += [f"  {f':{name} {args}':<{width}}  {summary}" for name, (args, summary) in COMMANDS.items()]
-        lines += ["Built-in functions: " + " ".join(FUNCTIONS), "Ctrl-C cancels the current line."]
-        return "\n".join(lines)
+        return help_text(shutil.get_terminal_size().columns)
 
     def cmd_quit(self, rest: str) -> str:
         raise Quit()
@@ -257,6 +288,37 @@ class Session:
     def _no_args(self, rest: str, command: str) -> None:
         if rest.strip():
             raise CommandError(f":{command} takes no arguments")
+
+
+def help_text(width: int) -> str:
+    """:help, fitted to a terminal `width` columns wide (at least 40): a narrow command column,
+    descriptions wrapped beside it, and a command too long for the column on a line of its own.
+
+    >>> lines = help_text(60).splitlines()
+    >>> max(len(line) for line in lines) < 60
+    True
+    >>> print("\\n".join(lines[lines.index("  :strategy [auto|where|scatter|boolean_mask]"):][:3]))
+      :strategy [auto|where|scatter|boolean_mask]
+                              show or force how masked
+                              operations are lowered
+    """
+    width = max(40, width - 1)  # a character written in the last column wraps on some terminals
+    indent = " " * (2 + HELP_COLUMN + 2)
+    lines = ["Type statements such as", "  x = arange(10); x[x > 4 & x % 2 == 0] *= 2; x"]
+    lines += textwrap.wrap("An expression at the end of a line is printed. Brackets left open continue the "
+                           "statement on the next line. exit, quit() or Ctrl-D leave. Commands:", width)
+    for name, (args, summary) in COMMANDS.items():
+        usage = f":{name}{'[!]' if name in FORCEABLE else ''} {args}".rstrip()
+        wrapped = textwrap.wrap(summary, width - len(indent)) or [""]
+        if len(usage) <= HELP_COLUMN:
+            lines.append(f"  {usage:<{HELP_COLUMN}}  {wrapped[0]}".rstrip())
+            wrapped = wrapped[1:]
+        else:
+            lines.append(f"  {usage}")
+        lines += [indent + line for line in wrapped]
+    lines += textwrap.wrap("Built-in functions: " + " ".join(FUNCTIONS), width, break_on_hyphens=False)
+    lines.append("Ctrl-C cancels the current line.")
+    return "\n".join(lines)
 
 
 # ---- values and files ----
@@ -298,8 +360,19 @@ def check_name(name: str) -> str:
     return name
 
 
+_NUMPY_MAGIC = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")  # .npy; .npz (a zip file, or an empty one)
+
+
 def load_arrays(path: str, name: str | None = None) -> dict[str, np.ndarray]:
     """Arrays of a .npy (under `name`, default the file's stem) or .npz file (under their keys)."""
+    try:
+        with open(os.path.expanduser(path), "rb") as f:
+            start = f.read(6)
+    except OSError:
+        start = None  # read_arrays says why it cannot be read
+    if start is not None and not start.startswith(_NUMPY_MAGIC):
+        raise DataError(f"cannot load {escape_text(path)}: it is not a .npy or .npz file (the files np.save "
+                        f"and np.savez write)")
     arrays, is_archive = read_arrays(path)
     if name is not None:
         if is_archive and len(arrays) != 1:
@@ -316,19 +389,28 @@ def load_arrays(path: str, name: str | None = None) -> dict[str, np.ndarray]:
     return arrays
 
 
-def save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write one array to a .npy file or several to a .npz file (replacing the file atomically)."""
+def save_arrays(path: str, arrays: dict[str, np.ndarray], force: bool = False) -> None:
+    """Write one array to a .npy file or several to a .npz file, atomically. An existing file is
+    kept (a CommandError) unless `force` (`:save!`)."""
     if path.endswith(".npy") and len(arrays) != 1:
         raise CommandError("a .npy file holds one array; save several to a .npz file")
     if not path.endswith((".npy", ".npz")):
         raise CommandError(f"cannot save to {escape_text(path)}: the file name must end in .npy or .npz")
-    target = os.path.expanduser(path)
-    if os.path.islink(target):  # neither write where it points nor silently turn it into a file
+    full = os.path.expanduser(path)
+    if os.path.islink(full):  # neither write where it points nor silently turn it into a file
         raise DataError(f"cannot save to {escape_text(path)}: it is a symbolic link; give the file's own path")
+    exists = CommandError(f"{escape_text(path)} already exists", hint="use :save! to replace it, or another file name",
+                          code="exists")
+    if not force and os.path.exists(full):
+        raise exists
     try:
-        write_file(target, [ArrayMember(n, a) for n, a in arrays.items()], force=True)
+        write_file(full, [ArrayMember(n, a) for n, a in arrays.items()], force=force)
     except OSError as e:
         raise DataError(f"cannot write {escape_text(path)}: {e.strerror or e}") from None
+    except DataError:
+        if not force and os.path.exists(full):  # it appeared while we wrote ours
+            raise exists from None
+        raise
 
 
 def _split_args(rest: str) -> list[str]:
@@ -382,8 +464,9 @@ def run_script(session: Session, stream: TextIO, out: TextIO, err: TextIO,
                 pending = ""
         if pending.strip():  # brackets still open at the end: the parser will say so
             failed |= not run(pending)
-    except Quit:
-        pass
+    except Quit as stop:
+        if stop.status is not None:
+            return stop.status
     return 1 if failed else 0
 
 

@@ -13,6 +13,7 @@ import threading
 
 _lock = threading.Lock()
 _started = False
+_in_background = False
 
 
 def start_tensorflow() -> None:
@@ -42,3 +43,18 @@ def start_tensorflow() -> None:
             os.dup2(saved, 2)
             os.close(saved)
         _started = True
+
+
+def start_tensorflow_in_background() -> None:
+    """Start loading TensorFlow in a thread (the REPL does, while the user types the first line)."""
+    global _in_background
+    _in_background = True
+    threading.Thread(target=start_tensorflow, name="maskdsl-load-tensorflow", daemon=True).start()
+
+
+def wait_for_tensorflow(notice) -> None:
+    """If TensorFlow is still loading in the background, call `notice()` (to say why nothing
+    happens yet) and wait until it is loaded; otherwise return at once."""
+    if _in_background and not _started:
+        notice()
+        start_tensorflow()

@@ -155,7 +155,7 @@ def cast(x, dtype):
 
 # ---- indexing ----
 
-OUT_OF_BOUNDS = "index"   # the first datum of wrap_index's failure: [tag] [index] [value] [axis] [a] [size] [n]
+INDEX_CHECK = "index"  # what wrap_index prints when it fails: [tag] [index] [value] [axis] [a] [size] [n]
 
 
 def wrap_index(i, n, tag, axis=0):
@@ -173,7 +173,7 @@ def wrap_index(i, n, tag, axis=0):
         size = tf.size(flat, out_type=tf.int64)
         first = tf.reduce_min(tf.where(bad, tf.range(size), size))
         value = tf.gather(tf.concat([flat, tf.zeros([1], tf.int64)], 0), first)
-        return tf.debugging.Assert(False, [tag, OUT_OF_BOUNDS, value, "axis", tf.constant(axis, tf.int64),
+        return tf.debugging.Assert(False, [tag, INDEX_CHECK, value, "axis", tf.constant(axis, tf.int64),
                                            "size", n], summarize=1)
 
     check = tf.cond(tf.reduce_any(outside), fail, tf.no_op)
