@@ -162,11 +162,16 @@ REPRODUCERS = [
           fails="division by a constant becomes multiplication by its reciprocal"),
     # 2. nan with ^ True
     Repro("x[(x > 2) ^ True] = 0", "13.2", "x[(x > 2) ^ True] = 0; x", {"x": np.array([0.0, 1.0, np.nan, 5.0])},
-          _update("x", lambda a: (a["x"] > 2) ^ True, 0), modes=(AUTO,),
-          fails="logical_xor(True, x > y) is rewritten to x <= y, wrong for nan"),
+          _update("x", lambda a: (a["x"] > 2) ^ True, 0), modes=(AUTO, SIGNATURE, DYNAMIC, JIT)),
     Repro("count((x > 2) ^ True)", "13.2", "count((x > 2) ^ True)", {"x": np.array([0.0, 1.0, np.nan, 5.0])},
-          lambda x: np.count_nonzero((x > 2) ^ True), modes=(AUTO,),
-          fails="logical_xor(True, x > y) is rewritten to x <= y, wrong for nan"),
+          lambda x: np.count_nonzero((x > 2) ^ True), modes=(AUTO, SIGNATURE, DYNAMIC, JIT)),
+    *(Repro(f"{spelling} with nan", "13.2", spelling, {"x": np.array([0.0, 1.0, np.nan, 5.0]),
+                                                    "y": np.array([np.nan, 1.0, 2.0, 9.0])},
+            numpy, modes=(AUTO, SIGNATURE, JIT))
+      for spelling, numpy in [("True ^ (x <= y)", lambda x, y: True ^ (x <= y)),
+                              ("(x < y) ^ True", lambda x, y: (x < y) ^ True),
+                              ("(x >= y) ^ (x == x)", lambda x, y: (x >= y) ^ (x == x)),
+                              ("logical_xor(x > y, True)", lambda x, y: np.logical_xor(x > y, True))]),
     # 3. uint64 against a negative literal
     Repro("uint64 x > -1", "13.3", "x > -1", {"x": np.array([2**64 - 1, 0], np.uint64)}, lambda x: x > -1,
           fails="uint64 compared with a negative literal"),

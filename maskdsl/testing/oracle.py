@@ -285,8 +285,6 @@ KNOWN: list[Known] = [
           ("value", "refused"), _subnormals_as_zero),
     Known("division by a constant becomes multiplication by its reciprocal (graph optimiser)", "13.1",
           ("value",), _output_tags("div_by_const")),
-    Known("not/^True of a comparison rewritten to the opposite comparison, wrong for nan (graph optimiser)",
-          "13.2", ("value",), lambda f: _output_tags("negated_cmp")(f) and "nan" in f.case.tags),
     Known("x ** constant rewritten to sqrt/rsqrt/reciprocal/square (graph optimiser): x ** -0.5 at -inf, -0.0",
           "13 (graph-optimiser audit)", ("value",), _output_tags("pow_by_const")),
     Known("float ** is not correctly rounded (TensorFlow's pow; NumPy's is, and computes x ** 0.5 as sqrt)",

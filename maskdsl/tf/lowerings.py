@@ -167,7 +167,9 @@ LOWERINGS = {
     "pow": _pow,
     "and": Elementwise("tf.bitwise.bitwise_and", on_bool="tf.logical_and"),
     "or": Elementwise("tf.bitwise.bitwise_or", on_bool="tf.logical_or"),
-    "xor": Elementwise("tf.bitwise.bitwise_xor", on_bool="tf.math.logical_xor"),
+    # not tf.math.logical_xor: TensorFlow spells it And(Or(a, b), Not(And(a, b))), and once the graph
+    # optimiser folds `^ True` that is Not(Greater(x, y)), rewritten to LessEqual(x, y): wrong for nan
+    "xor": Elementwise("tf.bitwise.bitwise_xor", on_bool="tf.not_equal"),
     "eq": Elementwise("tf.equal"),
     "ne": Elementwise("tf.not_equal"),
     "lt": Elementwise("tf.less"),
@@ -217,7 +219,7 @@ LOWERINGS = {
     "trunc": Elementwise(on_int="tf.identity", on_bool="tf.identity", on_float="rt.trunc"),
     "logical_and": Elementwise("tf.logical_and"),   # computed in bool (its result dtype): x != 0
     "logical_or": Elementwise("tf.logical_or"),
-    "logical_xor": Elementwise("tf.math.logical_xor"),
+    "logical_xor": Elementwise("tf.not_equal"),  # as xor on bool
     "ndim": _ndim,
     "len": _len,
     "transpose": _transpose,
