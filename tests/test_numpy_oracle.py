@@ -115,6 +115,7 @@ AUTO = Mode()
 SIGNATURE = Mode(signature="exact")
 DYNAMIC = Mode(signature="dynamic")
 JIT = Mode(signature="exact", jit=True)
+EVERY = (AUTO, SIGNATURE, DYNAMIC, JIT)
 
 
 @dataclass
@@ -162,9 +163,9 @@ REPRODUCERS = [
           fails="division by a constant becomes multiplication by its reciprocal"),
     # 2. nan with ^ True
     Repro("x[(x > 2) ^ True] = 0", "13.2", "x[(x > 2) ^ True] = 0; x", {"x": np.array([0.0, 1.0, np.nan, 5.0])},
-          _update("x", lambda a: (a["x"] > 2) ^ True, 0), modes=(AUTO, SIGNATURE, DYNAMIC, JIT)),
+          _update("x", lambda a: (a["x"] > 2) ^ True, 0), modes=EVERY),
     Repro("count((x > 2) ^ True)", "13.2", "count((x > 2) ^ True)", {"x": np.array([0.0, 1.0, np.nan, 5.0])},
-          lambda x: np.count_nonzero((x > 2) ^ True), modes=(AUTO, SIGNATURE, DYNAMIC, JIT)),
+          lambda x: np.count_nonzero((x > 2) ^ True), modes=EVERY),
     *(Repro(f"{spelling} with nan", "13.2", spelling, {"x": np.array([0.0, 1.0, np.nan, 5.0]),
                                                     "y": np.array([np.nan, 1.0, 2.0, 9.0])},
             numpy, modes=(AUTO, SIGNATURE, JIT))
@@ -174,9 +175,9 @@ REPRODUCERS = [
                               ("logical_xor(x > y, True)", lambda x, y: np.logical_xor(x > y, True))]),
     # 3. uint64 against a negative literal
     Repro("uint64 x > -1", "13.3", "x > -1", {"x": np.array([2**64 - 1, 0], np.uint64)}, lambda x: x > -1,
-          fails="uint64 compared with a negative literal"),
+          modes=EVERY),
     Repro("uint64 x == -1", "13.3", "x == -1", {"x": np.array([2**64 - 1, 0], np.uint64)}, lambda x: x == -1,
-          fails="uint64 compared with a negative literal"),
+          modes=EVERY),
     # 4. assigned values not checked against the selection
     Repro("x[:, x[1] > 1] = [4, 2]", "13.4", "x[:, x[1] > 1] = [4, 2]; x", {"x": np.array([[0, .25], [3, -.25]])},
           _update("x", lambda a: (slice(None), a["x"][1] > 1), np.array([4, 2])),
@@ -324,3 +325,41 @@ def test_issue13_reproducer(repro):
         else:
             bad = oracle.differ(have, want)
             assert not np.any(bad), f"{mode}: {have!r}, NumPy {want!r}"
+
+
+# ---- issue 13.3: an integer array against a Python int outside its dtype ----
+
+INT_DTYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64")  # int64: no literal is outside it
+
+
+def _out_of_range_literals(dtype):
+    info = np.iinfo(dtype)
+    candidates = (int(info.min) - 1, int(info.max) + 1, -1, 300, -129, 70000, -(2**63 - 1), 2**63 - 1)
+    return sorted({v for v in candidates if not info.min <= v <= info.max and abs(v) <= 2**63 - 1})
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_integer_array_against_an_out_of_range_literal(dtype):
+    """NumPy 2 compares exactly: every element gets the same answer, in either operand order,
+    negated too (`~`, `not`), whatever the array holds (its extremes included)."""
+    info = np.iinfo(dtype)
+    x = np.array([info.min, info.max, 0, 1, info.max // 2], dtype)
+    programs = {}
+    for i, v in enumerate(_out_of_range_literals(dtype)):
+        for j, op in enumerate(("<", "<=", ">", ">=", "==", "!=")):
+            programs[f"a{i}_{j}"] = (f"x {op} {v}", eval(f"lambda x: x {op} {v}"))
+            programs[f"b{i}_{j}"] = (f"{v} {op} x", eval(f"lambda x: {v} {op} x"))
+        programs[f"n{i}"] = (f"~(x < {v})", eval(f"lambda x: ~(x < {v})"))
+        programs[f"m{i}"] = (f"not (x == {v})", eval(f"lambda x: ~(x == {v})"))
+    source = "\n".join(f"{name} = {text}" for name, (text, _) in programs.items())
+    for mode in (AUTO, DYNAMIC, JIT):
+        signature = {"x": f"{dtype}[{'None' if mode.signature == 'dynamic' else len(x)}]"} if mode.signature else None
+        f = maskdsl.compile(source, outputs=list(programs), signature=signature,
+                            jit_compile=True if mode.jit else "auto")
+        got = f(x=x.copy())
+        for name, (text, numpy) in programs.items():
+            want = numpy(x)
+            have = np.asarray(got[name])
+            assert have.dtype == want.dtype and np.array_equal(have, want), \
+                f"{mode}: {text} on {x!r}: {have}, NumPy {want}"
+

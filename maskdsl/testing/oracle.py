@@ -289,7 +289,6 @@ KNOWN: list[Known] = [
           "13 (graph-optimiser audit)", ("value",), _output_tags("pow_by_const")),
     Known("float ** is not correctly rounded (TensorFlow's pow; NumPy's is, and computes x ** 0.5 as sqrt)",
           "13 (bits)", ("value",), _output_tags("float_pow")),
-    Known("uint64 compared with a negative literal", "13.3", ("value",), _output_tags("uint64_neg_literal")),
     Known("assigned values not checked against the selection's shape", "13.4",
           ("accepted", "shape"), lambda f: "setitem_values" in f.case.tags and (
               f.kind == "shape" or _numpy_error("ValueError")(f))),

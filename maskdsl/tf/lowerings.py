@@ -59,6 +59,19 @@ class Elementwise:
         emitter.emit(node, _result(node, compute, f"{self.function(node, compute)}({', '.join(args)})"))
 
 
+@dataclass(frozen=True)
+class Comparison(Elementwise):
+    """A comparison; infer_types may have answered it already (`constant`: an integer array
+    against a Python int outside its dtype, which NumPy compares exactly)."""
+
+    def __call__(self, emitter, node) -> None:
+        constant = node.attr("constant")
+        if constant is None:
+            return super().__call__(emitter, node)
+        array = next(a for a in node.args if not (a.op == "const" and a.weak))
+        emitter.emit(node, f"tf.fill(tf.shape({emitter.ref(array)}), {bool(constant)!r})")
+
+
 def _result(node, compute: str, expr: str) -> str:
     """A predicate's bool whatever it computed in; anything else as its result dtype."""
     if node.dtype != compute and node.op not in PREDICATES:
@@ -170,12 +183,12 @@ LOWERINGS = {
     # not tf.math.logical_xor: TensorFlow spells it And(Or(a, b), Not(And(a, b))), and once the graph
     # optimiser folds `^ True` that is Not(Greater(x, y)), rewritten to LessEqual(x, y): wrong for nan
     "xor": Elementwise("tf.bitwise.bitwise_xor", on_bool="tf.not_equal"),
-    "eq": Elementwise("tf.equal"),
-    "ne": Elementwise("tf.not_equal"),
-    "lt": Elementwise("tf.less"),
-    "le": Elementwise("tf.less_equal"),
-    "gt": Elementwise("tf.greater"),
-    "ge": Elementwise("tf.greater_equal"),
+    "eq": Comparison("tf.equal"),
+    "ne": Comparison("tf.not_equal"),
+    "lt": Comparison("tf.less"),
+    "le": Comparison("tf.less_equal"),
+    "gt": Comparison("tf.greater"),
+    "ge": Comparison("tf.greater_equal"),
     "neg": Elementwise("tf.negative"),
     "pos": Elementwise("tf.identity"),
     "invert": Elementwise("tf.bitwise.invert", on_bool="rt.logical_not"),
