@@ -283,8 +283,6 @@ ALLOWED = [
 KNOWN: list[Known] = [
     Known("TensorFlow reads subnormal floats as zero (comparisons, count, pow, ...)", "new",
           ("value", "refused"), _subnormals_as_zero),
-    Known("division by a constant becomes multiplication by its reciprocal (graph optimiser)", "13.1",
-          ("value",), _output_tags("div_by_const")),
     Known("x ** constant rewritten to sqrt/rsqrt/reciprocal/square (graph optimiser): x ** -0.5 at -inf, -0.0",
           "13 (graph-optimiser audit)", ("value",), _output_tags("pow_by_const")),
     Known("float ** is not correctly rounded (TensorFlow's pow; NumPy's is, and computes x ** 0.5 as sqrt)",
@@ -299,7 +297,6 @@ KNOWN: list[Known] = [
     Known("bool: ordering comparisons, min/max/clip, floor/ceil, arithmetic refused", "13 (bool)",
           ("refused",), _tags("bool_math")),
     Known("unsigned: -x, abs, sign, ** refused", "13 (unsigned)", ("refused",), _tags("unsigned_math")),
-    Known("float16 % and // have no TensorFlow kernel", "13 (float16)", ("refused",), _tags("float16_mod")),
     Known("empty arrays: updates, selections and reductions refused", "13 (empty arrays)",
           ("refused", "shape"), _empty_involved),
     Known("single-element augmented assignment uses same_kind (NumPy: the scalar's own promotion)",

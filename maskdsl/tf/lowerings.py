@@ -23,7 +23,7 @@ from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError
 from maskdsl.ir.ops import PREDICATES
 from maskdsl.passes.strategies import STRATEGIC_OPS
-from maskdsl.tf.source import tf_dtype
+from maskdsl.tf.source import converted, literal, tf_dtype
 from maskdsl.tf.strategies import STRATEGY_LOWERINGS
 
 
@@ -36,6 +36,10 @@ class Elementwise:
     on_int: str | None = None
     on_float: str | None = None
     on_int_safe_divisor: str | None = None  # on integers, when the divisor is a constant other than 0 and -1
+    # on floats, a constant divisor as rt.opaque: "argument" (x / c) or "keyword" (rt.floordiv_float's
+    # divisor=, for c other than 0). The graph optimiser and XLA multiply by the reciprocal of a
+    # Const divisor, which is not NumPy's correctly rounded division.
+    opaque_divisor: str | None = None
 
     def function(self, node, compute: str) -> str:
         kind = dtype_kind(compute)
@@ -56,7 +60,15 @@ class Elementwise:
     def __call__(self, emitter, node) -> None:
         compute = node.attr("compute") or node.dtype
         args = [emitter.as_dtype(a, compute) for a in node.args]
-        emitter.emit(node, _result(node, compute, f"{self.function(node, compute)}({', '.join(args)})"))
+        function = self.function(node, compute)
+        divisor = node.args[1] if len(node.args) > 1 else None
+        if self.opaque_divisor and dtype_kind(compute) == "f" and divisor.op == "const":
+            opaque = f"rt.opaque({literal(converted(divisor.attr('value'), compute))}, {tf_dtype(compute)})"
+            if self.opaque_divisor == "argument":
+                args[1] = opaque
+            elif divisor.attr("value") != 0:
+                args.append(f"divisor={opaque}")
+        emitter.emit(node, _result(node, compute, f"{function}({', '.join(args)})"))
 
 
 @dataclass(frozen=True)
@@ -173,10 +185,11 @@ LOWERINGS = {
     "add": Elementwise("tf.add", on_bool="tf.logical_or"),
     "sub": Elementwise("tf.subtract"),
     "mul": Elementwise("tf.multiply", on_bool="tf.logical_and"),
-    "truediv": Elementwise("tf.math.truediv"),
+    "truediv": Elementwise("tf.math.truediv", opaque_divisor="argument"),
     "floordiv": Elementwise(on_int="rt.floordiv_int", on_int_safe_divisor="tf.math.floordiv",
-                            on_float="rt.floordiv_float"),
-    "mod": Elementwise(on_int="rt.mod_int", on_int_safe_divisor="tf.math.floormod", on_float="rt.mod_float"),
+                            on_float="rt.floordiv_float", opaque_divisor="keyword"),
+    "mod": Elementwise(on_int="rt.mod_int", on_int_safe_divisor="tf.math.floormod", on_float="rt.mod_float",
+                       opaque_divisor="keyword"),
     "pow": _pow,
     "and": Elementwise("tf.bitwise.bitwise_and", on_bool="tf.logical_and"),
     "or": Elementwise("tf.bitwise.bitwise_or", on_bool="tf.logical_or"),

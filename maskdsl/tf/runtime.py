@@ -46,13 +46,25 @@ def mod_int(a, b):
     return tf.where(zero, tf.zeros_like(a), tf.math.floormod(a, safe))
 
 
-def _divmod_float(a, b):
-    """NumPy's npy_divmod: floor division and modulo that agree with Python for floats."""
+def _divmod_float(a, b, divisor=None):
+    """NumPy's npy_divmod: floor division and modulo that agree with Python for floats.
+
+    `divisor`: b as an opaque constant (see `opaque`), when b is a literal other than 0, for
+    the division step: XLA would otherwise multiply by its reciprocal."""
+    if a.dtype == tf.float16:  # no float16 TruncateMod kernel; NumPy's half loop computes in float32 too
+        wide = None if divisor is None else tf.cast(divisor, tf.float32)
+        floor, mod = _divmod_float(tf.cast(a, tf.float32), tf.cast(b, tf.float32), wide)
+        return tf.cast(floor, tf.float16), tf.cast(mod, tf.float16)
     shape = tf.broadcast_dynamic_shape(tf.shape(a), tf.shape(b))
     a, b = tf.broadcast_to(a, shape), tf.broadcast_to(b, shape)
     mod = tf.truncatemod(a, b)  # C fmod
     zero_b = tf.equal(b, 0)
-    div = (a - mod) / tf.where(zero_b, tf.ones_like(b), b)
+    if divisor is not None:
+        div = tf.math.truediv(a - mod, divisor)
+    else:
+        # DivNoNan (the divisor is never 0 here), not Div: the graph optimiser rewrites a Div by a
+        # constant into a multiplication by Reciprocal(b), whose float32 kernel is inexact on vectors
+        div = tf.math.divide_no_nan(a - mod, tf.where(zero_b, tf.ones_like(b), b))
     fix = tf.logical_and(tf.not_equal(mod, 0), tf.not_equal(b < 0, mod < 0))
     mod = tf.where(fix, mod + b, mod)
     div = tf.where(fix, div - 1, div)
@@ -71,12 +83,25 @@ def _copysign(x, sign):
     return tf.where(negative, -tf.abs(x), tf.abs(x))
 
 
-def floordiv_float(a, b):
-    return _divmod_float(a, b)[0]
+def floordiv_float(a, b, divisor=None):
+    return _divmod_float(a, b, divisor)[0]
 
 
-def mod_float(a, b):
-    return _divmod_float(a, b)[1]
+def mod_float(a, b, divisor=None):
+    return _divmod_float(a, b, divisor)[1]
+
+
+def opaque(value, dtype):
+    """A constant the graph optimisers cannot see: it reaches the graph as a captured input,
+    not a Const node.
+
+    Grappler's constant folding (ReduceDivToReciprocalMul) and XLA's algebraic simplifier
+    (HandleDivide: A / Const => A * (1 / Const)) turn x / c into x * (1 / c), which is not
+    NumPy's correctly rounded x / c; neither rewrites a division by a function's input. Built
+    from a NumPy value: TensorFlow's eager scalar cache hands back +0.0 for -0.0."""
+    import numpy as np
+    with tf.init_scope():
+        return tf.constant(np.asarray(value, dtype.as_numpy_dtype))
 
 
 def pow_int(a, b, tag):
