@@ -290,8 +290,6 @@ KNOWN: list[Known] = [
     Known("assigned values not checked against the selection's shape", "13.4",
           ("accepted", "shape"), lambda f: "setitem_values" in f.case.tags and (
               f.kind == "shape" or _numpy_error("ValueError")(f))),
-    Known("float -> integer casts saturate under XLA", "13.5",
-          ("value",), lambda f: _jit(f) and _output_tags("float_to_int_cast", "float_to_uint_cast")(f)),
     Known("integer ** with an exponent of 64 or more gives 1 under XLA", "new",
           ("value",), lambda f: _jit(f) and _output_tags("int_pow_large")(f)),
     Known("bool: ordering comparisons, min/max/clip, floor/ceil, arithmetic refused", "13 (bool)",

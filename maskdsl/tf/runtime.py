@@ -175,7 +175,43 @@ def nonempty(x, count, tag):
 
 
 def cast(x, dtype):
-    return x if x.dtype == dtype else tf.cast(x, dtype)
+    if x.dtype == dtype:
+        return x
+    if x.dtype.is_floating and dtype.is_integer:
+        return float_to_int(x, dtype)
+    return tf.cast(x, dtype)
+
+
+def float_to_int(x, dtype):
+    """tf.cast(x, dtype) for float x and an integer dtype, with NumPy's results on every path.
+
+    Values that fit truncate toward zero. For the others (nan and +-inf included) C leaves the
+    conversion undefined, and NumPy gives what x86-64's truncating conversion gives: INT_MIN of
+    the int32 conversion for int32 and narrower types (wrapped: 0 for 8 and 16 bits), of the
+    int64 conversion for int64 and uint32 (wrapped: 0 for uint32), and for uint64 the exact
+    value in [2**63, 2**64), else 0 (NumPy's own loops for uint32 disagree on some of these;
+    docs/language.md). Eigen's vectorised casts saturate (arrays of 16 elements or more), and
+    XLA's convert saturates with nan -> 0; this uses only conversions of values in range."""
+    if x.dtype == tf.float16:
+        x = tf.cast(x, tf.float32)  # exact; float16 cannot hold the bounds 2**31 and 2**63
+    zero = tf.zeros([], x.dtype)
+    if dtype.size <= 4 and dtype != tf.uint32:
+        fits = tf.logical_and(x >= tf.constant(-2.0 ** 31, x.dtype), x < tf.constant(2.0 ** 31, x.dtype))
+        t = tf.cast(tf.where(fits, x, zero), tf.int32)
+        if dtype == tf.int32:
+            return tf.where(fits, t, tf.constant(-2 ** 31, tf.int32))
+        return tf.cast(t, dtype)  # int32 -> narrower wraps on every path; INT_MIN wraps to 0
+    big = tf.constant(2.0 ** 63, x.dtype)
+    fits = tf.logical_and(x >= -big, x < big)  # false for nan
+    t = tf.where(fits, tf.cast(tf.where(fits, x, zero), tf.int64), tf.constant(-2 ** 63, tf.int64))
+    if dtype == tf.int64:
+        return t
+    if dtype == tf.uint32:
+        return tf.cast(tf.bitwise.bitwise_and(t, 0xFFFFFFFF), tf.uint32)
+    high = x >= big
+    exact = tf.logical_and(high, x < 2 * big)
+    top = tf.bitcast(tf.cast(tf.where(exact, x - big, zero), tf.int64), tf.uint64) + tf.constant(2 ** 63, tf.uint64)
+    return tf.where(high, tf.where(exact, top, tf.zeros([], tf.uint64)), tf.bitcast(t, tf.uint64))
 
 
 # ---- indexing ----
