@@ -83,6 +83,9 @@ def _elementwise(node: Node, args) -> Node:
         compute = _comparison_dtype(tuple((a.dtype, a.weak) for a in args)) \
             if node.op in COMPARISONS else args[0].dtype
         if node.op in COMPARISONS and strong:
+            constant = _out_of_range_comparison(node.op, args)
+            if constant is not None:
+                return _typed(node, args, dtype, shape, weak, compute=compute, constant=constant)
             for a in args:
                 if a.op == "const" and a.weak and check_literal_fits(a.attr("value"), compute):
                     compute = "float64" if isinstance(a.attr("value"), float) or dtype_kind(compute) == "f" \
@@ -98,6 +101,24 @@ def _elementwise(node: Node, args) -> Node:
         if exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") < 0:
             raise ValueDSLError("integers to negative integer powers are not allowed", exponent.span or node.span)
     return _typed(node, args, dtype, shape, weak, compute=compute)
+
+
+def _out_of_range_comparison(op: str, args) -> bool | None:
+    """`uint64_array > -1`, `int8_array == 300`: an integer array against a Python int outside
+    its dtype's range has one answer for every element (NumPy 2 compares exactly), known now;
+    that answer, or None. (Comparing in int64 is wrong for uint64: 2**64-1 becomes -1.)"""
+    if len(args) != 2:
+        return None
+    literal = next((a for a in args if a.op == "const" and a.weak), None)
+    array = next((a for a in args if a is not literal), None)
+    if literal is None or array is None or array.weak or dtype_kind(array.dtype) not in "iu":
+        return None
+    value = literal.attr("value")
+    if isinstance(value, bool) or not isinstance(value, int) or not check_literal_fits(value, array.dtype):
+        return None
+    info = np.iinfo(array.dtype)
+    stand_in = int(info.min) if value < info.min else int(info.max)  # every element compares as it does
+    return bool(OPS[op].python(*(value if a is literal else stand_in for a in args)))
 
 
 @lru_cache(maxsize=256)

@@ -48,7 +48,9 @@ def _fill(node: Node, value: bool) -> Node | None:
 
 def _negated_comparison(node: Node) -> Node:
     inner = node.args[0]
-    return inner.replace(op=OPS[inner.op].negation)
+    negated = inner.replace(op=OPS[inner.op].negation)
+    constant = inner.attr("constant")  # infer_types' answer for an out-of-range literal flips too
+    return negated if constant is None else negated.with_attrs(constant=not constant)
 
 
 RULES = (

@@ -26,6 +26,7 @@ from maskdsl.tf import runtime  # before TensorFlow: it sets TensorFlow's log le
 from maskdsl.tf.runtime import tf
 from maskdsl.errors import ShapeError, Span, ValueDSLError
 from maskdsl.gcpause import paused
+from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError, Node, Program, same_shape
 from maskdsl.language.names import is_identifier
 from maskdsl.tf.lowerings import LOWERINGS
@@ -98,6 +99,8 @@ class Emitter:
             return f"tf.constant({literal(converted(node.attr('value'), dtype))}, {tf_dtype(dtype)})"
         if node.dtype == dtype:
             return self.ref(node)
+        if dtype_kind(node.dtype) == "f" and dtype_kind(dtype) in "iu":  # tf.cast saturates out-of-range values
+            return f"rt.float_to_int({self.ref(node)}, {tf_dtype(dtype)})"
         return f"tf.cast({self.ref(node)}, {tf_dtype(dtype)})"
 
     def line(self, text: str) -> None:

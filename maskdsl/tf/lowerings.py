@@ -23,7 +23,7 @@ from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError
 from maskdsl.ir.ops import PREDICATES
 from maskdsl.passes.strategies import STRATEGIC_OPS
-from maskdsl.tf.source import tf_dtype
+from maskdsl.tf.source import converted, literal, tf_dtype
 from maskdsl.tf.strategies import STRATEGY_LOWERINGS
 
 
@@ -36,6 +36,10 @@ class Elementwise:
     on_int: str | None = None
     on_float: str | None = None
     on_int_safe_divisor: str | None = None  # on integers, when the divisor is a constant other than 0 and -1
+    # on floats, a constant divisor as rt.opaque: "argument" (x / c) or "keyword" (rt.floordiv_float's
+    # divisor=, for c other than 0). The graph optimiser and XLA multiply by the reciprocal of a
+    # Const divisor, which is not NumPy's correctly rounded division.
+    opaque_divisor: str | None = None
 
     def function(self, node, compute: str) -> str:
         kind = dtype_kind(compute)
@@ -56,7 +60,28 @@ class Elementwise:
     def __call__(self, emitter, node) -> None:
         compute = node.attr("compute") or node.dtype
         args = [emitter.as_dtype(a, compute) for a in node.args]
-        emitter.emit(node, _result(node, compute, f"{self.function(node, compute)}({', '.join(args)})"))
+        function = self.function(node, compute)
+        divisor = node.args[1] if len(node.args) > 1 else None
+        if self.opaque_divisor and dtype_kind(compute) == "f" and divisor.op == "const":
+            opaque = f"rt.opaque({literal(converted(divisor.attr('value'), compute))}, {tf_dtype(compute)})"
+            if self.opaque_divisor == "argument":
+                args[1] = opaque
+            elif divisor.attr("value") != 0:
+                args.append(f"divisor={opaque}")
+        emitter.emit(node, _result(node, compute, f"{function}({', '.join(args)})"))
+
+
+@dataclass(frozen=True)
+class Comparison(Elementwise):
+    """A comparison; infer_types may have answered it already (`constant`: an integer array
+    against a Python int outside its dtype, which NumPy compares exactly)."""
+
+    def __call__(self, emitter, node) -> None:
+        constant = node.attr("constant")
+        if constant is None:
+            return super().__call__(emitter, node)
+        array = next(a for a in node.args if not (a.op == "const" and a.weak))
+        emitter.emit(node, f"tf.fill(tf.shape({emitter.ref(array)}), {bool(constant)!r})")
 
 
 def _result(node, compute: str, expr: str) -> str:
@@ -175,20 +200,23 @@ LOWERINGS = {
     "add": Elementwise("tf.add", on_bool="tf.logical_or"),
     "sub": Elementwise("tf.subtract"),
     "mul": Elementwise("tf.multiply", on_bool="tf.logical_and"),
-    "truediv": Elementwise("tf.math.truediv"),
+    "truediv": Elementwise("tf.math.truediv", opaque_divisor="argument"),
     "floordiv": Elementwise(on_int="rt.floordiv_int", on_int_safe_divisor="tf.math.floordiv",
-                            on_float="rt.floordiv_float"),
-    "mod": Elementwise(on_int="rt.mod_int", on_int_safe_divisor="tf.math.floormod", on_float="rt.mod_float"),
+                            on_float="rt.floordiv_float", opaque_divisor="keyword"),
+    "mod": Elementwise(on_int="rt.mod_int", on_int_safe_divisor="tf.math.floormod", on_float="rt.mod_float",
+                       opaque_divisor="keyword"),
     "pow": _pow,
     "and": Elementwise("tf.bitwise.bitwise_and", on_bool="tf.logical_and"),
     "or": Elementwise("tf.bitwise.bitwise_or", on_bool="tf.logical_or"),
-    "xor": Elementwise("tf.bitwise.bitwise_xor", on_bool="tf.math.logical_xor"),
-    "eq": Elementwise("tf.equal"),
-    "ne": Elementwise("tf.not_equal"),
-    "lt": Elementwise("tf.less"),
-    "le": Elementwise("tf.less_equal"),
-    "gt": Elementwise("tf.greater"),
-    "ge": Elementwise("tf.greater_equal"),
+    # not tf.math.logical_xor: TensorFlow spells it And(Or(a, b), Not(And(a, b))), and once the graph
+    # optimiser folds `^ True` that is Not(Greater(x, y)), rewritten to LessEqual(x, y): wrong for nan
+    "xor": Elementwise("tf.bitwise.bitwise_xor", on_bool="tf.not_equal"),
+    "eq": Comparison("tf.equal"),
+    "ne": Comparison("tf.not_equal"),
+    "lt": Comparison("tf.less"),
+    "le": Comparison("tf.less_equal"),
+    "gt": Comparison("tf.greater"),
+    "ge": Comparison("tf.greater_equal"),
     "neg": Elementwise("tf.negative"),
     "pos": Elementwise("tf.identity"),
     "invert": Elementwise("tf.bitwise.invert", on_bool="rt.logical_not"),
@@ -232,7 +260,7 @@ LOWERINGS = {
     "trunc": Elementwise(on_int="tf.identity", on_bool="tf.identity", on_float="rt.trunc"),
     "logical_and": Elementwise("tf.logical_and"),   # computed in bool (its result dtype): x != 0
     "logical_or": Elementwise("tf.logical_or"),
-    "logical_xor": Elementwise("tf.math.logical_xor"),
+    "logical_xor": Elementwise("tf.not_equal"),  # as xor on bool
     "ndim": _ndim,
     "len": _len,
     "transpose": _transpose,

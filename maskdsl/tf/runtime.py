@@ -46,13 +46,25 @@ def mod_int(a, b):
     return tf.where(zero, tf.zeros_like(a), tf.math.floormod(a, safe))
 
 
-def _divmod_float(a, b):
-    """NumPy's npy_divmod: floor division and modulo that agree with Python for floats."""
+def _divmod_float(a, b, divisor=None):
+    """NumPy's npy_divmod: floor division and modulo that agree with Python for floats.
+
+    `divisor`: b as an opaque constant (see `opaque`), when b is a literal other than 0, for
+    the division step: XLA would otherwise multiply by its reciprocal."""
+    if a.dtype == tf.float16:  # no float16 TruncateMod kernel; NumPy's half loop computes in float32 too
+        wide = None if divisor is None else tf.cast(divisor, tf.float32)
+        floor, mod = _divmod_float(tf.cast(a, tf.float32), tf.cast(b, tf.float32), wide)
+        return tf.cast(floor, tf.float16), tf.cast(mod, tf.float16)
     shape = tf.broadcast_dynamic_shape(tf.shape(a), tf.shape(b))
     a, b = tf.broadcast_to(a, shape), tf.broadcast_to(b, shape)
     mod = tf.truncatemod(a, b)  # C fmod
     zero_b = tf.equal(b, 0)
-    div = (a - mod) / tf.where(zero_b, tf.ones_like(b), b)
+    if divisor is not None:
+        div = tf.math.truediv(a - mod, divisor)
+    else:
+        # DivNoNan (the divisor is never 0 here), not Div: the graph optimiser rewrites a Div by a
+        # constant into a multiplication by Reciprocal(b), whose float32 kernel is inexact on vectors
+        div = tf.math.divide_no_nan(a - mod, tf.where(zero_b, tf.ones_like(b), b))
     fix = tf.logical_and(tf.not_equal(mod, 0), tf.not_equal(b < 0, mod < 0))
     mod = tf.where(fix, mod + b, mod)
     div = tf.where(fix, div - 1, div)
@@ -71,12 +83,25 @@ def _copysign(x, sign):
     return tf.where(negative, -tf.abs(x), tf.abs(x))
 
 
-def floordiv_float(a, b):
-    return _divmod_float(a, b)[0]
+def floordiv_float(a, b, divisor=None):
+    return _divmod_float(a, b, divisor)[0]
 
 
-def mod_float(a, b):
-    return _divmod_float(a, b)[1]
+def mod_float(a, b, divisor=None):
+    return _divmod_float(a, b, divisor)[1]
+
+
+def opaque(value, dtype):
+    """A constant the graph optimisers cannot see: it reaches the graph as a captured input,
+    not a Const node.
+
+    Grappler's constant folding (ReduceDivToReciprocalMul) and XLA's algebraic simplifier
+    (HandleDivide: A / Const => A * (1 / Const)) turn x / c into x * (1 / c), which is not
+    NumPy's correctly rounded x / c; neither rewrites a division by a function's input. Built
+    from a NumPy value: TensorFlow's eager scalar cache hands back +0.0 for -0.0."""
+    import numpy as np
+    with tf.init_scope():
+        return tf.constant(np.asarray(value, dtype.as_numpy_dtype))
 
 
 def pow_int(a, b, tag):
@@ -150,7 +175,43 @@ def nonempty(x, count, tag):
 
 
 def cast(x, dtype):
-    return x if x.dtype == dtype else tf.cast(x, dtype)
+    if x.dtype == dtype:
+        return x
+    if x.dtype.is_floating and dtype.is_integer:
+        return float_to_int(x, dtype)
+    return tf.cast(x, dtype)
+
+
+def float_to_int(x, dtype):
+    """tf.cast(x, dtype) for float x and an integer dtype, with NumPy's results on every path.
+
+    Values that fit truncate toward zero. For the others (nan and +-inf included) C leaves the
+    conversion undefined, and NumPy gives what x86-64's truncating conversion gives: INT_MIN of
+    the int32 conversion for int32 and narrower types (wrapped: 0 for 8 and 16 bits), of the
+    int64 conversion for int64 and uint32 (wrapped: 0 for uint32), and for uint64 the exact
+    value in [2**63, 2**64), else 0 (NumPy's own loops for uint32 disagree on some of these;
+    docs/language.md). Eigen's vectorised casts saturate (arrays of 16 elements or more), and
+    XLA's convert saturates with nan -> 0; this uses only conversions of values in range."""
+    if x.dtype == tf.float16:
+        x = tf.cast(x, tf.float32)  # exact; float16 cannot hold the bounds 2**31 and 2**63
+    zero = tf.zeros([], x.dtype)
+    if dtype.size <= 4 and dtype != tf.uint32:
+        fits = tf.logical_and(x >= tf.constant(-2.0 ** 31, x.dtype), x < tf.constant(2.0 ** 31, x.dtype))
+        t = tf.cast(tf.where(fits, x, zero), tf.int32)
+        if dtype == tf.int32:
+            return tf.where(fits, t, tf.constant(-2 ** 31, tf.int32))
+        return tf.cast(t, dtype)  # int32 -> narrower wraps on every path; INT_MIN wraps to 0
+    big = tf.constant(2.0 ** 63, x.dtype)
+    fits = tf.logical_and(x >= -big, x < big)  # false for nan
+    t = tf.where(fits, tf.cast(tf.where(fits, x, zero), tf.int64), tf.constant(-2 ** 63, tf.int64))
+    if dtype == tf.int64:
+        return t
+    if dtype == tf.uint32:
+        return tf.cast(tf.bitwise.bitwise_and(t, 0xFFFFFFFF), tf.uint32)
+    high = x >= big
+    exact = tf.logical_and(high, x < 2 * big)
+    top = tf.bitcast(tf.cast(tf.where(exact, x - big, zero), tf.int64), tf.uint64) + tf.constant(2 ** 63, tf.uint64)
+    return tf.where(high, tf.where(exact, top, tf.zeros([], tf.uint64)), tf.bitcast(t, tf.uint64))
 
 
 # ---- indexing ----
