@@ -26,7 +26,7 @@ from maskdsl.language.highlight import MaskDSLLexer
 from maskdsl.language.functions import FUNCTIONS
 from maskdsl.language.names import CONSTANTS, OPERATOR_WORDS
 from maskdsl.passes.strategies import FORCEABLE
-from maskdsl.cli.session import COMMANDS, Quit, Session, needs_more, run_and_print
+from maskdsl.cli.session import BANG_COMMANDS, COMMANDS, Quit, Session, needs_more, run_and_print
 from maskdsl.cli.startup import wait_for_tensorflow
 from maskdsl.values import array_type
 
@@ -75,7 +75,7 @@ class MaskDSLCompleter(Completer):
         if command and "\n" not in before:
             name, rest = command.group(1), before[command.end():]
             forced = before[:command.end()].rstrip().endswith("!")  # :save! FILE
-            if forced and (command.group(2) is None or name not in FORCEABLE):
+            if forced and (command.group(2) is None or name not in BANG_COMMANDS):
                 return
             if command.group(2) is None:  # still typing the command's name
                 yield from _matching(name, {c: summary for c, (_, summary) in COMMANDS.items()})

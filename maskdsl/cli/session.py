@@ -61,7 +61,7 @@ COMMANDS = {
     "quit": ("", "leave (Ctrl-D, exit and quit() do the same)"),
 }
 # `:save! ...`: the commands that take a `!` to overwrite what they would otherwise keep.
-FORCEABLE = ("save",)
+BANG_COMMANDS = ("save",)
 HELP_COLUMN = 22         # :help's command column; a longer command puts its description below it
 
 # What Python's REPL does with these lines (unless a variable has the name).
@@ -191,7 +191,7 @@ class Session:
         """Run a `:command`; raises CommandError for unknown ones or wrong arguments."""
         match = re.match(r"\s*:(\S*)\s*", text)
         name, rest = match.group(1), text[match.end():].rstrip()
-        force = name.endswith("!") and name[:-1] in FORCEABLE
+        force = name.endswith("!") and name[:-1] in BANG_COMMANDS
         if force:
             name = name[:-1]
         if name not in COMMANDS:
@@ -308,7 +308,7 @@ def help_text(width: int) -> str:
     lines += textwrap.wrap("An expression at the end of a line is printed. Brackets left open continue the "
                            "statement on the next line. exit, quit() or Ctrl-D leave. Commands:", width)
     for name, (args, summary) in COMMANDS.items():
-        usage = f":{name}{'[!]' if name in FORCEABLE else ''} {args}".rstrip()
+        usage = f":{name}{'[!]' if name in BANG_COMMANDS else ''} {args}".rstrip()
         wrapped = textwrap.wrap(summary, width - len(indent)) or [""]
         if len(usage) <= HELP_COLUMN:
             lines.append(f"  {usage:<{HELP_COLUMN}}  {wrapped[0]}".rstrip())
