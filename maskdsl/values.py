@@ -31,6 +31,7 @@ that did not survive was, for messages that name the row.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,6 +137,18 @@ def conversion_guard(source: str, target: str) -> Guard | None:
         return Guard(int(want_range.min) if want_range.min > have_range.min else None,
                      int(want_range.max) if want_range.max < have_range.max else None, False)
     return Guard(None, None, True)   # to a narrower float: overflow to inf is the change (rounding is not)
+
+
+def shown_value(value) -> str:
+    """A value for a message: its repr, or the size of an integer too long to print (Python refuses
+    to print one of more than 4,300 digits, and a message should not hold one of 40).
+
+    >>> shown_value(300), shown_value(10**5000)
+    ('300', 'an integer of 5,001 digits')
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+    return repr(value)
 
 
 def array_type(array: np.ndarray) -> Type:

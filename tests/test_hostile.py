@@ -290,6 +290,15 @@ def test_huge_integers_are_clean_errors_everywhere(tmp_path, capsys):
         assert err.startswith("InputError: --set ") and "5,000 digits" in err and len(err) < 300, err
     with pytest.raises(ValueError):   # Python's own limit is what these guard against
         int(HUGE)
+    huge = (10**5000 - 1) // 9
+    p = pipeline("inputs: {x: 'int64[None]', k: int64}\nsteps: ['y = x + k']\noutputs: [y]\n")
+    for fixed in (huge, 2**64, [1, huge]):
+        with pytest.raises(InputError, match="value for 'k' holds (an integer of 5,000 digits|18446744073709551616), "
+                                             "which int64 cannot represent") as info:
+            p.make_map_fn(k=fixed)
+        assert info.value.code == "value-lost" and len(info.value.message) < 200
+    with pytest.raises(InputError, match="unsupported dtype object"):       # a scalar input, from Python
+        p(x=np.arange(2), k=huge)
 
 
 def test_int64_minimum_as_a_constant_is_refused_when_the_file_is_read():
@@ -492,8 +501,10 @@ def test_exported_saved_models_honour_the_umask(tmp_path, small_pipeline):
         export_saved_model(small_pipeline, tmp_path / "model")
     finally:
         os.umask(old)
-    mode = stat.S_IMODE((tmp_path / "model").stat().st_mode)
-    assert mode == 0o750, oct(mode)                                          # not mkdtemp's 0700
+    modes = {str(path.relative_to(tmp_path)): stat.S_IMODE(path.stat().st_mode)
+             for path in [tmp_path / "model", *(tmp_path / "model").rglob("*")]}
+    assert modes["model"] == 0o750, oct(modes["model"])                     # not mkdtemp's 0700
+    assert all(mode == (0o750 if (tmp_path / path).is_dir() else 0o640) for path, mode in modes.items()), modes
 
 
 # ---- 9. compiling changes no process-global state ----
@@ -613,18 +624,20 @@ def test_service_addresses_are_checked_with_bounded_waits(tmp_path, capsys):
 
 def test_success_lines_escape_names_and_file_names(tmp_path, capsys):
     name = "\x1b]0;owned\x07\x1b[2J"
-    (tmp_path / "p.yaml").write_text(f"name: \"{name.encode('unicode_escape').decode()}\"\n"
-                                     "inputs: {x: 'float32[None]'}\nsteps: ['y = x']\noutputs: [y]\n")
+    source = tmp_path / "p\x1b[1m.yaml"                                    # its warning names the file
+    source.write_text(f"name: \"{name.encode('unicode_escape').decode()}\"\n"
+                      "inputs: {x: 'float32[None]', spare: float32}\nsteps: ['y = x']\noutputs: [y]\n")
     np.savez(tmp_path / "in.npz", x=np.zeros(3, np.float32), **{"\x1b[31mextra": np.zeros(1)})
     output = tmp_path / "o\x1b[2J.npz"
-    assert run(tmp_path / "p.yaml", tmp_path / "in.npz", output) == 0
+    assert run(source, tmp_path / "in.npz", output, set=["spare=1"]) == 0
     printed = capsys.readouterr()
     for text in (printed.out, printed.err):
         assert "\x1b" not in text and "\x07" not in text, repr(text)
     assert "U+001B]0;ownedU+0007U+001B[2J: 3 rows -> " in printed.out
     assert "U+001B[31mextra" in printed.err
+    assert "warning: " in printed.err and "pU+001B[1m.yaml:2:" in printed.err
     from maskdsl.cli.pipeline_commands import export_command
-    assert export_command(argparse.Namespace(pipeline=str(tmp_path / "p.yaml"), out_dir=str(tmp_path / "m\x1b[2J"),
+    assert export_command(argparse.Namespace(pipeline=str(source), out_dir=str(tmp_path / "m\x1b[2J"),
                                              force=False)) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "exported to" in out

@@ -21,13 +21,14 @@ from functools import cached_property
 import numpy as np
 
 from maskdsl import compiler
-from maskdsl.errors import InputError, MaskDSLError
+from maskdsl.errors import ConfigError, InputError, MaskDSLError, UnknownNameError, escape_message
 from maskdsl.ir.dtypes import Type
 from maskdsl.pipeline.config import (PerBatchWarning, PipelineConfig, PipelineWarning, config_from_dict, load_config,
                                      program_error, unused_warnings)
 from maskdsl.pipeline.rowwise import RowLayout, find_row_layout
 from maskdsl.tf.runtime import tf
-from maskdsl.values import VALUE_LOST, Guard, cast_exactly, conversion_guard, dtype_misfit, find_lost, shape_misfit
+from maskdsl.values import (VALUE_LOST, Guard, cast_exactly, conversion_guard, dtype_misfit, find_lost, shape_misfit,
+                            shown_value)
 
 # The in-graph check of a conversion (_checked_cast) fails with TensorFlow's "assertion failed:
 # [maskdsl-value-check:NAME:DTYPE] [ROW] [VALUE]"; runtime_error reads them back from that text.
@@ -95,7 +96,8 @@ class Pipeline:
     def _warning(self, message, item) -> None:
         where = self.config.doc.where(item.key_start if item is not None and item.key_start is not None
                                       else getattr(item, "start", None))
-        warnings.warn(PipelineWarning(f"{where}: {message}" if where else message), stacklevel=5)
+        text = f"{where}: {message}" if where else message   # (a file name can hold control characters)
+        warnings.warn(PipelineWarning(escape_message(text)), stacklevel=5)
 
     # ---- running ----
     def __call__(self, *args, **arrays) -> dict:
@@ -220,14 +222,18 @@ class Pipeline:
         """A value fixed by make_map_fn as its declared dtype (maskdsl.values: same_kind, no value changed)."""
         want = self.input_types[name]
         array = np.asarray(value)
+        if array.dtype.kind == "O":   # Python integers beyond uint64 (no dtype holds them), or not numbers
+            huge = next((v for v in array.flat if isinstance(v, int) and not -2**63 <= v < 2**64), None)
+            if huge is not None:
+                raise InputError(f"value for '{name}' holds {shown_value(huge)}, which {want.dtype} cannot "
+                                 f"represent (the pipeline declares {want})", name=name, code=VALUE_LOST)
         if array.dtype != np.dtype(want.dtype):
-            # (Python numbers too large for int64 arrive as objects: cast_exactly judges them)
-            if dtype_misfit(array.dtype.name, want) is not None and array.dtype.kind != "O":
+            if dtype_misfit(array.dtype.name, want) is not None:
                 raise InputError(f"value for '{name}' has dtype {array.dtype}; the pipeline declares {want}",
                                  name=name)
             array, lost = cast_exactly(array, want.dtype)
             if lost is not None:
-                raise InputError(f"value for '{name}' holds {lost!r}, which {want.dtype} cannot represent "
+                raise InputError(f"value for '{name}' holds {shown_value(lost)}, which {want.dtype} cannot represent "
                                  f"(the pipeline declares {want})", name=name, code=VALUE_LOST)
         return tf.constant(array)
 
