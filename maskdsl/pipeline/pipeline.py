@@ -21,7 +21,7 @@ from functools import cached_property
 import numpy as np
 
 from maskdsl import compiler
-from maskdsl.errors import ConfigError, InputError, MaskDSLError, UnknownNameError, escape_message
+from maskdsl.errors import InputError, MaskDSLError, escape_message
 from maskdsl.ir.dtypes import Type
 from maskdsl.pipeline.config import (PerBatchWarning, PipelineConfig, PipelineWarning, config_from_dict, load_config,
                                      program_error, unused_warnings)
