@@ -25,7 +25,7 @@ import warnings
 
 from maskdsl.cli.progress import Progress
 from maskdsl.cli.startup import start_tensorflow
-from maskdsl.errors import DataError, MaskDSLError, escape_text
+from maskdsl.errors import DataError, MaskDSLError, escape_text, listing
 from maskdsl.pipeline.config import PipelineWarning
 from maskdsl.pipeline.settings import read_settings, scalar_value  # noqa: F401  (scalar_value: used by tests)
 
@@ -116,6 +116,9 @@ def _run(args) -> int:
     from maskdsl.pipeline.batching import run_plan
     from maskdsl.pipeline.output import OutputSet
     pipeline = load_pipeline(plan.config)
+    for description, unused in plan.unused:
+        print(f"note: {escape_text(description)} also has {listing(unused)}, which the pipeline does not use",
+              file=sys.stderr)
     shards = plan.table.shards if plan.table is not None else ()
     output = OutputSet(plan.place, pipeline.outputs, plan.columns, plan.config.csv, shards, plan.output_types,
                        getattr(args, "force", False))

@@ -39,6 +39,7 @@ from maskdsl.language.functions import FUNCTIONS
 from maskdsl.language.parser import parse
 from maskdsl.language.names import IDENTIFIER, KEYWORDS
 from maskdsl.pipeline.data_files import ArrayMember, check_supported, read_arrays
+from maskdsl.pipeline.files import open_regular
 from maskdsl.pipeline.output import write_file
 from maskdsl.values import array_type
 
@@ -366,10 +367,10 @@ _NUMPY_MAGIC = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")  # .npy; .npz (a zip
 def load_arrays(path: str, name: str | None = None) -> dict[str, np.ndarray]:
     """Arrays of a .npy (under `name`, default the file's stem) or .npz file (under their keys)."""
     try:
-        with open(os.path.expanduser(path), "rb") as f:
+        with open_regular(os.path.expanduser(path)) as f:   # a FIFO must not block, /dev/zero never ends
             start = f.read(6)
     except OSError:
-        start = None  # read_arrays says why it cannot be read
+        start = None  # read_arrays says why it cannot be read (not a regular file, missing, ...)
     if start is not None and not start.startswith(_NUMPY_MAGIC):
         raise DataError(f"cannot load {escape_text(path)}: it is not a .npy or .npz file (the files np.save "
                         f"and np.savez write)")

@@ -125,7 +125,8 @@ def array_batches(data: InputData, names, types: dict, batch_rows: int):
     """(0, row inputs) slices of arrays (a .npy is memory-mapped: only the slice is read)."""
     rows = data.rows or 0
     for start in range(0, rows, batch_rows):
-        yield 0, {n: convert(n, data.arrays[n][start:start + batch_rows], types[n], data.description)
+        yield 0, {n: convert(n, data.arrays[n][start:start + batch_rows], types[n], data.description,
+                             first_row=start)   # a row in the message is the file's row, not the batch's
                   for n in names}
 
 
@@ -203,13 +204,15 @@ def run_plan(plan, pipeline, output, *, batch_size: int | None, service: str | N
             if failed:
                 raise failed[0] from None
             break
-        except tf.errors.InvalidArgumentError as e:
+        except (tf.errors.InvalidArgumentError, tf.errors.ResourceExhaustedError) as e:
             if failed:
                 raise failed[0] from None
-            raise runner.runtime_error(e) from None
+            raise runner.runtime_error(e) from None   # out of memory: a LimitError, as from the API
         except tf.errors.OpError as e:
             if failed:
                 raise failed[0] from None
+            if _out_of_memory(e):
+                raise runner.runtime_error(tf.errors.ResourceExhaustedError(e.node_def, e.op, e.message)) from None
             raise MaskDSLError(f"TensorFlow failed while running the pipeline: {reason(e)}") from None
         values = {k: v.numpy() for k, v in outputs.items()}
         rows = rows_in.pop(int(index), 0)
@@ -220,6 +223,14 @@ def run_plan(plan, pipeline, output, *, batch_size: int | None, service: str | N
     _finish(output, pipeline, stream, accumulators)
     return RunResult(rows_done if (plan.table is not None or array_rows is not None) else None, count,
                      batch_rows, streams)
+
+
+def _out_of_memory(error) -> bool:
+    """Whether a TensorFlow error of another class says it ran out of memory (tf.data may wrap a
+    ResourceExhaustedError raised inside its map into an error of its own, keeping the text)."""
+    from maskdsl.tf.messages import unwrapped
+    text = unwrapped(getattr(error, "message", None) or str(error))
+    return text.startswith(("OOM when allocating", "ResourceExhausted")) or "ResourceExhaustedError" in text
 
 
 def _accumulators(stream) -> dict:
@@ -293,6 +304,8 @@ def _run_on_service(plan, runner, output, batches, fixed, streams, batch_rows, s
             except (tf.errors.InvalidArgumentError, tf.errors.ResourceExhaustedError) as e:
                 raise runner.runtime_error(e) from None   # out of memory: a LimitError, as from the API
             except tf.errors.OpError as e:
+                if _out_of_memory(e):
+                    raise runner.runtime_error(tf.errors.ResourceExhaustedError(e.node_def, e.op, e.message)) from None
                 raise MaskDSLError(f"TensorFlow failed while running the pipeline: {reason(e)}") from None
             yield int(index), {k: v.numpy() for k, v in outputs.items()}
 

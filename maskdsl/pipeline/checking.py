@@ -53,6 +53,7 @@ class RunPlan:
     output_types: dict = field(default_factory=dict)   # output -> (dtype, shape after the rows)
     total_rows: int | None = None                # when the files say (npz, Parquet)
     warnings: list = field(default_factory=list)  # "FILE:LINE:COL: message" (unused inputs and constants)
+    unused: list = field(default_factory=list)    # (file, [arrays]) of .npz members the pipeline does not read
 
     @property
     def row_inputs(self) -> tuple:
@@ -226,6 +227,8 @@ def _check_arrays(plan: RunPlan, source: DataSource, given: dict, alone: bool) -
         if given.get(name, source.path) != source.path:
             raise DataError(f"input '{name}' is in both {given[name]} and {source.path}", name=name)
         given[name] = source.path
+    if data.unused:
+        plan.unused.append((data.description, list(data.unused)))
     if plan.table is None and data.rows is not None:
         plan.total_rows = data.rows
     plan.arrays.append((source, tuple(data.arrays)))

@@ -113,6 +113,7 @@ class OutputSet:
         self.shards, self.types = tuple(shards), dict(types)
         parent = os.path.dirname(os.path.abspath(place.path))
         self.parent = parent
+        check_writable(parent, place.path)   # /proc, a read-only file system: before any spool or work
         self.spools = {name: OutputSpool(name, parent) for name in (self.extras if place.is_table else self.outputs)}
         self.temporary_dir = None
         self.files: dict[int, tuple[str, object]] = {}    # shard (or 0) -> (temporary path, sink)
