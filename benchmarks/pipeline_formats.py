@@ -8,8 +8,10 @@ row groups of 1,048,576 rows, pyarrow's default) is written once, in chunks, und
 --workdir. Each measurement runs in a fresh process, and its peak resident memory is
 that process's (getrusage of the child):
 
-- `pyarrow`: read the three columns batch by batch (`ParquetFile.iter_batches`, 65,536
-  rows) and turn each into a NumPy array: the least any reader of this file does;
+- `pyarrow iter_batches`: read the three columns batch by batch (`ParquetFile.iter_batches`,
+  65,536 rows, `pre_buffer=False` as maskdsl reads) and turn each into a NumPy array:
+  the least any reader of this file does; also with pyarrow's default `pre_buffer=True`,
+  which reads ahead and holds the rest of the file;
 - `pyarrow read_table`: the whole file at once, for contrast (memory grows with the file);
 - `import tensorflow`: the fixed cost every maskdsl run pays before reading anything;
 - `maskdsl run` of two pipelines, Parquet in and Parquet out:
@@ -84,7 +86,8 @@ _PYARROW_BATCHES = textwrap.dedent("""
     import json, sys, time
     import pyarrow.parquet as pq
     started, rows = time.perf_counter(), 0
-    for batch in pq.ParquetFile(sys.argv[1]).iter_batches(batch_size=65536, columns=["a", "b", "c"]):
+    file = pq.ParquetFile(sys.argv[1], pre_buffer=sys.argv[2] == "pre_buffer")
+    for batch in file.iter_batches(batch_size=65536, columns=["a", "b", "c"]):
         arrays = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(3)]
         rows += len(arrays[0])
     print(json.dumps({"work": time.perf_counter() - started, "rows": rows}))
@@ -173,7 +176,10 @@ def main(argv=None) -> int:
             print(f"wrote {data} ({data.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s",
                   file=sys.stderr)
         entry = {"file_bytes": data.stat().st_size,
-                 "pyarrow iter_batches": median_of([sys.executable, "-c", _PYARROW_BATCHES, str(data)], args.repeats),
+                 "pyarrow iter_batches": median_of([sys.executable, "-c", _PYARROW_BATCHES, str(data), "no"],
+                                                   args.repeats),
+                 "pyarrow iter_batches, pre_buffer": median_of([sys.executable, "-c", _PYARROW_BATCHES, str(data),
+                                                                "pre_buffer"], args.repeats),
                  "pyarrow read_table": median_of([sys.executable, "-c", _PYARROW_TABLE, str(data)], args.repeats)}
         for name, pipeline in pipelines.items():
             out = workdir / f"out_{name}.parquet"

@@ -395,6 +395,16 @@ def test_a_file_with_five_mistakes_gets_five_located_errors(tmp_path, capsys):
         ("ConfigError", 3), ("ConfigError", 6), ("ParseError", 9), ("ParseError", 11), ("ConfigError", 13)]
 
 
+def test_a_wrong_step_and_a_missing_column_are_reported_together(tmp_path, capsys):
+    pq.write_table(pa.table({"a": [1.0], "b": [2.0]}), tmp_path / "in.parquet")
+    p = write(tmp_path, CLEAN.replace("  - rows = x[_ok]", "  - rows = x[_ok] + q"))
+    assert main(["check", str(p), "--input", str(tmp_path / "in.parquet"), "--set", "limit=3"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{p}:9:21: UnknownNameError: step 4: unknown name 'q'")
+    assert f"{p}:3:50: DataError: {tmp_path / 'in.parquet'} has no column 'c' for input 'x'" in err
+    assert err.endswith("2 errors\n")
+
+
 def test_run_reports_the_pipeline_data_and_output_problems_together(tmp_path, capsys):
     p = write(tmp_path, CLEAN.replace("  - rows = x[_ok]", "  - rows = x[_ok] + q"))
     (tmp_path / "out.parquet").write_text("old")

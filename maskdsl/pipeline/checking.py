@@ -39,8 +39,8 @@ class RunPlan:
     """A checked run: the pipeline, where its inputs come from and where its outputs go."""
 
     config: PipelineConfig
-    typed: Program
-    stream: StreamPlan
+    typed: Program | None                        # None only while the checks run
+    stream: StreamPlan | None
     alignment: dict                              # output -> "rows", "selected" or "other"
     constants: dict = field(default_factory=dict)   # --set constants (already in config)
     scalars: dict = field(default_factory=dict)     # --set scalar inputs
@@ -84,17 +84,19 @@ def check_run(pipeline, *, inputs=(), input_format: str | None = None, output=No
             config = config.reloaded(constants)
     with problems.collecting():
         typed = type_program(config)
-    if typed is None:
-        _raise(problems, files)
     problems.add_all(files)
-    stream = plan_stream(config.program_text, config.outputs, typed, config.row_inputs)
-    alignment = output_alignment(typed, config.row_inputs)
-    plan = RunPlan(config, typed, stream, alignment, constants, scalars, place=place)
+    plan = RunPlan(config, typed, None, {}, constants, scalars, place=place)
+    # (the columns an input needs are known even when a step is wrong; an input file that is not
+    # there is reported once, not again as every input it should have given)
+    if inputs and len(sources) == len(inputs):
+        _check_inputs(plan, sources, problems)
+    if typed is None:
+        problems.check()
+    plan.stream = plan_stream(config.program_text, config.outputs, typed, config.row_inputs)
+    plan.alignment = output_alignment(typed, config.row_inputs)
     plan.output_types = {name: (node.dtype, tuple(node.shape[1:]) if node.shape else ())
                          for name, node in typed.outputs}
     plan.warnings = _warnings(config, typed)
-    if sources or inputs:
-        _check_inputs(plan, sources, problems)
     if place is not None:
         _check_output(plan, problems)
     problems.check()

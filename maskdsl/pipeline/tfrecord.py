@@ -233,22 +233,45 @@ class TFRecordSink:
         from maskdsl.tf.runtime import tf
         if self.writer is None:
             self.writer = tf.io.TFRecordWriter(self.path)
-        prepared = []
-        for name, array in columns.items():
-            kind = "float" if array.dtype.kind == "f" else "int"
-            flat = array.reshape(array.shape[0], int(np.prod(array.shape[1:], dtype=np.int64)))
-            if kind == "float" and array.dtype != np.float32:
-                flat = flat.astype(np.float32)
-            elif kind == "int":
-                flat = flat.astype(np.int64)
-            prepared.append((name.encode("utf-8"), kind, flat))
         rows = next(iter(columns.values())).shape[0] if columns else 0
+        encoders = [_column_encoder(name, array) for name, array in columns.items()]
+        write = self.writer.write
         for row in range(rows):
-            self.writer.write(encode_example([(name, kind, flat[row]) for name, kind, flat in prepared]))
+            features = b"".join(encode(row) for encode in encoders)
+            write(b"\x0a" + _encode_varint(len(features)) + features)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+_SMALL_VARINTS = [_encode_varint(v) for v in range(128)]
+
+
+def _column_encoder(name: str, array: np.ndarray):
+    """row -> the bytes of one `feature` map entry of that row (what encode_example writes for it),
+    with everything that is the same for every row computed once."""
+    flat = array.reshape(array.shape[0], int(np.prod(array.shape[1:], dtype=np.int64)))
+    key = _length_delimited(1, name.encode("utf-8"))
+    if array.dtype.kind == "f":
+        width = 4 * flat.shape[1]
+        data = np.ascontiguousarray(flat, "<f4").tobytes()
+        float_list = b"\x0a" + _encode_varint(width)                       # FloatList.value, packed
+        feature = b"\x12" + _encode_varint(len(float_list) + width) + float_list   # Feature.float_list
+        entry = key + b"\x12" + _encode_varint(len(feature) + width) + feature
+        prefix = b"\x0a" + _encode_varint(len(entry) + width) + entry
+        return lambda row: prefix + data[row * width:(row + 1) * width]
+    values = flat.astype(np.int64).tolist()
+    small = _SMALL_VARINTS
+
+    def encode(row: int) -> bytes:
+        packed = b"".join(small[v] if 0 <= v < 128 else _encode_varint(v) for v in values[row])
+        int_list = b"\x0a" + _encode_varint(len(packed)) + packed          # Int64List.value, packed
+        feature = b"\x1a" + _encode_varint(len(int_list)) + int_list        # Feature.int64_list
+        entry = key + b"\x12" + _encode_varint(len(feature)) + feature
+        return b"\x0a" + _encode_varint(len(entry)) + entry
+
+    return encode
 
 
 def check_writable(dtype: str) -> str | None:
