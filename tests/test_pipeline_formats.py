@@ -592,3 +592,32 @@ def test_min_of_no_rows_at_all_is_numpys_error_at_the_step(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(
         f"{p}:2:16: ValueError: step 1: zero-size array to reduction operation minimum which has no identity")
     assert not (tmp_path / "out.npz").exists()
+
+
+# ---- --format, --output-format, and the progress count ----
+
+def test_formats_named_on_the_command_line(tmp_path):
+    (tmp_path / "readings.txt").write_text("a,b,c\n1,2,3\n")
+    p = write(tmp_path, CLEAN)
+    assert run(p, tmp_path / "readings.txt", tmp_path / "out.data", set=["limit=9"], format="csv",
+               output_format="parquet") == 0
+    assert_same(column(pq.read_table(tmp_path / "out.data"), "x"), np.array([[1, 2, 3]], np.float32))
+    assert (tmp_path / "out.data.extras.npz").exists()     # (an extension no format has is kept)
+
+
+def test_the_progress_counts_rows_when_the_total_is_unknown():
+    import io
+
+    from maskdsl.cli.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    bar = Progress(None, "demo", stream=terminal, count_only=True)
+    bar.advance(1500)
+    bar.shown_at = 0.0
+    bar.advance(500)
+    bar.close()
+    assert terminal.getvalue().endswith("\rdemo 2,000 rows\n")

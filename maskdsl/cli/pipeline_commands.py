@@ -27,7 +27,7 @@ from maskdsl.cli.progress import Progress
 from maskdsl.cli.startup import start_tensorflow
 from maskdsl.errors import DataError, MaskDSLError, escape_text, listing
 from maskdsl.pipeline.config import PipelineWarning
-from maskdsl.pipeline.settings import read_settings, scalar_value  # noqa: F401  (scalar_value: used by tests)
+from maskdsl.pipeline.settings import scalar_value  # noqa: F401  (where --set values were made before)
 
 
 def run_command(args) -> int:
@@ -77,17 +77,6 @@ def load_pipeline(path_or_config):
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return pipeline
-
-
-def apply_settings(pipeline, settings) -> tuple[object, dict]:
-    """--set NAME=VALUE on a compiled pipeline: (the pipeline, recompiled if a constant changed;
-    the scalar inputs as NumPy scalars)."""
-    constants, values = read_settings(settings, pipeline.input_types, pipeline.constants)
-    if constants:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PipelineWarning)  # already shown for this file
-            pipeline = pipeline.with_constants(**constants)
-    return pipeline, values
 
 
 # ---- running ----
