@@ -73,3 +73,20 @@ def run():
     def _run(src, **arrays):
         return to_numpy(compiled(src)(**arrays))
     return _run
+
+
+def sensor_readings(rows=50, seed=0, missing=0.1):
+    """float32 readings of three sensors, a fraction `missing` of them nan (the pipeline examples' data)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-5, 60, size=(rows, 3)).astype(np.float32)
+    x[rng.random((rows, 3)) < missing] = np.nan
+    return x
+
+
+def clean_numpy(x, limit):
+    """examples/pipelines/clean_sensors.yaml written in NumPy: the oracle of the pipeline tests."""
+    x = x.copy()
+    x[np.isnan(x)] = 0.0
+    x[x > limit] = limit
+    ok = np.all(x >= 0.0, axis=1)
+    return {"x": x, "rows": x[ok], "total": np.sum(x[ok])}

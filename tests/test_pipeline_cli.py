@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import maskdsl
-from conftest import assert_same
+from conftest import assert_same, clean_numpy, sensor_readings
 from maskdsl.cli.pipeline_commands import export_command, run_command, scalar_value
 from maskdsl.cli.progress import Progress
 from maskdsl.pipeline import output
@@ -30,18 +30,7 @@ SPIKES = ROOT / "examples" / "pipelines" / "flag_spikes.yaml"
 
 
 def sensors(rows=50, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-5, 60, size=(rows, 3)).astype(np.float32)
-    x[rng.random((rows, 3)) < 0.1] = np.nan
-    return x
-
-
-def clean_numpy(x, limit):
-    x = x.copy()
-    x[np.isnan(x)] = 0.0
-    x[x > limit] = limit
-    ok = np.all(x >= 0.0, axis=1)
-    return {"x": x, "rows": x[ok], "total": np.sum(x[ok])}
+    return sensor_readings(rows, seed, missing=0.1)
 
 
 def spikes_numpy(x, limit):

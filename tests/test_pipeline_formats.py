@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import maskdsl
-from conftest import assert_same
+from conftest import assert_same, clean_numpy, sensor_readings
 from maskdsl.cli.command import main
 from maskdsl.cli.pipeline_commands import run_command
 from maskdsl.pipeline.problems import PipelineErrors
@@ -38,18 +38,7 @@ outputs: [x, rows, total]
 
 
 def readings(rows=1000, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-5, 60, size=(rows, 3)).astype(np.float32)
-    x[rng.random((rows, 3)) < 0.05] = np.nan
-    return x
-
-
-def clean_numpy(x, limit):
-    x = x.copy()
-    x[np.isnan(x)] = 0.0
-    x[x > limit] = limit
-    ok = np.all(x >= 0.0, axis=1)
-    return {"x": x, "rows": x[ok], "total": np.sum(x[ok])}
+    return sensor_readings(rows, seed, missing=0.05)
 
 
 def table_of(x, **extra):
