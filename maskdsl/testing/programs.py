@@ -420,11 +420,19 @@ def _quiet():
         yield
 
 
+def run_rendering(text: str, env: dict, *, value: bool = False):
+    """Run the generator's own NumPy rendering `text` (never user text) over `env`, with `np`
+    and no builtins: the one place the oracle executes code. With value=True, `text` is an
+    expression and its value is returned; otherwise statements, which write into `env`."""
+    code = compile(text, "<numpy rendering>", "eval" if value else "exec")
+    return eval(code, {"np": np, "__builtins__": {}}, env)
+
+
 def numpy_eval(text: str, env: dict):
     """The value of the NumPy expression `text` over `env` (a Raised if NumPy raises).
     Call it inside `_quiet()`."""
     try:
-        return eval(text, {"np": np, "__builtins__": {}}, env)  # our own rendering, never user text
+        return run_rendering(text, env, value=True)
     except Exception as e:  # noqa: BLE001 -- whatever NumPy raises is the expected outcome
         return Raised(e)
 
@@ -582,11 +590,11 @@ class NumpyResult:
 
 def run_numpy(case: Case) -> NumpyResult:
     """Run the NumPy rendering statement by statement (floating-point warnings off)."""
-    namespace = {"np": np, **{name: value.copy() for name, value in case.inputs.items()}}
+    namespace = {name: value.copy() for name, value in case.inputs.items()}
     with _quiet():
         for i, statement in enumerate(case.statements):
             try:
-                exec(statement.np, namespace)  # our own rendering, never user text
+                run_rendering(statement.np, namespace)
             except Exception as e:  # noqa: BLE001 -- NumPy raising is an outcome, compared with maskdsl's
                 return NumpyResult(error=e, statement=i)
     return NumpyResult(values={name: np.asarray(namespace[name]) for name in case.outputs})
@@ -776,7 +784,7 @@ class ProgramGenerator:
         env = dict(self.env)
         for s in statements:
             try:
-                exec(s.np, {"np": np, "__builtins__": {}}, env)
+                run_rendering(s.np, env)
             except Exception:  # noqa: BLE001 -- an error program, kept or drawn again by the caller
                 return statements, False
         for s in statements:
