@@ -331,13 +331,12 @@ def _nanmean(x, axis=None, keepdims=False):
 
 
 def _nanvar(x, axis=None, keepdims=False, ddof=0):
-    """np.nanvar: the variance of the numbers of each slice. As in NumPy, an array without any nan
-    is np.var's case (ddof >= n divides by 0: inf or nan), and with one, a slice of ddof >= n
-    numbers is nan."""
+    """np.nanvar: the variance of the numbers of each slice; a slice of ddof >= n numbers is nan
+    (for integers, np.var's: ddof >= n divides by 0)."""
     x = np.asarray(x)
-    missing = np.isnan(x) if _floating(x) else None
-    if missing is None or not missing.any():
+    if not _floating(x):
         return _var(x, axis, keepdims, ddof)
+    missing = np.isnan(x)
     values = np.where(missing, np.asarray(0, x.dtype), x)
     count = np.sum(~missing, axis=axis, dtype=np.intp, keepdims=True)
     mean = np.asarray(np.sum(values, axis=axis, keepdims=True))

@@ -656,7 +656,7 @@ def nan_mean(x, mask, axis, keepdims, acc, skip_nan=True):
 def moment(x, mask, axis, keepdims, acc, ddof, skip_nan=False, root=False):
     """var (std with root) of x[mask] as NumPy computes it: the mean first, then the mean square
     deviation over max(n - ddof, 0). With skip_nan (nanvar) the nans take no part, and, as in
-    NumPy, once the array has any nan a slice of ddof >= n numbers is nan."""
+    NumPy, a float slice of ddof >= n numbers is nan."""
     xa = cast(x, acc)
     valid = _taking_part(x, mask, skip_nan)
     if valid is None:
@@ -672,11 +672,8 @@ def moment(x, mask, axis, keepdims, acc, ddof, skip_nan=False, root=False):
         n = tf.reduce_sum(ones, axis=axis, keepdims=keepdims)
     dof = n - tf.constant(ddof, acc)
     out = tf.reduce_sum(deviation * deviation, axis=axis, keepdims=keepdims) / tf.maximum(dof, tf.zeros([], acc))
-    if skip_nan and x.dtype.is_floating:
-        nan_seen = tf.math.is_nan(x) if mask is None else tf.logical_and(tf.broadcast_to(mask, tf.shape(x)),
-                                                                          tf.math.is_nan(x))
-        bad = tf.logical_and(tf.reduce_any(nan_seen), dof <= 0)
-        out = tf.where(bad, tf.constant(nan, acc), out)
+    if skip_nan and x.dtype.is_floating:  # np.nanvar's slice of ddof >= n numbers (not np.var's inf)
+        out = tf.where(dof <= 0, tf.constant(nan, acc), out)
     return tf.sqrt(out) if root else out
 
 
