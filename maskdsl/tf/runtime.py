@@ -644,37 +644,51 @@ def nan_sum(x, mask, axis, keepdims, dtype, kind="sum"):
     return reducer(_filled(cast(x, dtype), valid, identity), axis=axis, keepdims=keepdims)
 
 
-def nan_mean(x, mask, axis, keepdims, acc, skip_nan=True):
-    """nanmean (the mean of the numbers; 0 / 0 = nan for none) of x[mask], accumulated in acc."""
+def _rounder(acc, dtype):
+    """Rounding to dtype where NumPy rounds (and overflows): float16 statistics are accumulated in
+    float32 here, and NumPy's float16 loops round every intermediate array (a sum, the squares) to
+    float16: np.var of [300, -300] in float16 is inf."""
+    if dtype is None or dtype == acc:
+        return lambda v: v
+    return lambda v: tf.cast(tf.cast(v, dtype), acc)
+
+
+def nan_mean(x, mask, axis, keepdims, acc, skip_nan=True, dtype=None):
+    """nanmean (the mean of the numbers; 0 / 0 = nan for none) of x[mask], accumulated in acc
+    and rounded to dtype where NumPy rounds."""
+    rounded = _rounder(acc, dtype)
     valid = _taking_part(x, mask, skip_nan)
-    total = tf.reduce_sum(_filled(cast(x, acc), valid, 0), axis=axis, keepdims=keepdims)
+    total = rounded(tf.reduce_sum(_filled(cast(x, acc), valid, 0), axis=axis, keepdims=keepdims))
     count = _reduced_size(x, axis, acc) if valid is None else \
         tf.reduce_sum(tf.cast(valid, acc), axis=axis, keepdims=keepdims)
     return total / count
 
 
-def moment(x, mask, axis, keepdims, acc, ddof, skip_nan=False, root=False):
+def moment(x, mask, axis, keepdims, acc, ddof, skip_nan=False, root=False, dtype=None):
     """var (std with root) of x[mask] as NumPy computes it: the mean first, then the mean square
-    deviation over max(n - ddof, 0). With skip_nan (nanvar) the nans take no part, and, as in
-    NumPy, a float slice of ddof >= n numbers is nan."""
+    deviation over max(n - ddof, 0), rounded to dtype where NumPy rounds. With skip_nan (nanvar)
+    the nans take no part, and, as in NumPy, a float slice of ddof >= n numbers is nan."""
+    rounded = _rounder(acc, dtype)
     xa = cast(x, acc)
     valid = _taking_part(x, mask, skip_nan)
     if valid is None:
         count = _reduced_size(x, axis, acc)
-        mean = tf.reduce_sum(xa, axis=axis, keepdims=True) / count
-        deviation = xa - mean
+        mean = rounded(rounded(tf.reduce_sum(xa, axis=axis, keepdims=True)) / count)
+        deviation = rounded(xa - mean)
         n = count
     else:
         ones = tf.cast(valid, acc)
         count = tf.reduce_sum(ones, axis=axis, keepdims=True)
-        mean = tf.reduce_sum(tf.where(valid, xa, tf.zeros([], acc)), axis=axis, keepdims=True) / count
-        deviation = tf.where(valid, xa - mean, tf.zeros([], acc))
+        mean = rounded(rounded(tf.reduce_sum(tf.where(valid, xa, tf.zeros([], acc)), axis=axis, keepdims=True))
+                       / count)
+        deviation = tf.where(valid, rounded(xa - mean), tf.zeros([], acc))
         n = tf.reduce_sum(ones, axis=axis, keepdims=keepdims)
     dof = n - tf.constant(ddof, acc)
-    out = tf.reduce_sum(deviation * deviation, axis=axis, keepdims=keepdims) / tf.maximum(dof, tf.zeros([], acc))
+    total = rounded(tf.reduce_sum(rounded(deviation * deviation), axis=axis, keepdims=keepdims))
+    out = total / tf.maximum(dof, tf.zeros([], acc))
     if skip_nan and x.dtype.is_floating:  # np.nanvar's slice of ddof >= n numbers (not np.var's inf)
         out = tf.where(dof <= 0, tf.constant(nan, acc), out)
-    return tf.sqrt(out) if root else out
+    return tf.sqrt(rounded(out)) if root else out
 
 
 def nan_extreme(kind, x, mask, axis, keepdims):

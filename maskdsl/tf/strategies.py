@@ -321,13 +321,14 @@ def _statistic_call(node, x: str, mask: str, axis: str, keep) -> str:
     acc = tf_dtype("float32" if node.dtype == "float16" else node.dtype)
     if kind in ("nansum", "nanprod"):
         return f"rt.nan_sum({x}, {mask}, {axis}, {keep}, {dtype}, {kind[3:]!r})"
+    rounding = f", dtype={dtype}" if acc != dtype else ""
     if kind == "nanmean":
-        return f"rt.nan_mean({x}, {mask}, {axis}, {keep}, {acc})"
+        return f"rt.nan_mean({x}, {mask}, {axis}, {keep}, {acc}{rounding})"
     if kind in ("nanmin", "nanmax"):
         return f"rt.nan_extreme({kind[3:]!r}, {x}, {mask}, {axis}, {keep})"
     ddof = literal(node.attr("ddof"))
     skip, root = kind.startswith("nan"), kind.endswith("std")
-    return f"rt.moment({x}, {mask}, {axis}, {keep}, {acc}, {ddof}, skip_nan={skip}, root={root})"
+    return f"rt.moment({x}, {mask}, {axis}, {keep}, {acc}, {ddof}, skip_nan={skip}, root={root}{rounding})"
 
 
 def _with_cast(node, expr: str) -> str:
