@@ -402,7 +402,7 @@ TAGS = {
     "int_pow": "** on integers",
     "int_pow_large": "** on integers with an exponent of 64 or more",
     "min_max_reduce": "min or max reduction",
-    "signed_zero_op": "minimum, maximum or sign of floats",
+    "signed_zero_op": "minimum, maximum or sign of floats (or nanmin, nanmax)",
     "mod_floordiv": "// or % (floor semantics)",
     "keepdims": "a reduction with keepdims",
     "axis": "a reduction with an axis",
@@ -1219,6 +1219,8 @@ class ProgramGenerator:
             tags.add("float_reduce")
         if kind in ("min", "max", "nanmin", "nanmax"):
             tags.add("min_max_reduce")
+        if kind in ("nanmin", "nanmax") and _kind(arg.value) == "f":
+            tags.add("signed_zero_op")  # NumPy's fmin keeps the first of 0.0 and -0.0 (docs/language.md)
         if axis is not ...:
             tags.add("axis")
         if keepdims:
