@@ -1220,7 +1220,7 @@ class ProgramGenerator:
         if kind in ("min", "max", "nanmin", "nanmax"):
             tags.add("min_max_reduce")
         if kind in ("nanmin", "nanmax") and _kind(arg.value) == "f":
-            tags.add("signed_zero_op")  # NumPy's fmin keeps the first of 0.0 and -0.0 (docs/language.md)
+            tags.add("signed_zero_op")  # which signed zero: NumPy's SIMD loops decide (docs/language.md)
         if axis is not ...:
             tags.add("axis")
         if keepdims:
