@@ -71,8 +71,12 @@ _PYTHON_HINTS = {
 
 
 def _close(name: str, names) -> str | None:
-    """'did you mean ...?' with the close names only (never the whole list)."""
+    """'did you mean ...?' with the close names only (never the whole list): at most three, and
+    only those about as close as the closest (`summ` suggests sum, not also nansum and cumsum)."""
     close = difflib.get_close_matches(name, sorted(names), n=3)
+    if close:
+        best = difflib.SequenceMatcher(None, name, close[0]).ratio()
+        close = [c for c in close if difflib.SequenceMatcher(None, name, c).ratio() >= best - 0.1]
     return f"did you mean {' or '.join(close)}?" if close else None
 
 
