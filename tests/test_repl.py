@@ -468,8 +468,8 @@ def test_completion_of_names_functions_and_commands(tmp_path):
     s = Session()
     s.vars.update(values=np.arange(3), vmax=np.asarray(2))
     assert completions("y = su", s) == ["subtract", "sum"]
-    assert completions("y = v", s) == ["values", "vmax"]
-    assert completions("y = values[va", s) == ["values"]
+    assert completions("y = v", s) == ["values", "var", "vmax"]
+    assert completions("y = values[va", s) == ["values", "var"]
     assert "isnan" in completions("y = ", s, tab=True) and completions("y = ", s) == []
     assert completions(":ex") == ["explain"]
     assert completions(":strategy s") == ["scatter"]

@@ -240,7 +240,9 @@ def api_markdown() -> str:
 
 KINDS = [
     ("elementwise", "Element-wise (NumPy broadcasting; result dtype as NumPy 2 gives it)"),
+    ("isclose", None),
     ("reduce", "Reductions (`axis=` an integer or a tuple of integers, constant; `keepdims=` True or False)"),
+    ("cumulative", "Cumulative (`axis=` one integer, constant; without it, of the flattened array)"),
     ("cast", "Casts (`float32(x)` is `x.astype(np.float32)`: NumPy's unsafe cast)"),
     ("arange", "Constructors"),
     ("fill", None),
@@ -282,7 +284,8 @@ def functions_markdown() -> str:
             rows.append(f"| **{title}** | | |")
         for fn in fns:
             lowering = {"elementwise": f"IR op `{fn.op}`", "reduce": f"`reduce`, kind `{fn.variant}`",
-                        "cast": f"`cast` to `{fn.variant}`"}.get(kind, f"IR op `{kind}`")
+                        "cast": f"`cast` to `{fn.variant}`", "cumulative": f"IR op `cumulative`, kind `{fn.variant}`",
+                        "isclose": "NumPy's formula in element-wise ops"}.get(kind, f"IR op `{kind}`")
             call, does = _call_and_summary(fn)
             calls = " or ".join(f"`{c}`" for c in call.split(" or "))
             rows.append(f"| {calls} | {does.replace('|', '&#124;')} | {lowering} |")

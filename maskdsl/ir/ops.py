@@ -39,6 +39,7 @@ class Family:
     INDEX = "index"               # reads or writes the elements an index selects
     SOURCE = "source"             # makes a value from attributes and scalars (inputs, constants, arange, fill)
     STRUCTURAL = "structural"     # about shapes: reads no element values, or only reshapes
+    SCAN = "scan"                 # combines each element with the ones before it along an axis (cumsum)
     # flags
     COMPARISON = "comparison"     # compares two values; computed in NumPy's comparison dtype
     PREDICATE = "predicate"       # a bool result computed in its operands' own dtype (never cast afterwards)
@@ -47,7 +48,7 @@ class Family:
     SHAPE_QUERY = "shape_query"   # depends only on its argument's shape (known when the shape is)
 
 
-KINDS = (Family.ELEMENTWISE, Family.REDUCTION, Family.INDEX, Family.SOURCE, Family.STRUCTURAL)
+KINDS = (Family.ELEMENTWISE, Family.REDUCTION, Family.INDEX, Family.SOURCE, Family.STRUCTURAL, Family.SCAN)
 
 
 class DtypeRule:
@@ -202,6 +203,11 @@ _OTHERS = [
     Op("reshape", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free"),
     # expand(m): a mask over leading dims reshaped to broadcast against the whole array (attribute trailing)
     Op("expand", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free", masks=(0,)),
+    # statistics (issue 14)
+    # nan_to_num(x): attributes nan, posinf, neginf (None: NumPy's default, the dtype's largest and smallest)
+    Op("nan_to_num", 1, Family.ELEMENTWISE, DtypeRule.OF_FIRST, numpy=np.nan_to_num),
+    # cumulative(x): attributes kind (cumsum or cumprod, a SCANS row) and axis (None: of the flattened x)
+    Op("cumulative", 1, Family.SCAN, DtypeRule.REDUCTION, "reduce"),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _ELEMENTWISE + _OTHERS}
@@ -229,10 +235,164 @@ class Reduction:
     name: str
     numpy: Callable               # its definition: the reference runs it, result dtypes are asked of it
     fails_on_empty: bool = False  # reducing nothing is an error (NumPy's min and max have no identity)
+    empty_message: str | None = None  # NumPy's message for that error, if not min's and max's
+    ddof: bool = False            # takes `ddof` (the `ddof` attribute: delta degrees of freedom)
+    single_axis: bool = False     # an axis is one integer (or None), never a tuple (argmax)
+    axis_on_0d: str = "any"       # which 0-d arrays have an axis 0 (a no-op): "any", "none" (np.mean), "float"
 
 
 REDUCTIONS: dict[str, Reduction] = {r.name: r for r in (
-    Reduction("sum", np.sum), Reduction("mean", np.mean), Reduction("min", np.min, fails_on_empty=True),
+    Reduction("sum", np.sum), Reduction("mean", np.mean, axis_on_0d="none"),
+    Reduction("min", np.min, fails_on_empty=True),
     Reduction("max", np.max, fails_on_empty=True), Reduction("prod", np.prod), Reduction("any", np.any),
     Reduction("all", np.all), Reduction("count", np.count_nonzero),
 )}
+
+
+# ---- statistics (issue 14): NaN-skipping reductions, moments, arg-reductions, cumulative sums ----
+# Each kind's function is NumPy's, rewritten only where NumPy warns (an all-NaN slice, a mean of
+# nothing, ddof >= n): the reference evaluator must not print warnings (np.errstate does not cover
+# them and warnings.catch_warnings() is process-global), so these give NumPy's values silently.
+# tests/test_statistics.py compares each with NumPy's own function.
+
+def _floating(x) -> bool:
+    return x.dtype.kind == "f"
+
+
+def _reduced_count(x, axis, keepdims):
+    """The number of elements each result element reduces (NumPy's `_count_reduce_items`)."""
+    axes = range(x.ndim) if axis is None else axis
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return n
+
+
+def _mean(x, axis=None, keepdims=False):
+    """np.mean without its warning for a mean of nothing (nan, as NumPy gives)."""
+    x = np.asarray(x)
+    if _reduced_count(x, axis, keepdims) == 0:
+        shape = np.sum(x, axis=axis, keepdims=keepdims).shape
+        return np.full(shape, np.nan, np.mean(np.zeros((), x.dtype)).dtype)
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+def _var(x, axis=None, keepdims=False, ddof=0):
+    """np.var (numpy/_core/_methods.py `_var`) without its warning for ddof >= n."""
+    x = np.asarray(x)
+    accumulator = np.float64 if x.dtype.kind in "biu" else None
+    n = _reduced_count(x, axis, keepdims)
+    mean = np.asarray(np.sum(x, axis=axis, dtype=accumulator, keepdims=True))
+    mean = np.true_divide(mean, n).astype(mean.dtype)
+    deviation = np.asarray(x - mean)
+    total = np.asarray(np.sum(deviation * deviation, axis=axis, dtype=accumulator, keepdims=keepdims))
+    return np.true_divide(total, max(n - ddof, 0)).astype(total.dtype)
+
+
+def _std(x, axis=None, keepdims=False, ddof=0):
+    return np.sqrt(_var(x, axis, keepdims, ddof))
+
+
+def _without_nan(x, value):
+    return np.where(np.isnan(x), np.asarray(value, x.dtype), x) if _floating(x) else x
+
+
+def _nansum(x, axis=None, keepdims=False):
+    x = np.asarray(x)
+    return np.sum(_without_nan(x, 0), axis=axis, keepdims=keepdims)
+
+
+def _nanprod(x, axis=None, keepdims=False):
+    x = np.asarray(x)
+    return np.prod(_without_nan(x, 1), axis=axis, keepdims=keepdims)
+
+
+def _nanmin(x, axis=None, keepdims=False):
+    """np.nanmin: np.fmin.reduce, without the warning for an all-NaN slice (nan)."""
+    x = np.asarray(x)
+    return np.fmin.reduce(x, axis=axis, keepdims=keepdims) if _floating(x) else np.min(x, axis, keepdims=keepdims)
+
+
+def _nanmax(x, axis=None, keepdims=False):
+    x = np.asarray(x)
+    return np.fmax.reduce(x, axis=axis, keepdims=keepdims) if _floating(x) else np.max(x, axis, keepdims=keepdims)
+
+
+def _nanmean(x, axis=None, keepdims=False):
+    """np.nanmean (numpy/lib/_nanfunctions_impl.py): the sum of the numbers over their count; an
+    all-NaN slice is 0 / 0 (nan), without NumPy's warning."""
+    x = np.asarray(x)
+    if not _floating(x):
+        return _mean(x, axis, keepdims)
+    valid = ~np.isnan(x)
+    count = np.sum(valid, axis=axis, dtype=np.intp, keepdims=keepdims)
+    total = np.asarray(np.sum(np.where(valid, x, 0), axis=axis, keepdims=keepdims))
+    return np.true_divide(total, count).astype(total.dtype)
+
+
+def _nanvar(x, axis=None, keepdims=False, ddof=0):
+    """np.nanvar: the variance of the numbers of each slice; a slice of ddof >= n numbers is nan
+    (for integers, np.var's: ddof >= n divides by 0)."""
+    x = np.asarray(x)
+    if not _floating(x):
+        return _var(x, axis, keepdims, ddof)
+    missing = np.isnan(x)
+    values = np.where(missing, np.asarray(0, x.dtype), x)
+    count = np.sum(~missing, axis=axis, dtype=np.intp, keepdims=True)
+    mean = np.asarray(np.sum(values, axis=axis, keepdims=True))
+    mean = np.true_divide(mean, count).astype(mean.dtype)
+    deviation = np.where(missing, np.asarray(0, x.dtype), (values - mean).astype(x.dtype))
+    total = np.asarray(np.sum(deviation * deviation, axis=axis, keepdims=keepdims))
+    dof = (count if keepdims else count.reshape(total.shape)) - ddof
+    out = np.true_divide(total, dof).astype(total.dtype)
+    return np.where(dof <= 0, np.asarray(np.nan, out.dtype), out)
+
+
+def _nanstd(x, axis=None, keepdims=False, ddof=0):
+    return np.sqrt(_nanvar(x, axis, keepdims, ddof))
+
+
+def _one_axis(axis):
+    """A reduction's axes (a tuple, () for a 0-d array) as np.argmax's one axis."""
+    return None if axis is None or len(axis) == 0 else axis[0]
+
+
+def _argmax(x, axis=None, keepdims=False):
+    return np.argmax(x, axis=_one_axis(axis) if isinstance(axis, tuple) else axis, keepdims=keepdims)
+
+
+def _argmin(x, axis=None, keepdims=False):
+    return np.argmin(x, axis=_one_axis(axis) if isinstance(axis, tuple) else axis, keepdims=keepdims)
+
+
+_EMPTY_ARG = "attempt to get {kind} of an empty sequence"
+
+STATISTICS: dict[str, Reduction] = {r.name: r for r in (
+    Reduction("nansum", _nansum), Reduction("nanprod", _nanprod),
+    Reduction("nanmean", _nanmean, axis_on_0d="float"),
+    Reduction("nanmin", _nanmin, fails_on_empty=True,
+              empty_message="zero-size array to reduction operation fmin which has no identity"),
+    Reduction("nanmax", _nanmax, fails_on_empty=True,
+              empty_message="zero-size array to reduction operation fmax which has no identity"),
+    Reduction("std", _std, ddof=True, axis_on_0d="none"), Reduction("var", _var, ddof=True, axis_on_0d="none"),
+    Reduction("nanstd", _nanstd, ddof=True, axis_on_0d="float"),
+    Reduction("nanvar", _nanvar, ddof=True, axis_on_0d="float"),
+    Reduction("argmax", _argmax, fails_on_empty=True, empty_message=_EMPTY_ARG.format(kind="argmax"),
+              single_axis=True),
+    Reduction("argmin", _argmin, fails_on_empty=True, empty_message=_EMPTY_ARG.format(kind="argmin"),
+              single_axis=True),
+)}
+"""The reduction kinds of issue 14 (NumPy's nan-functions, std/var, argmax/argmin): rows of REDUCTIONS."""
+REDUCTIONS.update(STATISTICS)
+
+
+def _cumsum(x, axis=None):
+    return np.cumsum(x, axis=axis)
+
+
+def _cumprod(x, axis=None):
+    return np.cumprod(x, axis=axis)
+
+
+SCANS: dict[str, Callable] = {"cumsum": _cumsum, "cumprod": _cumprod}
+"""The kinds of `cumulative` (its `kind` attribute): NumPy's function, which defines it."""

@@ -24,7 +24,7 @@ from maskdsl.errors import DTypeError, MaskDSLError
 from maskdsl.ir.indexing import IndexKind, index_operands, is_slice, slice_bounds
 from maskdsl.ir.nodes import IRError, Node, Program
 from maskdsl.ir.numpy_messages import reason_class
-from maskdsl.ir.ops import OPS, REDUCTIONS
+from maskdsl.ir.ops import OPS, REDUCTIONS, SCANS
 
 
 def index_tuple(pattern, operands) -> tuple:
@@ -97,7 +97,8 @@ def _reduced(node: Node, x):
         # not cover and warnings.catch_warnings() would silence for every thread of the process
         shape = np.sum(x, axis=axis, keepdims=keepdims).shape
         return _strong(np.full(shape, np.nan), node.dtype)
-    out = REDUCTIONS[node.attr("kind")].numpy(x, axis=axis, keepdims=keepdims)
+    extra = {"ddof": node.attr("ddof")} if REDUCTIONS[node.attr("kind")].ddof else {}
+    out = REDUCTIONS[node.attr("kind")].numpy(x, axis=axis, keepdims=keepdims, **extra)
     return _strong(out, node.dtype)
 
 
@@ -163,12 +164,25 @@ def _expand(node: Node, args: list):
     return mask.reshape(mask.shape + (1,) * node.attr("trailing"))
 
 
+# ---- statistics (issue 14) ----
+
+def _cumulative(node: Node, args: list):
+    x = np.asarray(args[0])
+    return _strong(SCANS[node.attr("kind")](x, axis=node.attr("axis")), node.dtype)
+
+
+def _nan_to_num(node: Node, args: list):
+    x = np.asarray(args[0], dtype=node.dtype)
+    return np.nan_to_num(x, nan=node.attr("nan"), posinf=node.attr("posinf"), neginf=node.attr("neginf"))
+
+
 RULES = {
     **{op: _elementwise for op, info in OPS.items() if info.numpy is not None},
     "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "masked_reduce": _masked_reduce,
     "select": _select, "update": _update, "dense_update": _dense_update, "adaptive_update": _adaptive_update,
     "arange": _arange, "fill": _fill, "shape": _shape, "size": _size, "expand": _expand,
     "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,
+    "cumulative": _cumulative, "nan_to_num": _nan_to_num,  # statistics
 }
 
 

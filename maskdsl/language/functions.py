@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 from maskdsl.ir.dtypes import DTYPES
-from maskdsl.ir.ops import REDUCTIONS
+from maskdsl.ir.ops import REDUCTIONS, STATISTICS
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ _ENTRIES = [
               else ("axis", "keepdims"),
               "number of true (non-zero) elements" if kind == "count" else f"{kind} over axis (all by default)",
               numpy=kind != "count")
-      for kind in REDUCTIONS],
+      for kind in REDUCTIONS if kind not in STATISTICS],
     Builtin("count_nonzero", 1, 2, "reduce", "count", ("axis", "keepdims"), "number of non-zero elements (count)"),
     *[Builtin(dtype, 1, 1, "cast", dtype, (), f"convert to {dtype}") for dtype in DTYPES],
     Builtin("astype", 2, 2, "cast", None, (), "astype(x, dtype): convert to dtype (x.astype(float32))"),
@@ -131,12 +131,41 @@ _ENTRIES = [
     Builtin("full", 2, 2, "fill", None, (), "full(shape, value)"),
     Builtin("shape", 1, 1, "shape", None, (), "the dimensions of x, as an int64 vector"),
     Builtin("size", 1, 1, "size", None, (), "the number of elements of x"),
+    # statistics (issue 14): NaN-skipping reductions, moments, arg-reductions, cumulative sums
+    *[Builtin(kind, 1, 2, "reduce", kind, keywords, summary) for kind, keywords, summary in (
+        ("nansum", ("axis", "keepdims", "dtype"), "sum treating nan as 0"),
+        ("nanprod", ("axis", "keepdims", "dtype"), "product treating nan as 1"),
+        ("nanmean", ("axis", "keepdims", "dtype"), "mean of the numbers (nan for an all-nan slice)"),
+        ("nanmin", ("axis", "keepdims"), "min of the numbers (nan for an all-nan slice)"),
+        ("nanmax", ("axis", "keepdims"), "max of the numbers (nan for an all-nan slice)"),
+        ("std", ("axis", "keepdims", "dtype", "ddof"),
+         "std(x[, axis], ddof=0, keepdims=False): standard deviation, sqrt(var)"),
+        ("var", ("axis", "keepdims", "dtype", "ddof"),
+         "var(x[, axis], ddof=0, keepdims=False): variance, sum((x - mean)**2) / (n - ddof)"),
+        ("nanstd", ("axis", "keepdims", "dtype", "ddof"),
+         "nanstd(x[, axis], ddof=0, keepdims=False): standard deviation of the numbers"),
+        ("nanvar", ("axis", "keepdims", "dtype", "ddof"),
+         "nanvar(x[, axis], ddof=0, keepdims=False): variance of the numbers (nan where n <= ddof)"),
+        ("argmax", ("axis", "keepdims"), "index of the first maximum (the first nan if any)"),
+        ("argmin", ("axis", "keepdims"), "index of the first minimum (the first nan if any)"),
+    )],
+    Builtin("cumsum", 1, 2, "cumulative", "cumsum", ("axis", "dtype"),
+            "cumsum(x[, axis]): running sum along axis"),
+    Builtin("cumprod", 1, 2, "cumulative", "cumprod", ("axis", "dtype"),
+            "cumprod(x[, axis]): running product along axis"),
+    Builtin("nan_to_num", 1, 1, "nan_to_num", None, ("nan", "posinf", "neginf"),
+            "nan_to_num(x, nan=0.0, posinf=None, neginf=None): nan, inf and -inf replaced (None: the dtype's "
+            "largest or smallest); integers unchanged"),
+    Builtin("isclose", 2, 5, "isclose", None, ("rtol", "atol", "equal_nan"),
+            "isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False): abs(a - b) <= atol + rtol * abs(b), "
+            "element-wise"),
 ]
 
 FUNCTIONS: dict[str, Builtin] = {b.name: b for b in _ENTRIES}
 
 _METHOD_NAMES = ("sum", "mean", "min", "max", "prod", "any", "all", "astype", "clip", "round", "copy", "ravel",
-                 "reshape", "transpose")
+                 "reshape", "transpose",
+                 "std", "var", "argmax", "argmin", "cumsum", "cumprod")  # statistics
 METHODS: dict[str, Method] = {m.name: m for m in (
     *[Method(name, name, packs_arguments=name == "reshape") for name in _METHOD_NAMES],
     Method("flatten", "ravel"),

@@ -26,7 +26,7 @@ from maskdsl.errors import (DTypeError, LimitError, MaskDSLError, ParseError, Sh
 from maskdsl.gcpause import paused
 from maskdsl.ir.indexing import IndexKind, slice_pattern
 from maskdsl.ir.nodes import Node, Program, Statement, const, input_node, postorder, scope
-from maskdsl.ir.ops import OPS
+from maskdsl.ir.ops import OPS, REDUCTIONS
 from maskdsl.language.names import FUNCTION_NAMES
 from maskdsl.language.parser import parse  # noqa: F401  (re-exported for the doctest and callers)
 
@@ -71,8 +71,12 @@ _PYTHON_HINTS = {
 
 
 def _close(name: str, names) -> str | None:
-    """'did you mean ...?' with the close names only (never the whole list)."""
+    """'did you mean ...?' with the close names only (never the whole list): at most three, and
+    only those about as close as the closest (`summ` suggests sum, not also nansum and cumsum)."""
     close = difflib.get_close_matches(name, sorted(names), n=3)
+    if close:
+        best = difflib.SequenceMatcher(None, name, close[0]).ratio()
+        close = [c for c in close if difflib.SequenceMatcher(None, name, c).ratio() >= best - 0.1]
     return f"did you mean {' or '.join(close)}?" if close else None
 
 
@@ -298,7 +302,7 @@ class Lowering:
             if isinstance(arg, _DType) and not (fn is not None and fn.op == "cast" and fn.variant is None and i == 1):
                 _not_a_value(arg)
         for i, arg in enumerate([*args, *kwargs.values()]):
-            if isinstance(arg, _Marker) and not (fn is not None and fn.op == "reduce" and (
+            if isinstance(arg, _Marker) and not (fn is not None and fn.op in _TAKES_AXIS and (
                     (i == 1 and len(args) > 1) or (i >= len(args) and list(kwargs)[i - len(args)] == "axis"))):
                 _not_a_value(arg)
         if fn is None:
@@ -371,13 +375,85 @@ class Lowering:
         if not isinstance(keepdims, bool):
             raise DTypeError("keepdims must be True or False", keep.span)
         x = args[0]
+        kind = fn.variant
+        statistic = REDUCTIONS[kind]
+        if statistic.single_axis and axis is not None and (len(axis) != 1 or isinstance(
+                _const_value(axis_node, ""), tuple)):
+            raise DTypeError(f"{fn.name}() takes one axis (an integer) or None, not a tuple", axis_node.span)
+        extra = (("ddof", _ddof(kwargs.get("ddof"), span)),) if statistic.ddof else ()
         dtype = kwargs.get("dtype")
         if dtype is not None:  # NumPy accumulates in dtype: the same as reducing x.astype(dtype), as dtype
             if not isinstance(dtype, _DType):
                 raise DTypeError(f"{fn.name}(dtype=...) takes a dtype such as float64", dtype.span or span)
+            if kind in _FLOAT_DTYPE_ONLY and not dtype.dtype.startswith("float"):
+                raise DTypeError(f"{fn.name}(dtype=...) takes a float dtype (float16, float32 or float64)",
+                                 dtype.node.span or span)
+            if kind in _NAN_FILL:  # NumPy replaces nan before the cast (a cast of nan to int is not 0)
+                x, kind = _nan_replaced(x, _NAN_FILL[kind], span), kind.removeprefix("nan")
             x = Node("cast", (x,), (("dtype", dtype.dtype),), span=span)
-        out = Node("reduce", (x,), (("axis", axis), ("keepdims", keepdims), ("kind", fn.variant)), span=span)
+        out = Node("reduce", (x,), (("axis", axis), ("keepdims", keepdims), ("kind", kind), *extra), span=span)
         return out if dtype is None else Node("cast", (out,), (("dtype", dtype.dtype),), span=span)
+
+    # ---- statistics (issue 14) ----
+    def cumulative(self, fn, args, kwargs, span):
+        """cumsum(x, axis=None, dtype=None): axis None runs over the flattened x."""
+        axis_node = kwargs.get("axis", args[1] if len(args) > 1 else None)
+        if len(args) > 1 and "axis" in kwargs:
+            raise ParseError(f"{fn.name}() got axis twice", span)
+        axis = None
+        if axis_node is not None and not isinstance(axis_node, _Marker):
+            axis = _const_value(axis_node, "axis must be an integer")
+            if not isinstance(axis, int) or isinstance(axis, bool):
+                raise DTypeError(f"{fn.name}() takes one axis (an integer) or None", axis_node.span)
+        x = args[0]
+        dtype = kwargs.get("dtype")
+        if dtype is not None:
+            if not isinstance(dtype, _DType):
+                raise DTypeError(f"{fn.name}(dtype=...) takes a dtype such as float64", dtype.span or span)
+            x = Node("cast", (x,), (("dtype", dtype.dtype),), span=span)
+        out = Node("cumulative", (x,), (("axis", axis), ("kind", fn.variant)), span=span)
+        return out if dtype is None else Node("cast", (out,), (("dtype", dtype.dtype),), span=span)
+
+    def nan_to_num(self, fn, args, kwargs, span):
+        values = {}
+        for key, default in (("nan", 0.0), ("posinf", None), ("neginf", None)):
+            node = kwargs.get(key)
+            if node is None:
+                values[key] = default
+                continue
+            node = _literal_arithmetic(node)
+            value = node.attr("value") if node.op == "const" else None
+            if not isinstance(value, (int, float)):
+                raise DTypeError(f"nan_to_num({key}=...) takes a number (a constant)", node.span or span)
+            values[key] = value
+        return Node("nan_to_num", (args[0],), tuple(values.items()), span=span)
+
+    def isclose(self, fn, args, kwargs, span):
+        """NumPy's formula, as NumPy computes it (numpy/_core/numeric.py): b becomes float (b * 1.0 is
+        np.result_type(b, 1.0)), then `abs(a - b) <= atol + rtol * abs(b) & isfinite(b) | (a == b)`,
+        `| isnan(a) & isnan(b)` with equal_nan. rtol and atol may be arrays."""
+        names = ("a", "b", "rtol", "atol", "equal_nan")
+        given = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key in given:
+                raise ParseError(f"isclose() got {key} twice", span)
+            given[key] = value
+        a, b = given["a"], given["b"]
+        rtol, atol = given.get("rtol", const(1e-05, span=span)), given.get("atol", const(1e-08, span=span))
+        equal_nan = given.get("equal_nan")
+        flag = False if equal_nan is None else equal_nan.attr("value") if equal_nan.op == "const" else None
+        if not isinstance(flag, bool):
+            raise DTypeError("isclose(equal_nan=...) takes True or False", equal_nan.span or span)
+
+        def node(op, *operands):
+            return Node(op, operands, span=span)
+
+        y = _literal_arithmetic(node("mul", b, const(1.0, span=span)))
+        # a Python number stays one (NumPy's isclose calls Python's abs on it, not np.abs)
+        size = const(abs(y.attr("value")), span=span) if y.op == "const" and y.weak else node("abs", y)
+        close = node("le", node("abs", node("sub", a, y)), node("add", atol, node("mul", rtol, size)))
+        result = node("or", node("and", close, node("isfinite", y)), node("eq", a, y))
+        return node("or", result, node("and", node("isnan", a), node("isnan", y))) if flag else result
 
     # ---- statements ----
     def statement(self, stmt) -> None:
@@ -432,6 +508,27 @@ class Lowering:
 # How a call becomes IR, by the op its function lowers to (other ops take the arguments as they are).
 CALLS = {"cast": Lowering.cast, "arange": Lowering.arange, "fill": Lowering.fill, "reduce": Lowering.reduction,
          "copy": Lowering.copy, "reshape": Lowering.reshape}
+CALLS.update({"cumulative": Lowering.cumulative, "nan_to_num": Lowering.nan_to_num,  # statistics
+              "isclose": Lowering.isclose})
+_TAKES_AXIS = ("reduce", "cumulative")  # functions whose axis may be None
+_FLOAT_DTYPE_ONLY = ("nanmean", "std", "var", "nanstd", "nanvar")  # NumPy's integer dtype= here is not a mean
+_NAN_FILL = {"nansum": 0.0, "nanprod": 1.0}
+
+
+def _ddof(node: Node | None, span) -> float | int:
+    """ddof=: a constant number (0 when not given)."""
+    if node is None:
+        return 0
+    node = _literal_arithmetic(node)
+    value = node.attr("value") if node.op == "const" else None
+    if not isinstance(value, (int, float)):
+        raise DTypeError("ddof must be a number (a constant)", node.span or span)
+    return int(value) if isinstance(value, bool) else value
+
+
+def _nan_replaced(x: Node, value: float, span) -> Node:
+    """x with nan replaced by value (NumPy's nan-functions do this first; infinities stay)."""
+    return Node("nan_to_num", (x,), (("nan", value), ("posinf", math.inf), ("neginf", -math.inf)), span=span)
 
 
 def _to_list(v):

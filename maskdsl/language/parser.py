@@ -245,7 +245,8 @@ class _Build:
 
     def kwarg(self, children):
         name_tok, _, value = children
-        return (_check_name(name_tok), _bare(value), _cover(name_tok, value))
+        name = "nan" if str(name_tok) == "nan" else _check_name(name_tok)  # nan_to_num(x, nan=0.0)
+        return (name, _bare(value), _cover(name_tok, value))
 
     def getitem(self, children):
         value, _, items, close = children

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from maskdsl.ir.indexing import IndexKind, IndexPlan, flatten, index_operands, node_plan, same_index
 from maskdsl.ir.nodes import Node, Program, const, format_program, postorder, rewrite
-from maskdsl.ir.ops import ELEMENTWISE, OPS
+from maskdsl.ir.ops import ELEMENTWISE, OPS, STATISTICS
 from maskdsl.passes import cost
 from maskdsl.passes.strategies import (ADAPTIVE, AUTO, BOOLEAN_MASK, GATHER, GENERAL, MASKED, PLAIN, REPLACE,
                                        SCATTER, WHERE)
@@ -203,9 +203,10 @@ def _choose_reduce(node: Node, forced: str = AUTO) -> Node:
                 not node.attr("keepdims") or len(item.dims) == 1):
             mask = index_operands(x)[item.operands[0]]
             masked = node.replace(op="masked_reduce", args=(x.args[0], mask))
+            how = "the mask and a count on the whole array" if node.attr("kind") in STATISTICS else \
+                "reduce where(mask, x, identity) chunk by chunk"
             return masked.with_attrs(strategy=MASKED.name, reason=(
-                f"{node.attr('kind')} of a selection: reduce where(mask, x, identity) chunk by chunk, no dynamic "
-                f"shape"))
+                f"{node.attr('kind')} of a selection: {how}, no dynamic shape"))
     return node.with_attrs(strategy=PLAIN.name, reason="reduction")
 
 

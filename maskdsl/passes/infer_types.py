@@ -23,7 +23,7 @@ from maskdsl.ir.dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_
 from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
 from maskdsl.ir.indexing import operand_facts, plan_index
 from maskdsl.ir.nodes import IRError, Node, Program, const, format_program, rewrite
-from maskdsl.ir.ops import COMPARISONS, OPS, PREDICATES, REDUCTIONS, DtypeRule
+from maskdsl.ir.ops import COMPARISONS, OPS, PREDICATES, REDUCTIONS, SCANS, DtypeRule
 
 
 def _type(node: Node) -> Type:
@@ -158,8 +158,8 @@ def _reduce(node: Node, args) -> Node:
     else:
         axes = []
         for a in axis:
-            # NumPy lets a 0-d array be reduced over axis 0 or -1 (a no-op), except by mean
-            if not -rank <= a < max(rank, 1) or (rank == 0 and (a not in (0, -1) or kind == "mean")):
+            # NumPy lets a 0-d array be reduced over axis 0 or -1 (a no-op), except by mean (and std, var)
+            if not -rank <= a < max(rank, 1) or (rank == 0 and (a not in (0, -1) or not _has_0d_axis(kind, x))):
                 raise ShapeError(f"axis {a} is out of bounds for array of dimension {rank}", node.span)
             if rank:
                 axes.append(a % rank)
@@ -172,7 +172,8 @@ def _reduce(node: Node, args) -> Node:
     if REDUCTIONS[kind].fails_on_empty:
         reduced = [x.shape[i] for i in axes]
         if 0 in reduced:
-            raise ValueDSLError(f"zero-size array to reduction operation {kind}imum which has no identity",
+            raise ValueDSLError(REDUCTIONS[kind].empty_message or
+                                f"zero-size array to reduction operation {kind}imum which has no identity",
                                 node.span)
     return _typed(node, args, dtype, shape, axes=axes if rank else ())
 
@@ -307,11 +308,47 @@ def _reshape(node: Node, args) -> Node:
     return _typed(node, args, x.dtype, shape)
 
 
+# ---- statistics (issue 14) ----
+
+def _has_0d_axis(kind: str, x: Node) -> bool:
+    """Whether NumPy's reduction `kind` takes axis 0 of a 0-d array (np.mean does not; np.nanmean does
+    for floats only, as it hands other dtypes to np.mean)."""
+    allowed = REDUCTIONS[kind].axis_on_0d
+    return allowed == "any" or (allowed == "float" and dtype_kind(x.dtype) == "f")
+
+
+@lru_cache(maxsize=256)
+def _scan_dtype(kind: str, dtype: str) -> str:
+    return SCANS[kind](np.zeros(1, dtype)).dtype.name
+
+
+def _cumulative(node: Node, args) -> Node:
+    """cumsum(x, axis): x's shape (a 0-d x counts as 1-d), or the flattened x's for axis None."""
+    x = args[0]
+    axis, rank = node.attr("axis"), len(x.shape)
+    if axis is None:
+        size = 1
+        for d in x.shape:
+            size = None if d is None or size is None else size * d
+        shape = (size,)
+    else:
+        if not -max(rank, 1) <= axis < max(rank, 1):
+            raise ShapeError(f"axis {axis} is out of bounds for array of dimension {max(rank, 1)}", node.span)
+        shape = x.shape if rank else (1,)
+    return _typed(node, args, _scan_dtype(node.attr("kind"), x.dtype), shape)
+
+
+def _nan_to_num(node: Node, args) -> Node:
+    x = args[0]
+    return _typed(node, args, x.dtype, x.shape)
+
+
 RULES = {
     **{op: _elementwise for op, info in OPS.items() if info.dtype == DtypeRule.PROMOTE},
     "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "select": _select,
     "update": _update, "arange": _arange, "fill": _fill, "shape": _shape, "size": _size,
     "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,
+    "cumulative": _cumulative, "nan_to_num": _nan_to_num,  # statistics
 }
 """Type rules by op. The ops choose_strategy makes (masked_reduce, dense_update, ...) have none:
 they are typed when made, after this pass."""

@@ -4,9 +4,10 @@ A pipeline that is not row-wise may still stream when what stops it is an output
 *is* a reduction over the rows of a row-wise value: `total = sum(x[_ok])`. Each batch
 then returns the value being reduced (`x[_ok]` of that batch) instead of the output, and
 the batches' partial results are combined: sums add, minima take the minimum, a mean
-keeps a sum and a count, and so on (`sum prod mean min max any all count`, and the
-`nan` forms when the language has them). An output that is the same for every batch
-(it does not depend on the rows) is taken from the first batch.
+keeps a sum and a count, and so on (`sum prod mean min max any all count` and
+`nansum nanprod nanmean nanmin nanmax`; `std`, `var`, `argmax`, ... load every row). An
+output that is the same for every batch (it does not depend on the rows) is taken from
+the first batch.
 
 `plan_stream` decides, on the typed program and without TensorFlow, whether a pipeline
 streams and, if not, says why it must load every row. The *batch program* is the

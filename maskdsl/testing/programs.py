@@ -360,10 +360,19 @@ CHECKED_ELSEWHERE = dict.fromkeys((
     "rad2deg", "ravel", "reciprocal", "remainder", "reshape", "sinh", "square", "subtract", "transpose",
     "true_divide", "trunc"), "tests/test_vocabulary.py")
 
+# statistics (issue 14): the reductions are generated; the rest are compared with NumPy elsewhere
+STATISTICS = ("nansum", "nanprod", "nanmean", "nanmin", "nanmax", "std", "var", "nanstd", "nanvar", "argmax",
+              "argmin")
+NUMPY_FUNCTIONS.update({name: f"np.{name}({{}})" for name in STATISTICS})
+CHECKED_ELSEWHERE.update(dict.fromkeys(("cumsum", "cumprod", "nan_to_num", "isclose"), "tests/test_statistics.py"))
+SINGLE_AXIS = ("argmax", "argmin")  # one axis, never a tuple
+FLOAT_RESULT = ("mean", "nanmean", "std", "var", "nanstd", "nanvar")  # float sums even of integers
+SUMS = ("sum", "prod", "nansum", "nanprod")
+
 UNARY_FUNCTIONS = ("abs", "sign", "sqrt", "floor", "ceil", "round", "isnan", "isinf", "isfinite")
 # Documented to differ from NumPy in the last bit (docs/language.md, difference 3).
 TRANSCENDENTAL = ("exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh")
-REDUCTIONS = ("sum", "mean", "min", "max", "prod", "any", "all", "count")
+REDUCTIONS = ("sum", "mean", "min", "max", "prod", "any", "all", "count", *STATISTICS)
 
 # What the tags on a generated program mean. The oracle's classifier reads them to
 # recognise known differences; a tag says a feature is present, not that it misbehaved.
@@ -382,7 +391,7 @@ TAGS = {
     "subnormal": "a float value holding a subnormal number",
     "setitem_list": "an indexed assignment of a list literal",
     "function_literal_range": "where() or clip() given an integer literal outside the other arguments' dtype",
-    "float_reduce": "sum, mean or prod in floating point (or mean of integers)",
+    "float_reduce": "sum, mean or prod in floating point (or mean, std or var of integers; their nan forms)",
     "transcendental": "exp, log, sin, ... (last-bit differences are documented)",
     "scalar_element_aug": "an augmented assignment to one element picked by integers",
     "clip_bounds": "clip with a literal bound outside the array's dtype",
@@ -393,7 +402,7 @@ TAGS = {
     "int_pow": "** on integers",
     "int_pow_large": "** on integers with an exponent of 64 or more",
     "min_max_reduce": "min or max reduction",
-    "signed_zero_op": "minimum, maximum or sign of floats",
+    "signed_zero_op": "minimum, maximum or sign of floats (or nanmin, nanmax)",
     "mod_floordiv": "// or % (floor semantics)",
     "keepdims": "a reduction with keepdims",
     "axis": "a reduction with an axis",
@@ -1186,6 +1195,8 @@ class ProgramGenerator:
             axis = None
         elif r < 0.47:
             axis = ndim  # out of range: NumPy's AxisError
+        if kind in SINGLE_AXIS and isinstance(axis, tuple):
+            axis = axis[0]
         keepdims = rng.choice([None] * 7 + [True, True, False])
         if like is not None and axis not in (..., None) and keepdims is not True and rng.random() < 0.8:
             keepdims = True
@@ -1204,10 +1215,12 @@ class ProgramGenerator:
         np_text = NUMPY_FUNCTIONS[kind].format(", ".join(np_args))
         e = self._build(f"{kind}({', '.join(ms_args)})", POSTFIX, np_text, [arg], kind)
         tags = set()
-        if kind in ("sum", "mean", "prod") and (_kind(arg.value) == "f" or kind == "mean"):
+        if (kind in SUMS and _kind(arg.value) == "f") or kind in FLOAT_RESULT:
             tags.add("float_reduce")
-        if kind in ("min", "max"):
+        if kind in ("min", "max", "nanmin", "nanmax"):
             tags.add("min_max_reduce")
+        if kind in ("nanmin", "nanmax") and _kind(arg.value) == "f":
+            tags.add("signed_zero_op")  # which signed zero: NumPy's SIMD loops decide (docs/language.md)
         if axis is not ...:
             tags.add("axis")
         if keepdims:

@@ -188,6 +188,21 @@ def _reshape(emitter, node):
     emitter.emit(node, f"tf.reshape({emitter.ref(node.args[0])}, {list(node.attr('shape'))!r})")
 
 
+# ---- statistics (issue 14) ----
+
+def _cumulative(emitter, node):
+    axis = node.attr("axis")
+    axis = None if axis is None else axis % max(len(node.args[0].shape), 1)
+    emitter.emit(node, f"rt.cumulative({node.attr('kind')!r}, {emitter.ref(node.args[0])}, {axis}, "
+                       f"{tf_dtype(node.dtype)})")
+
+
+def _nan_to_num(emitter, node):
+    values = ", ".join("None" if node.attr(key) is None else literal(node.attr(key))  # None: NumPy's default
+                       for key in ("nan", "posinf", "neginf"))
+    emitter.emit(node, f"rt.nan_to_num({emitter.ref(node.args[0])}, {values})")
+
+
 def _by_strategy(emitter, node):
     """The lowering of the strategy choose_strategy gave the node."""
     lowering = STRATEGY_LOWERINGS.get(node.attr("strategy"))
@@ -274,4 +289,5 @@ LOWERINGS = {
     "shape": _shape,
     "size": _size,
     **dict.fromkeys(STRATEGIC_OPS, _by_strategy),
+    "cumulative": _cumulative, "nan_to_num": _nan_to_num,  # statistics
 }

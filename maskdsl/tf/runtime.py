@@ -606,3 +606,177 @@ def hypot(a, b):
 def reciprocal_float(x):
     """np.reciprocal on floats: an exact division (tf.math.reciprocal is an approximation on float32)."""
     return tf.math.truediv(tf.ones_like(x), x)
+
+
+# ---- statistics (issue 14): nan-reductions, moments, arg-reductions, cumulative sums ----
+#
+# One helper per family of reduction kinds, plain and masked alike: `mask` is None (every
+# element of x takes part) or a bool array that broadcasts against x (a selection x[m] reduced
+# without its dynamic shape: the elements outside it are filled with the reduction's identity
+# and left out of the counts). `axis` is a list of axes or None (all).
+
+def _taking_part(x, mask, skip_nan):
+    """The elements of x a reduction reads: mask broadcast to x's shape, without the nans when
+    skip_nan (a float x); None when that is every element."""
+    valid = None if mask is None else tf.broadcast_to(mask, tf.shape(x))
+    if skip_nan and x.dtype.is_floating:
+        number = logical_not(tf.math.is_nan(x))
+        valid = number if valid is None else tf.logical_and(valid, number)
+    return valid
+
+
+def _reduced_size(x, axis, dtype):
+    """The number of elements of x each result element reduces, as dtype."""
+    shape = tf.shape(x, out_type=tf.int64)
+    size = tf.reduce_prod(shape if axis is None else tf.gather(shape, axis))
+    return tf.cast(size, dtype)
+
+
+def _filled(x, valid, fill):
+    return x if valid is None else tf.where(valid, x, tf.constant(fill, x.dtype))
+
+
+def nan_sum(x, mask, axis, keepdims, dtype, kind="sum"):
+    """nansum / nanprod (kind "prod") of x[mask] in dtype: nan counts as the identity."""
+    valid = _taking_part(x, mask, True)
+    identity = 0 if kind == "sum" else 1
+    reducer = tf.reduce_sum if kind == "sum" else tf.reduce_prod
+    return reducer(_filled(cast(x, dtype), valid, identity), axis=axis, keepdims=keepdims)
+
+
+def _rounder(acc, dtype):
+    """Rounding to dtype where NumPy rounds (and overflows): float16 statistics are accumulated in
+    float32 here, and NumPy's float16 loops round every intermediate array (a sum, the squares) to
+    float16: np.var of [300, -300] in float16 is inf."""
+    if dtype is None or dtype == acc:
+        return lambda v: v
+    return lambda v: tf.cast(tf.cast(v, dtype), acc)
+
+
+def nan_mean(x, mask, axis, keepdims, acc, skip_nan=True, dtype=None):
+    """nanmean (the mean of the numbers; 0 / 0 = nan for none) of x[mask], accumulated in acc
+    and rounded to dtype where NumPy rounds."""
+    rounded = _rounder(acc, dtype)
+    valid = _taking_part(x, mask, skip_nan)
+    total = rounded(tf.reduce_sum(_filled(cast(x, acc), valid, 0), axis=axis, keepdims=keepdims))
+    count = _reduced_size(x, axis, acc) if valid is None else \
+        tf.reduce_sum(tf.cast(valid, acc), axis=axis, keepdims=keepdims)
+    return total / count
+
+
+def moment(x, mask, axis, keepdims, acc, ddof, skip_nan=False, root=False, dtype=None):
+    """var (std with root) of x[mask] as NumPy computes it: the mean first, then the mean square
+    deviation over max(n - ddof, 0), rounded to dtype where NumPy rounds. With skip_nan (nanvar)
+    the nans take no part, and, as in NumPy, a float slice of ddof >= n numbers is nan."""
+    rounded = _rounder(acc, dtype)
+    xa = cast(x, acc)
+    valid = _taking_part(x, mask, skip_nan)
+    if valid is None:
+        count = _reduced_size(x, axis, acc)
+        mean = rounded(rounded(tf.reduce_sum(xa, axis=axis, keepdims=True)) / count)
+        deviation = rounded(xa - mean)
+        n = count
+    else:
+        ones = tf.cast(valid, acc)
+        count = tf.reduce_sum(ones, axis=axis, keepdims=True)
+        mean = rounded(rounded(tf.reduce_sum(tf.where(valid, xa, tf.zeros([], acc)), axis=axis, keepdims=True))
+                       / count)
+        deviation = tf.where(valid, rounded(xa - mean), tf.zeros([], acc))
+        n = tf.reduce_sum(ones, axis=axis, keepdims=keepdims)
+    dof = n - tf.constant(ddof, acc)
+    total = rounded(tf.reduce_sum(rounded(deviation * deviation), axis=axis, keepdims=keepdims))
+    out = total / tf.maximum(dof, tf.zeros([], acc))
+    if skip_nan and x.dtype.is_floating:  # np.nanvar's slice of ddof >= n numbers (not np.var's inf)
+        out = tf.where(dof <= 0, tf.constant(nan, acc), out)
+    return tf.sqrt(rounded(out)) if root else out
+
+
+def nan_extreme(kind, x, mask, axis, keepdims):
+    """nanmin / nanmax of x[mask]: the extreme of the numbers, nan for a slice without any."""
+    valid = _taking_part(x, mask, True)
+    if x.dtype == tf.bool:
+        if kind == "min":
+            return tf.reduce_all(_filled(x, valid, True), axis=axis, keepdims=keepdims)
+        return tf.reduce_any(_filled(x, valid, False), axis=axis, keepdims=keepdims)
+    reducer, fill = (tf.reduce_min, highest) if kind == "min" else (tf.reduce_max, lowest)
+    out = reducer(_filled(x, valid, fill(x.dtype)), axis=axis, keepdims=keepdims)
+    if not x.dtype.is_floating:
+        return out
+    found = tf.reduce_any(valid, axis=axis, keepdims=keepdims)
+    return tf.where(found, out, tf.constant(nan, x.dtype))
+
+
+def arg_extreme(kind, x, mask, axis, keepdims):
+    """argmax / argmin (kind "max" / "min") of x[mask] over one axis (None: the flattened x[mask]),
+    NumPy's answer: the first occurrence, and the first nan if there is one.
+
+    With a mask (over x's leading dims, flattened to one) the index counts the selected
+    elements before the one found: its position in x[m]. The extreme is found and then the
+    first position holding it, by a min over the positions (tf.argmax does not promise the
+    first of equal values under XLA, nor NumPy's nan rule)."""
+    rank = len(x.shape)
+    if mask is not None:
+        rows = tf.reshape(mask, [-1])
+        x = tf.reshape(x, tf.concat([tf.shape(rows), tf.shape(x)[len(mask.shape):]], 0))
+        rank = rank - len(mask.shape) + 1
+        valid = tf.broadcast_to(tf.reshape(rows, [-1] + [1] * (rank - 1)), tf.shape(x))
+    else:
+        valid = None
+    if axis is None:
+        x = tf.reshape(x, [-1])
+        valid = None if valid is None else tf.reshape(valid, [-1])
+        axis_ = 0
+    else:
+        axis_ = axis
+    n = tf.shape(x, out_type=tf.int64)[axis_]
+    position = tf.reshape(tf.range(n), [-1] + [1] * (len(x.shape) - axis_ - 1))
+    if x.dtype == tf.bool:
+        extreme = (tf.reduce_any(_filled(x, valid, False), axis=axis_, keepdims=True) if kind == "max" else
+                   tf.reduce_all(_filled(x, valid, True), axis=axis_, keepdims=True))
+        hit = tf.equal(x, extreme)
+    else:
+        fill = lowest if kind == "max" else highest
+        reducer = tf.reduce_max if kind == "max" else tf.reduce_min
+        numbers = valid
+        if x.dtype.is_floating:
+            missing = tf.math.is_nan(x) if valid is None else tf.logical_and(valid, tf.math.is_nan(x))
+            numbers = logical_not(missing) if valid is None else tf.logical_and(valid, logical_not(missing))
+        extreme = reducer(_filled(x, numbers, fill(x.dtype)), axis=axis_, keepdims=True)
+        hit = tf.equal(x, extreme)
+        if x.dtype.is_floating:
+            hit = tf.where(tf.reduce_any(missing, axis=axis_, keepdims=True), missing, hit)
+    if valid is not None:
+        hit = tf.logical_and(valid, hit)
+    first = tf.reduce_min(tf.where(hit, position, n), axis=axis_, keepdims=True)
+    if valid is None:
+        out = first
+    else:
+        out = tf.reduce_sum(tf.cast(tf.logical_and(valid, position < first), tf.int64), axis=axis_, keepdims=True)
+    if keepdims:
+        return tf.reshape(out, [1] * rank) if axis is None else out
+    return tf.reshape(out, []) if axis is None else tf.squeeze(out, axis_)
+
+
+def cumulative(kind, x, axis, dtype):
+    """cumsum / cumprod in dtype along axis (None: of the flattened x; a 0-d x is 1-d)."""
+    x = cast(x, dtype)
+    if axis is None or len(x.shape) == 0:
+        x, axis = tf.reshape(x, [-1]), 0
+    if x.dtype == tf.bool:  # (a cumsum of booleans is an integer dtype: never reached)
+        x = tf.cast(x, tf.int64)
+    return (tf.cumsum if kind == "cumsum" else tf.math.cumprod)(x, axis=axis)
+
+
+def nan_to_num(x, nan_value, posinf, neginf):
+    """np.nan_to_num: nan, inf and -inf replaced (the values given as x's dtype); other dtypes unchanged."""
+    if not x.dtype.is_floating:
+        return x
+    import numpy as np
+    info = np.finfo(x.dtype.as_numpy_dtype)
+    with np.errstate(over="ignore"):
+        values = [tf.constant(np.asarray(v, np.float64).astype(x.dtype.as_numpy_dtype), x.dtype)
+                  for v in (nan_value, info.max if posinf is None else posinf, info.min if neginf is None else neginf)]
+    positive, negative = tf.equal(x, tf.constant(inf, x.dtype)), tf.equal(x, tf.constant(-inf, x.dtype))
+    x = tf.where(tf.math.is_nan(x), values[0], x)
+    x = tf.where(positive, values[1], x)
+    return tf.where(negative, values[2], x)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from maskdsl.errors import IndexOutOfRangeError, ShapeError
+from maskdsl.errors import IndexOutOfRangeError, ShapeError, ValueDSLError
 from maskdsl.ir.indexing import MASKS, IndexKind, index_operands, node_plan
 from maskdsl.ir.nodes import Node, Program, postorder
-from maskdsl.ir.ops import REDUCTIONS
+from maskdsl.ir.ops import REDUCTIONS, STATISTICS
 from maskdsl.language.names import IDENTIFIER
 from maskdsl.passes.strategies import (ADAPTIVE, BOOLEAN_MASK, GATHER, GENERAL, MASKED, PLAIN, REPLACE, SCATTER,
                                        WHERE)
-from maskdsl.tf.source import tf_dtype
+from maskdsl.tf.source import literal, tf_dtype
 
 STRATEGY_LOWERINGS: dict[str, Callable] = {}
 
@@ -288,7 +288,7 @@ def masked_reduce(emitter, node):
     m = emitter.mask_checked(mask, x, 0, node.span)
     mb = f"rt.expand_mask({m}, {trailing})" if trailing else m
     axes = list(range(len(x.shape))) if node.attr("axis") is None else list(range(len(mask.shape)))
-    if not trailing and len(axes) == len(x.shape):
+    if not trailing and len(axes) == len(x.shape) and node.attr("kind") in CHUNKED:
         return _whole_masked_reduce(emitter, node, m)
     MASKED_FORMS[node.attr("kind")](emitter, node, x, m, mb, repr(axes), node.attr("keepdims"))
 
@@ -304,3 +304,91 @@ def _whole_masked_reduce(emitter, node, mask: str):
     if node.attr("keepdims"):
         expr = f"tf.reshape({expr}, {[1] * len(x.shape)!r})"
     emitter.emit(node, expr)
+
+
+# ---- statistics (issue 14): nan-reductions, moments, arg-reductions ----
+# Plain and masked alike call one runtime helper per family with the mask (None, or the mask
+# expanded to broadcast against x); masked forms keep the static shape (a where and a count).
+# Whole-array masked reductions of these kinds are not chunked (CHUNKED: the kinds that are).
+
+CHUNKED = frozenset(REDUCTIONS) - frozenset(STATISTICS)
+"""The kinds whose whole-array masked reduction is rt.masked_reduce (the kinds of rt.CHUNK_PARTS)."""
+
+
+def _statistic_call(node, x: str, mask: str, axis: str, keep) -> str:
+    kind = node.attr("kind")
+    dtype = tf_dtype(node.dtype)
+    acc = tf_dtype("float32" if node.dtype == "float16" else node.dtype)
+    if kind in ("nansum", "nanprod"):
+        return f"rt.nan_sum({x}, {mask}, {axis}, {keep}, {dtype}, {kind[3:]!r})"
+    rounding = f", dtype={dtype}" if acc != dtype else ""
+    if kind == "nanmean":
+        return f"rt.nan_mean({x}, {mask}, {axis}, {keep}, {acc}{rounding})"
+    if kind in ("nanmin", "nanmax"):
+        return f"rt.nan_extreme({kind[3:]!r}, {x}, {mask}, {axis}, {keep})"
+    ddof = literal(node.attr("ddof"))
+    skip, root = kind.startswith("nan"), kind.endswith("std")
+    return f"rt.moment({x}, {mask}, {axis}, {keep}, {acc}, {ddof}, skip_nan={skip}, root={root}{rounding})"
+
+
+def _with_cast(node, expr: str) -> str:
+    """A float16 mean or moment is accumulated in float32 (_statistic_call): as float16."""
+    return f"tf.cast({expr}, tf.float16)" if node.dtype == "float16" and node.attr("kind") in _MOMENTS else expr
+
+
+def _empty_tag(emitter, node) -> str:
+    return emitter.check(ValueDSLError, REDUCTIONS[node.attr("kind")].empty_message, node.span)
+
+
+def _plain_statistic(emitter, node, x, axis, keep):
+    emitter.emit(node, _with_cast(node, _statistic_call(node, emitter.ref(x), "None", axis, keep)))
+    _plain_nonempty(emitter, node, x)
+
+
+def _plain_nonempty(emitter, node, x):
+    """NumPy's ValueError for nanmin, nanmax, argmax, argmin of nothing, where a shape is unknown
+    (infer_types raises it for known shapes)."""
+    axes = list(range(len(x.shape))) if node.attr("axis") is None else list(node.attr("axes"))
+    if not REDUCTIONS[node.attr("kind")].fails_on_empty or None not in [x.shape[a] for a in axes]:
+        return
+    name = emitter.ref(node)
+    shape = f"tf.shape({emitter.ref(x)}, out_type=tf.int64)"
+    emitter.line(f"{name} = rt.nonempty({name}, tf.reduce_prod(tf.gather({shape}, {axes!r})), "
+                 f"{_empty_tag(emitter, node)})")
+
+
+def _plain_arg(emitter, node, x, axis, keep):
+    axes = node.attr("axes")
+    one = None if node.attr("axis") is None or not axes else axes[0]
+    emitter.emit(node, f"rt.arg_extreme({node.attr('kind')[3:]!r}, {emitter.ref(x)}, None, {one}, {keep})")
+    _plain_nonempty(emitter, node, x)
+
+
+def _masked_statistic(emitter, node, x, m, mb, axis, keep):
+    emitter.emit(node, _with_cast(node, _statistic_call(node, emitter.ref(x), mb, axis, keep)))
+    _masked_nonempty(emitter, node, x, m)
+
+
+def _masked_nonempty(emitter, node, x, m):
+    """NumPy's ValueError when x[m] has nothing to reduce: nothing selected (or, over every axis,
+    nothing in a selected row)."""
+    if not REDUCTIONS[node.attr("kind")].fails_on_empty:
+        return
+    found = f"tf.reduce_any({m})"
+    if node.attr("axis") is None:
+        found = f"tf.logical_and({found}, tf.size({emitter.ref(x)}) > 0)"
+    name = emitter.ref(node)
+    emitter.line(f"{name} = rt.nonempty({name}, tf.cast({found}, tf.int32), {_empty_tag(emitter, node)})")
+
+
+def _masked_arg(emitter, node, x, m, mb, axis, keep):
+    one = None if node.attr("axis") is None else 0
+    emitter.emit(node, f"rt.arg_extreme({node.attr('kind')[3:]!r}, {emitter.ref(x)}, {m}, {one}, {keep})")
+    _masked_nonempty(emitter, node, x, m)
+
+
+_MOMENTS = ("nanmean", "std", "var", "nanstd", "nanvar")
+_STATISTICS = ("nansum", "nanprod", "nanmin", "nanmax", *_MOMENTS)
+PLAIN_FORMS.update({**dict.fromkeys(_STATISTICS, _plain_statistic), "argmax": _plain_arg, "argmin": _plain_arg})
+MASKED_FORMS.update({**dict.fromkeys(_STATISTICS, _masked_statistic), "argmax": _masked_arg,
+                     "argmin": _masked_arg})
