@@ -173,6 +173,7 @@ LAYERS = (
     ("tf",),
     ("compiler",),
     ("pipeline",),
+    ("beam",),
     ("keras", "cli", "testing"),
     ("__main__", "maskdsl"),
 )
