@@ -49,8 +49,12 @@ def arrow_column_info(name: str, type_, nulls: int | None = None) -> ColumnInfo:
             width = None
         inner = inner.value_type
     dtype = None
-    if pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_boolean(inner):
-        dtype = np.dtype(inner.to_pandas_dtype()).name
+    if pa.types.is_boolean(inner):
+        dtype = "bool"
+    elif pa.types.is_integer(inner) or pa.types.is_floating(inner):
+        # (not to_pandas_dtype: pyarrow 25 needs pandas installed for it)
+        kind = "float" if pa.types.is_floating(inner) else "uint" if pa.types.is_unsigned_integer(inner) else "int"
+        dtype = f"{kind}{inner.bit_width}"
     return ColumnInfo(name, dtype, width, str(type_), nulls)
 
 
