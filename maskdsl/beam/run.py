@@ -15,6 +15,7 @@ process per CPU (`direct_num_workers`).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -141,8 +142,9 @@ def run_on_beam(plan, output, *, batch_size: int | None, options=(), workers: in
         _ = out["reduced"] | "WriteReduced" >> beam.Map(_write_reduced(temporary))
         errors = (out[ERRORS], *read_errors) | "AllErrors" >> beam.Flatten()
         _ = errors | "WriteErrors" >> beam.Map(_write_error(temporary))
-        result = job.run()
-        result.wait_until_finish()
+        with _importable_by_workers():
+            result = job.run()
+            result.wait_until_finish()
         count = _assemble(temporary, output)
         if rows is None:
             counters = result.metrics().query(MetricsFilter().with_namespace("maskdsl").with_name("rows"))["counters"]
@@ -156,6 +158,23 @@ def run_on_beam(plan, output, *, batch_size: int | None, options=(), workers: in
     embedded = runner in ("DirectRunner", "direct")
     return BeamRun(RunResult(rows, count, batch_rows, True), runner,
                    int(_option(arguments, "direct_num_workers")) if embedded else None)
+
+
+@contextlib.contextmanager
+def _importable_by_workers():
+    """The embedded runner's workers are Python processes started here: they import the maskdsl this
+    process runs (a checkout, say) rather than whichever one their own sys.path finds first."""
+    import maskdsl
+    root = os.path.dirname(os.path.dirname(os.path.abspath(maskdsl.__file__)))
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, *([before] if before else [])])
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 def _fixed(plan) -> dict:

@@ -14,7 +14,7 @@ runs batch by batch with that value as an input:
   planned like any pipeline by `plan_stream`: row outputs batch by batch, whole-output reductions
   combined, outputs that do not depend on the rows computed once.
 
-The replacement is textual and keeps every position: `mean(x)` becomes `_r0    ` (a name padded to
+The replacement is textual and keeps every position: `mean(x)` becomes `r_0    ` (a name padded to
 the call's width), so every error of pass 2 is still at its place in the pipeline file. Each
 argument of pass 1 is evaluated where the reduction stood: its program is the pipeline's text up
 to the statement holding the reduction, plus a line `_maskdsl_part_0 = (x)`.
@@ -27,9 +27,9 @@ in the file, saying why. Plain Python: no TensorFlow, no Beam.
 >>> config = config_from_dict({"inputs": {"x": "float32[rows]"}, "steps": ["y = x - mean(x)"], "outputs": ["y"]})
 >>> stages = plan_stages(config, type_program(config))
 >>> stages.program_text
-'y = x - _r0    '
+'y = x - r_0    '
 >>> [(b.name, b.kind, b.part) for b in stages.broadcasts], stages.passes[0].program_text
-([('_r0', 'mean', '_maskdsl_part_0')], '\\n_maskdsl_part_0 = (x)')
+([('r_0', 'mean', '_maskdsl_part_0')], '\\n_maskdsl_part_0 = (x)')
 """
 
 from __future__ import annotations
@@ -151,12 +151,13 @@ def _shown(text: str, span: Span | None) -> str:
 
 
 def _name_prefix(text: str) -> str:
-    """`_r` (or another `_<letter>`) that no name of the program starts with: short, so that the
-    name fits in the place of the shortest call (`sum(x)`)."""
+    """`r_` (or another `<letter>_`) found nowhere in the program, so no name of it starts so: short,
+    for the name to fit in the place of the shortest call (`sum(x)`), and without a leading `_`,
+    which TensorFlow refuses in the name of an input."""
     for letter in "r" + string.ascii_lowercase:
-        if f"_{letter}" not in text:
-            return f"_{letter}"
-    raise ConfigError("the program uses every name prefix `_a` ... `_z`; rename one to run it on Beam")
+        if f"{letter}_" not in text:
+            return f"{letter}_"
+    raise ConfigError("the program uses every name prefix `a_` ... `z_`; rename one to run it on Beam")
 
 
 def _typed(config: PipelineConfig, text: str, broadcasts) -> object:
