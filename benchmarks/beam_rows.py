@@ -105,7 +105,7 @@ def main(argv=None) -> None:
         write_data(data, args.rows, args.shards)
     print(f"{args.rows:,} rows in {args.shards} Parquet shards; {os.cpu_count()} CPUs; medians of {args.repeats}; "
           f"whole command, fresh process each")
-    print(f"| pipeline | run | wall s | rows/s | x local |\n| --- | --- | ---: | ---: | ---: |")
+    print("| pipeline | run | wall s | rows/s | x local |\n| --- | --- | ---: | ---: | ---: |")
     for name in args.pipelines:
         pipeline = work / f"{name}.yaml"
         pipeline.write_text(PIPELINES[name])
