@@ -1,6 +1,6 @@
 """`maskdsl run --runner beam` with 1 and 2 workers against `maskdsl run` on one machine: rows per second.
 
-    .venv/bin/python benchmarks/beam_rows.py                          # 2,000,000 rows in 8 shards, 3 runs each
+    .venv/bin/python benchmarks/beam_rows.py                          # 500,000 and 2,000,000 rows, 3 runs each
     .venv/bin/python benchmarks/beam_rows.py --rows 400000 --repeats 1
 
 A directory of Parquet shards of readings (float32 columns a, b, c, about 5% nulls) is written once
@@ -9,7 +9,9 @@ under --workdir. Each measurement is the whole command in a fresh process (`pyth
 and loading TensorFlow, reading, running and writing all included), so the numbers are what a user
 waits for. The variants are run round-robin, one repeat of each after the other, so the shared
 machine's background load falls on all of them alike; each is summarised by its median, and
-"x local" is its rows per second over the single-machine run's.
+"x local" is its rows per second over the single-machine run's. With two sizes, "rows/s beyond
+start-up" is the extra rows over the extra seconds between them: the rate once TensorFlow, Beam's
+workers and the pipeline are up, which is what more data costs.
 
 - `local`: `maskdsl run` (tf.data on this machine, default --batch-size);
 - `beam, 1 worker` and `beam, 2 workers`: `--runner beam` on Beam's embedded runner
@@ -93,31 +95,45 @@ def run_once(pipeline: Path, data: Path, out: Path, extra: list[str]) -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[500_000, 2_000_000])
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=list(PIPELINES))
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args(argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="maskdsl-beam-bench-"))
-    data = work / f"data-{args.rows}-{args.shards}"
-    if not data.exists():
-        write_data(data, args.rows, args.shards)
-    print(f"{args.rows:,} rows in {args.shards} Parquet shards; {os.cpu_count()} CPUs; medians of {args.repeats}; "
-          f"whole command, fresh process each")
-    print("| pipeline | run | wall s | rows/s | x local |\n| --- | --- | ---: | ---: | ---: |")
+    datas = {}
+    for rows in args.rows:
+        datas[rows] = work / f"data-{rows}-{args.shards}"
+        if not datas[rows].exists():
+            write_data(datas[rows], rows, args.shards)
+    print(f"{', '.join(f'{r:,}' for r in args.rows)} rows in {args.shards} Parquet shards; {os.cpu_count()} CPUs; "
+          f"medians of {args.repeats}; whole command, fresh process each")
+    print("| pipeline | rows | run | wall s | rows/s | x local |\n| --- | ---: | --- | ---: | ---: | ---: |")
+    medians: dict[tuple, float] = {}
     for name in args.pipelines:
         pipeline = work / f"{name}.yaml"
         pipeline.write_text(PIPELINES[name])
-        times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-        for _ in range(args.repeats):
-            for variant, extra in VARIANTS.items():
-                times[variant].append(run_once(pipeline, data, work / "out", extra))
-        local = args.rows / statistics.median(times["local"])
-        for variant in VARIANTS:
-            median = statistics.median(times[variant])
-            speed = args.rows / median
-            print(f"| {name} | {variant} | {median:.2f} | {speed:,.0f} | {speed / local:.2f} |", flush=True)
+        for rows, data in datas.items():
+            times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            for _ in range(args.repeats):
+                for variant, extra in VARIANTS.items():
+                    times[variant].append(run_once(pipeline, data, work / "out", extra))
+            local = rows / statistics.median(times["local"])
+            for variant in VARIANTS:
+                median = medians[name, rows, variant] = statistics.median(times[variant])
+                speed = rows / median
+                print(f"| {name} | {rows:,} | {variant} | {median:.2f} | {speed:,.0f} | {speed / local:.2f} |",
+                      flush=True)
+    if len(args.rows) > 1:
+        small, large = min(args.rows), max(args.rows)
+        print("\n| pipeline | run | rows/s beyond start-up | x local |\n| --- | --- | ---: | ---: |")
+        for name in args.pipelines:
+            def marginal(variant, name=name):
+                extra = medians[name, large, variant] - medians[name, small, variant]
+                return (large - small) / extra if extra > 0 else float("inf")
+            for variant in VARIANTS:
+                print(f"| {name} | {variant} | {marginal(variant):,.0f} | {marginal(variant) / marginal('local'):.2f} |")
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
 

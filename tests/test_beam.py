@@ -237,7 +237,8 @@ def test_beam_options_pass_through_after_the_embedded_defaults():
     from maskdsl.beam.run import beam_arguments
     assert beam_arguments(["runner=FlinkRunner", "flink_master=host:8081", "--environment_type=LOOPBACK"],
                           workers=2) == [
-        "--direct_running_mode=multi_processing", "--direct_num_workers=2", "--runner=FlinkRunner",
+        "--direct_running_mode=multi_processing", "--default_sdk_harness_log_level=WARNING",
+        "--direct_num_workers=2", "--runner=FlinkRunner",
         "--flink_master=host:8081", "--environment_type=LOOPBACK"]
     with pytest.raises(maskdsl.ConfigError, match="expected KEY=VALUE"):
         beam_arguments(["FlinkRunner"])

@@ -35,7 +35,7 @@ from maskdsl.errors import ConfigError, MaskDSLError
 from maskdsl.pipeline.batching import DEFAULT_BATCH_ROWS, RunResult, array_batches, rebatch, table_batches
 from maskdsl.pipeline.data_files import convert, read_inputs
 
-EMBEDDED = ("--direct_running_mode=multi_processing",)
+EMBEDDED = ("--direct_running_mode=multi_processing", "--default_sdk_harness_log_level=WARNING")
 ROWS = Metrics.counter("maskdsl", "rows")
 REDUCED = "reduced.npz"
 
@@ -143,8 +143,13 @@ def run_on_beam(plan, output, *, batch_size: int | None, options=(), workers: in
         errors = (out[ERRORS], *read_errors) | "AllErrors" >> beam.Flatten()
         _ = errors | "WriteErrors" >> beam.Map(_write_error(temporary))
         with _importable_by_workers():
-            result = job.run()
-            result.wait_until_finish()
+            try:
+                result = job.run()
+                result.wait_until_finish()
+            except MaskDSLError:
+                raise
+            except Exception as e:   # a worker that died, a runner that could not start: Beam's own words
+                raise MaskDSLError(f"the Beam job failed: {_first_line(e)}", option="--runner") from None
         count = _assemble(temporary, output)
         if rows is None:
             counters = result.metrics().query(MetricsFilter().with_namespace("maskdsl").with_name("rows"))["counters"]
@@ -166,15 +171,22 @@ def _importable_by_workers():
     process runs (a checkout, say) rather than whichever one their own sys.path finds first."""
     import maskdsl
     root = os.path.dirname(os.path.dirname(os.path.abspath(maskdsl.__file__)))
-    before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([root, *([before] if before else [])])
+    before = {name: os.environ.get(name) for name in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")}
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, *([before["PYTHONPATH"]] if before["PYTHONPATH"] else [])])
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # (TensorFlow's start-up chatter, once per worker)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(error).__name__
 
 
 def _fixed(plan) -> dict:

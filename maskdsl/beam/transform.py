@@ -116,7 +116,7 @@ class _ArgumentsDoFn(_PipelineDoFn):
             values = {**self.fixed, **_row_inputs(self.config, batch)}
             parts = {}
             for program in self.programs:
-                parts.update(self.run(program, {n: values[n] for n in program.inputs}))
+                parts.update(self.run(program, {n: values[n] for n in program.inputs if n in values}))
         except MaskDSLError as e:
             yield from self.failed(e)
             return
@@ -136,7 +136,7 @@ class _BatchDoFn(_PipelineDoFn):
         key, batch, keyed = _keyed(element)
         try:
             values = {**self.fixed, **_row_inputs(self.config, batch), **_broadcast_values(broadcast)}
-            outputs = self.run(self.program, {n: values[n] for n in self.program.inputs})
+            outputs = self.run(self.program, {n: values[n] for n in self.program.inputs if n in values})
         except MaskDSLError as e:
             yield from self.failed(e)
             return
@@ -157,7 +157,7 @@ class _ConstantsDoFn(_PipelineDoFn):
         empty = {n: np.zeros((0, *config.inputs[n].shape[1:]), config.inputs[n].dtype) for n in config.row_inputs}
         try:
             values = {**empty, **self.fixed, **_broadcast_values(broadcast)}
-            outputs = self.run(self.program, {n: values[n] for n in self.program.inputs})
+            outputs = self.run(self.program, {n: values[n] for n in self.program.inputs if n in values})
         except MaskDSLError as e:
             yield from self.failed(e)
             return

@@ -155,6 +155,15 @@ def _run(args) -> int:
 def _run_on_beam(args, plan, started: float) -> int:
     """`maskdsl run --runner beam` (maskdsl.beam.run): the pipeline is planned (and refused if it cannot
     be split into batches) before Beam starts its workers."""
+    import logging
+    logging.disable(logging.WARNING)   # Beam's notes about itself (optional clients, worker start-up): not ours to show
+    try:
+        return _run_on_beam_quietly(args, plan, started)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _run_on_beam_quietly(args, plan, started: float) -> int:
     try:
         from maskdsl.beam.run import run_on_beam
     except ImportError as e:
@@ -162,7 +171,8 @@ def _run_on_beam(args, plan, started: float) -> int:
             raise
         raise MaskDSLError("--runner beam needs Apache Beam, which is not installed", option="--runner",
                            hint="pip install 'maskdsl[beam]'") from None
-    _start_tensorflow()   # (its start-up chatter hidden before a worker loads it)
+    if plan.place.format == "tfrecord":   # (written here, through TensorFlow; the pipeline runs on the workers)
+        _start_tensorflow()
     from maskdsl.pipeline.output import OutputSet
     for description, unused in plan.unused:
         print(f"note: {escape_text(description)} also has {listing(unused)}, which the pipeline does not use",
