@@ -169,8 +169,7 @@ def run_on_beam(plan, output, *, batch_size: int | None, options=(), workers: in
 def _importable_by_workers():
     """The embedded runner's workers are Python processes started here: they import the maskdsl this
     process runs (a checkout, say) rather than whichever one their own sys.path finds first."""
-    import maskdsl
-    root = os.path.dirname(os.path.dirname(os.path.abspath(maskdsl.__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # holds maskdsl/
     before = {name: os.environ.get(name) for name in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")}
     os.environ["PYTHONPATH"] = os.pathsep.join([root, *([before["PYTHONPATH"]] if before["PYTHONPATH"] else [])])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # (TensorFlow's start-up chatter, once per worker)
