@@ -73,15 +73,17 @@ def _option(arguments: list[str], name: str) -> str | None:
 class _ReadShard(beam.DoFn):
     """One shard of the table, batch by batch: ((shard, batch), row inputs)."""
 
-    def __init__(self, plan, batch_rows: int):
-        self.plan, self.batch_rows = replace(plan, typed=None), batch_rows   # (IR nodes do not pickle)
+    def __init__(self, plan, batch_rows: int, count: bool = True):
+        self.plan = replace(plan, typed=None)   # (IR nodes do not pickle)
+        self.batch_rows, self.count = batch_rows, count
 
     def process(self, shard):
         plan = self.plan
         one = replace(plan, table=replace(plan.table, shards=(plan.table.shards[shard],)))
         try:
             for number, (_, arrays) in enumerate(rebatch(table_batches(one, self.batch_rows), self.batch_rows)):
-                ROWS.inc(len(next(iter(arrays.values()))) if arrays else 0)
+                if self.count:
+                    ROWS.inc(len(next(iter(arrays.values()))) if arrays else 0)
                 yield (shard, number), arrays
         except MaskDSLError as e:
             yield beam.pvalue.TaggedOutput(ERRORS, _in_shard(e, plan.table.shards[shard]))
@@ -137,6 +139,9 @@ def run_on_beam(plan, output, *, batch_size: int | None, options=(), workers: in
     try:
         job = beam.Pipeline(options=PipelineOptions(arguments))
         batches, read_errors, rows = _batches(job, plan, batch_rows)
+        if apply.stages.broadcasts and plan.table is not None:   # two passes: the shards are read twice
+            first, first_errors, _ = _batches(job, plan, batch_rows, "First")
+            batches, read_errors = (first, batches), (*read_errors, *first_errors)
         out = batches | "Run" >> apply
         _ = out["rows"] | "Write" >> beam.ParDo(_WriteParts(temporary))
         _ = out["reduced"] | "WriteReduced" >> beam.Map(_write_reduced(temporary))
@@ -201,12 +206,13 @@ def _fixed(plan) -> dict:
             for name, value in fixed.items()}
 
 
-def _batches(job, plan, batch_rows: int):
+def _batches(job, plan, batch_rows: int, label: str = ""):
     """The PCollection of ((shard, batch), row inputs), and the PCollections of read errors."""
     config = plan.config
     if plan.table is not None:
-        read = (job | "Shards" >> beam.Create(list(range(len(plan.table.shards))))
-                | "Read" >> beam.ParDo(_ReadShard(plan, batch_rows)).with_outputs(ERRORS, main="batches"))
+        read = (job | f"{label}Shards" >> beam.Create(list(range(len(plan.table.shards))))
+                | f"{label}Read" >> beam.ParDo(_ReadShard(plan, batch_rows, count=not label))
+                .with_outputs(ERRORS, main="batches"))
         return read["batches"], (read[ERRORS],), None
     # row inputs from a .npz/.npy: cut here (the file is on this machine), handed to the workers
     elements, rows = [], 0

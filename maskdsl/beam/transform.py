@@ -235,6 +235,10 @@ class Apply(beam.PTransform):
 
     `pipeline`: a maskdsl.Pipeline, a pipeline file or YAML text. `fixed`: values of inputs that are
     not rows (scalars such as a limit), the same for every batch; a batch may also carry them.
+    The input is a PCollection of batches, or a pair of PCollections holding the same batches: a
+    pipeline with a first pass (`self.stages.broadcasts`) then reads the first and runs its second
+    pass on the other, so that a source can be read twice instead of the runner holding every batch
+    between the passes.
     A pipeline that cannot run batch by batch raises a located ConfigError here, before any job runs.
     """
 
@@ -249,10 +253,13 @@ class Apply(beam.PTransform):
 
     def expand(self, batches):
         config, stages, fixed, on_error = self.config, self.stages, self.fixed, self.on_error
+        first = batches
+        if isinstance(batches, tuple):   # the same batches twice: a source read once per pass
+            first, batches = batches
         errors = []
         broadcast = None
         if stages.broadcasts:
-            arguments = batches | "Arguments" >> beam.ParDo(_ArgumentsDoFn(config, stages, fixed, on_error)) \
+            arguments = first | "Arguments" >> beam.ParDo(_ArgumentsDoFn(config, stages, fixed, on_error)) \
                 .with_outputs(ERRORS, main="parts")
             errors.append(arguments[ERRORS])
             combined = arguments["parts"] | "Broadcast" >> beam.CombineGlobally(ReduceOverRows(config, tuple(
