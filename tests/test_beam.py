@@ -151,6 +151,82 @@ def test_a_row_wise_pipeline_on_beam_is_bit_for_bit_the_single_machine_run(tmp_p
         assert ours["spikes"] == theirs["spikes"]
 
 
+# ---- planning the passes (no TensorFlow, no Beam) ----
+
+def stages_of(steps, outputs, inputs="  x: float32[rows, 3]\n  limit: float32\n"):
+    from maskdsl.pipeline.config import load_config, type_program
+    from maskdsl.pipeline.staging import plan_stages
+    config = load_config("inputs:\n" + inputs + "steps:\n" + "".join(f"  - {s}\n" for s in steps)
+                         + f"outputs: [{', '.join(outputs)}]\n")
+    return config, plan_stages(config, type_program(config))
+
+
+def test_a_pipeline_that_streams_has_one_pass():
+    config, stages = stages_of(["x[isnan(x)] = 0.0", "total = sum(x)", "hot = x[x > limit]"], ["x", "total", "hot"])
+    assert stages.broadcasts == () and stages.passes == () and stages.program_text == config.program_text
+    assert [r.output for r in stages.stream.reductions] == ["total"]
+
+
+def test_a_reduction_a_later_step_uses_becomes_an_input_at_the_same_place():
+    config, stages = stages_of(["x[isnan(x)] = 0.0", "x = x - x.mean(axis=0); s = nansum(x ** 2)",
+                                "x[x > limit] = max(x)"], ["x", "s"])
+    text = config.program_text
+    assert len(stages.program_text) == len(text)   # every position of the file stays where it was
+    assert [(b.name, b.kind, b.axes, b.shape, text[b.span.start:b.span.end]) for b in stages.broadcasts] == [
+        ("r_0", "mean", (0,), (3,), "x.mean(axis=0)"), ("r_1", "max", (0, 1), (), "max(x)")]
+    assert stages.program_text == text.replace("x.mean(axis=0)", "r_0".ljust(14)).replace("max(x)", "r_1   ")
+    # each argument as its statement sees it: x before `x = x - ...`, and x after it for max(x)
+    first, second = stages.passes
+    assert first.program_text == "x[isnan(x)] = 0.0\n_maskdsl_part_0 = (x)" and first.parts == ("_maskdsl_part_0",)
+    assert second.program_text.startswith(text[:text.index("\nx[x > limit]")])
+    assert second.program_text.endswith("\n_maskdsl_part_1 = (x)")
+    assert [(r.output, r.kind) for r in stages.stream.reductions] == [("s", "nansum")]
+
+
+def test_a_name_the_program_uses_is_never_the_name_of_a_broadcast():
+    _, stages = stages_of(["r_0 = x * 2", "y = r_0 - mean(r_0)"], ["y"])
+    assert [b.name for b in stages.broadcasts] == ["a_0"] and "a_0" in stages.program_text
+
+
+@pytest.mark.parametrize("steps, outputs, why", [
+    (["y = x[1:]"], ["y"], "`x[1:]` picks rows by position"),
+    (["n = shape(x)"], ["n"], "`shape(x)` depends on the number of rows"),
+    (["y = x - mean(x - mean(x))"], ["y"], "`mean(x - mean(x))` reduces over the rows (needed for output 'y') (a "
+                                           "reduction over the rows of a value that itself needs one would take a "
+                                           "third pass)"),
+])
+def test_what_cannot_be_split_is_refused_with_the_reason(steps, outputs, why):
+    with pytest.raises(maskdsl.ConfigError) as caught:
+        stages_of(steps, outputs)
+    assert caught.value.message.startswith(f"step 1: cannot run on Beam: {why}")
+    assert caught.value.code == "cross-row" and caught.value.line == 5
+
+
+def test_accumulators_filled_on_different_workers_merge_into_the_whole():
+    from maskdsl.pipeline.reductions import DECOMPOSABLE, Accumulator
+    rng = np.random.default_rng(3)
+    parts = [rng.normal(size=(n, 2)).astype(np.float32) for n in (4, 0, 7, 3)]
+    for part in parts:
+        part[rng.random(part.shape) < 0.2] = np.nan
+    whole = np.concatenate(parts)
+    numpy = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "min": np.min, "max": np.max, "any": np.any,
+             "all": np.all, "count": np.count_nonzero, "nansum": np.nansum, "nanprod": np.nanprod,
+             "nanmean": np.nanmean, "nanmin": np.nanmin, "nanmax": np.nanmax}
+    assert set(numpy) == set(DECOMPOSABLE)
+    for kind in DECOMPOSABLE:
+        expected = numpy[kind](whole, axis=0)
+        dtype = "int64" if kind == "count" else "bool" if kind in ("any", "all") else "float32"
+        left, right = (Accumulator(kind, (0,), False, dtype, (2,)) for _ in range(2))
+        for part in parts[:2]:
+            left.add(part)
+        for part in parts[2:]:
+            right.add(part)
+        left.merge(right)
+        left.merge(Accumulator(kind, (0,), False, dtype, (2,)))   # a worker that saw no batch
+        np.testing.assert_allclose(left.result(), expected.astype(dtype), rtol=1e-6, err_msg=kind)
+        assert left.result().dtype == np.dtype(dtype)
+
+
 # ---- the PTransform in a user's own pipeline ----
 
 def test_apply_inside_a_users_pipeline_matches_numpy(pipeline_file):
