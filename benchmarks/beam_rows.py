@@ -131,9 +131,12 @@ def main(argv=None) -> None:
         for name in args.pipelines:
             def marginal(variant, name=name):
                 extra = medians[name, large, variant] - medians[name, small, variant]
-                return (large - small) / extra if extra > 0 else float("inf")
+                return (large - small) / extra if extra > 0 else None   # (None: lost in the noise)
+            local = marginal("local")
             for variant in VARIANTS:
-                print(f"| {name} | {variant} | {marginal(variant):,.0f} | {marginal(variant) / marginal('local'):.2f} |")
+                rate = marginal(variant)
+                shown = f"{rate:,.0f} | {rate / local:.2f}" if rate and local else "noise | -"
+                print(f"| {name} | {variant} | {shown} |")
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
 
