@@ -33,7 +33,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from maskdsl.beam.transform import ERRORS, Apply
 from maskdsl.errors import ConfigError, MaskDSLError
 from maskdsl.pipeline.batching import DEFAULT_BATCH_ROWS, RunResult, array_batches, rebatch, table_batches
-from maskdsl.pipeline.data_files import convert, read_inputs
+from maskdsl.pipeline.data_files import ArrayMember, convert, read_inputs, write_npz
 
 EMBEDDED = ("--direct_running_mode=multi_processing", "--default_sdk_harness_log_level=WARNING")
 ROWS = Metrics.counter("maskdsl", "rows")
@@ -102,16 +102,21 @@ class _WriteParts(beam.DoFn):
     def process(self, element):
         (shard, number), outputs = element
         buffer = io.BytesIO()
-        np.savez(buffer, **outputs)
+        _npz(buffer, outputs)
         name = f"{shard:06d}-{number:09d}.npz"
         with FileSystems.create(FileSystems.join(self.directory, name)) as out:
             out.write(buffer.getvalue())
 
 
+def _npz(out, arrays: dict) -> None:
+    """(not np.savez: an output may be called `file` or `allow_pickle`)"""
+    write_npz(out, [ArrayMember(name, array) for name, array in arrays.items()])
+
+
 def _write_reduced(directory: str):
     def write(values: dict):
         buffer = io.BytesIO()
-        np.savez(buffer, **values)
+        _npz(buffer, values)
         with FileSystems.create(FileSystems.join(directory, REDUCED)) as out:
             out.write(buffer.getvalue())
     return write
