@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,beam]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,7 +27,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m frontend -q tests maskdsl/language maskdsl/ir maskdsl/passes
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,beam,bench]'
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:

@@ -161,6 +161,16 @@ def test_only_the_tensorflow_modules_load_it_on_import():
     assert pygments == {"maskdsl.language.highlight", "maskdsl.cli.repl", "maskdsl.cli.notebook"}  # not the session
 
 
+def test_only_the_beam_family_imports_apache_beam():
+    """maskdsl works without the `beam` extra: apache_beam is imported in maskdsl/beam/ and nowhere else,
+    and nothing imports maskdsl.beam at module level (the command line does when --runner beam runs)."""
+    importers = {name for name in MODULES
+                 if any(m.split(".")[0] == "apache_beam" for m in IMPORTS[name][0] | IMPORTS[name][1])}
+    assert importers and all(family(name) == "beam" for name in importers), importers
+    assert not any(family(name) != "beam" and family(m) == "beam" and m in MODULES
+                   for name in MODULES for m in IMPORTS[name][0]), "a module-level import of maskdsl.beam"
+
+
 # The layers of docs/internals.md ("Dependencies"), lowest first: a module imports its own
 # family and families of lower layers only. Families of one layer do not import each other
 # (the passes know no parser). The package itself hands out compile() and Pipeline lazily,
@@ -173,6 +183,7 @@ LAYERS = (
     ("tf",),
     ("compiler",),
     ("pipeline",),
+    ("beam",),
     ("keras", "cli", "testing"),
     ("__main__", "maskdsl"),
 )

@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(run, required=True)
     run.add_argument("--batch-size", metavar="N", type=_positive_int, help="process the data in batches of N")
     run.add_argument("--tf-data-service", metavar="URL", help="run the tf.data pipeline on this tf.data service")
+    run.add_argument("--runner", choices=("local", "beam"), default="local",
+                     help="local (tf.data on this machine, the default) or beam (Apache Beam: the embedded runner "
+                          "with a worker per CPU, or the runner --beam-option names)")
+    run.add_argument("--beam-option", metavar="KEY=VALUE", action="append", default=[],
+                     help="a Beam pipeline option, passed on unchanged (runner=FlinkRunner, flink_master=HOST:PORT, "
+                          "direct_num_workers=4, ...; repeatable)")
     run.set_defaults(handler=_pipeline_handler("run"))
 
     export = commands.add_parser("export", help="export a pipeline as a SavedModel",

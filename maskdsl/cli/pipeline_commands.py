@@ -101,6 +101,14 @@ def _run(args) -> int:
     if service and plan.place.directory:
         raise MaskDSLError("--tf-data-service writes one output file, not a directory of shards",
                            option="--tf-data-service")
+    on_beam = getattr(args, "runner", "local") == "beam"
+    if getattr(args, "beam_option", None) and not on_beam:
+        raise MaskDSLError("--beam-option is for --runner beam", option="--beam-option")
+    if on_beam:
+        if service:
+            raise MaskDSLError("--tf-data-service and --runner beam are two different ways to run: choose one",
+                               option="--runner")
+        return _run_on_beam(args, plan, started)
     _start_tensorflow()
     from maskdsl.pipeline.batching import run_plan
     from maskdsl.pipeline.output import OutputSet
@@ -139,6 +147,61 @@ def _run(args) -> int:
         why = f" ({', '.join(r.output for r in plan.stream.reductions)} combined over the batches)"
     extras = [n for n in pipeline.outputs if n not in plan.columns] if plan.place.is_table else []
     print(f"  {how}{where}, {elapsed:.2f} s{why}")
+    if extras:
+        print(f"  {', '.join(extras)} (not one value per row) -> {plan.place.extras_path}")
+    return 0
+
+
+def _run_on_beam(args, plan, started: float) -> int:
+    """`maskdsl run --runner beam` (maskdsl.beam.run): the pipeline is planned (and refused if it cannot
+    be split into batches) before Beam starts its workers."""
+    import logging
+    logging.disable(logging.WARNING)   # Beam's notes about itself (optional clients, worker start-up): not ours to show
+    try:
+        return _run_on_beam_quietly(args, plan, started)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _run_on_beam_quietly(args, plan, started: float) -> int:
+    try:
+        from maskdsl.beam.run import run_on_beam
+    except ImportError as e:
+        if e.name != "apache_beam":
+            raise
+        raise MaskDSLError("--runner beam needs Apache Beam, which is not installed", option="--runner",
+                           hint="pip install 'maskdsl[beam]'") from None
+    if plan.place.format == "tfrecord":   # (written here, through TensorFlow; the pipeline runs on the workers)
+        _start_tensorflow()
+    from maskdsl.pipeline.output import OutputSet
+    for description, unused in plan.unused:
+        print(f"note: {escape_text(description)} also has {listing(unused)}, which the pipeline does not use",
+              file=sys.stderr)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    config = plan.config
+    shards = plan.table.shards if plan.table is not None else ()
+    output = OutputSet(plan.place, config.outputs, plan.columns, config.csv, shards, plan.output_types,
+                       getattr(args, "force", False))
+    label = escape_text(config.name or os.path.basename(os.fspath(args.pipeline)))
+    try:
+        run = run_on_beam(plan, output, batch_size=getattr(args, "batch_size", None),
+                          options=getattr(args, "beam_option", None))
+        output.commit()
+        shapes = output.shapes()
+    finally:
+        output.close()
+    result = run.result
+    elapsed = time.monotonic() - started
+    source = f" from {plan.table.describe()}" if plan.table is not None and plan.table.sharded else ""
+    target = plan.place.path + ("/" if plan.place.directory else "")
+    print(f"{label}: {result.rows:,} rows{source} -> {escape_text(target)} ({shapes})")
+    workers = f", {run.workers} worker{'s' if run.workers != 1 else ''}" if run.workers else ""
+    combined = [r.output for r in plan.stream.reductions]
+    why = f" ({', '.join(combined)} combined over the batches)" if combined else ""
+    print(f"  on Beam ({escape_text(run.runner)}{workers}): {result.batches} batch{'es' if result.batches != 1 else ''}"
+          f" of up to {result.batch_rows:,} rows, {elapsed:.2f} s{why}")
+    extras = [n for n in config.outputs if n not in plan.columns] if plan.place.is_table else []
     if extras:
         print(f"  {', '.join(extras)} (not one value per row) -> {plan.place.extras_path}")
     return 0

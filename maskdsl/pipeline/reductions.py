@@ -160,6 +160,8 @@ def _walk(node):
 
 # ---- combining the batches ----
 
+_COMBINE = {"min": np.minimum, "max": np.maximum, "nanmin": np.fmin, "nanmax": np.fmax,
+            "any": np.logical_or, "all": np.logical_and, "prod": np.multiply, "nanprod": np.multiply}
 _EMPTY_ERROR = "zero-size array to reduction operation {kind}imum which has no identity"
 
 
@@ -192,12 +194,7 @@ class Accumulator:
                     return
                 value = (np.min if kind == "min" else np.max if kind == "max" else
                          np.nanmin if kind == "nanmin" else np.nanmax)(part, axis=axes, keepdims=True)
-                if self.value is None:
-                    self.value = value
-                else:
-                    combine = {"min": np.minimum, "max": np.maximum, "nanmin": np.fmin, "nanmax": np.fmax}[kind]
-                    self.value = combine(self.value, value)
-                self.seen = True
+                self._combine(value, None)
                 return
             if kind in ("sum", "nansum", "mean", "nanmean"):
                 accumulate = np.float64 if self._float or kind in ("mean", "nanmean") else self.dtype
@@ -207,7 +204,6 @@ class Accumulator:
                 if kind in ("mean", "nanmean"):
                     count = (np.sum(~np.isnan(part), axis=axes, keepdims=True, dtype=np.int64)
                              if kind == "nanmean" and part.dtype.kind == "f" else np.int64(reduced))
-                    self.count = count if self.count is None else self.count + count
             elif kind in ("prod", "nanprod"):
                 source = np.where(np.isnan(part), 1, part) if kind == "nanprod" and part.dtype.kind == "f" else part
                 value = np.prod(source, axis=axes, keepdims=True, dtype=self.dtype)
@@ -219,17 +215,26 @@ class Accumulator:
                 value = np.count_nonzero(part, axis=axes, keepdims=True).astype(np.int64)
             else:  # pragma: no cover - DECOMPOSABLE lists what is handled
                 raise ValueError(kind)
-            if self.value is None:
-                self.value = value
-            elif kind == "any":
-                self.value = self.value | value
-            elif kind == "all":
-                self.value = self.value & value
-            elif kind in ("prod", "nanprod"):
-                self.value = self.value * value
-            else:
-                self.value = self.value + value
-            self.seen = True
+            self._combine(value, count if kind in ("mean", "nanmean") else None)
+
+    def merge(self, other: Accumulator) -> None:
+        """Take in another accumulator's batches (partial results computed elsewhere, as a Beam
+        combiner's are): the same as having added its batches here."""
+        if other.value is not None:
+            with np.errstate(all="ignore"):
+                self._combine(other.value, other.count)
+
+    def _combine(self, value, count) -> None:
+        kind = self.kind
+        if count is not None:
+            self.count = count if self.count is None else self.count + count
+        if self.value is None:
+            self.value = value
+        elif kind in _COMBINE:
+            self.value = _COMBINE[kind](self.value, value)
+        else:
+            self.value = self.value + value
+        self.seen = True
 
     def result(self, span=None) -> np.ndarray:
         """The reduction over every batch, as the output's dtype and shape."""
