@@ -169,7 +169,7 @@ LAYERS = (
     ("errors", "limits", "gcpause", "version"),
     ("ir",),
     ("language", "passes"),
-    ("specialize", "values"),
+    ("specialize", "values", "tiers"),
     ("tf",),
     ("compiler",),
     ("pipeline",),

@@ -43,7 +43,7 @@ def test_a_cheap_risky_value_stays_dense_and_keeps_xla():
     big = f"float32[{int(cost.model()['jit_min_elements'])}]"
     f = maskdsl.compile("y = x * 2 + 1; y[m] = sqrt(abs(y[m])); y[y > 10] = 10",
                         signature={"x": big, "m": big.replace("float32", "bool")})
-    assert strategy_of(f) == ["where", "where"] and f.jit is True
+    assert strategy_of(f) == ["where", "where"] and f.static_shapes  # XLA can compile it
     assert cost.sparse_update_cost(1, 1.0, 0.0) == cost.weight("index") + cost.weight("cheap")
 
 
