@@ -33,8 +33,8 @@ def main(directory=None):
         loaded = tf.saved_model.load(path)
         serving = loaded.signatures["serving_default"]
         print(f"exported to {path}; serving signature inputs: {sorted(serving.structured_input_signature[1])}")
-        result = serving(x=tf.constant(x), limit=tf.constant(5.0))["result"].numpy()
-        direct = loaded.clean(tf.constant(x), tf.constant(5.0))["result"].numpy()
+        result = serving(x=tf.constant(x), limit=tf.constant(5.0))["output_0"].numpy()  # a lone output
+        direct = loaded.clean(tf.constant(x), tf.constant(5.0)).numpy()
     print(f"{x} -> {result}")
     assert np.array_equal(result, direct)
     return result

@@ -194,7 +194,7 @@ class CompiledProgram:
             generated = codegen.generate(optimized)
             jit, refusal = self._decide_jit(optimized, generated)
             specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
-            function = tf.function(_ByName(generated.function, self.inputs), input_signature=specs,
+            function = tf.function(_ByName(generated.function, self.inputs, self.outputs), input_signature=specs,
                                    jit_compile=jit, autograph=False)
             tiers = tiering.Tiers() if self.jit_compile == "auto" and refusal is None else None
             spec = Specialization(types, typed, optimized, generated, function, jit, None, refusal, tiers)
@@ -291,8 +291,6 @@ class CompiledProgram:
             if traced is None:
                 raise
             raise traced from None
-        if len(self.outputs) == 1:
-            return result[self.outputs[0]]
         return result
 
     @staticmethod
@@ -375,8 +373,10 @@ class CompiledProgram:
         """The underlying tf.function of the latest specialisation (for SavedModel export,
         tf.data, tf.distribute). Its arguments are the program's inputs, by position or by
         name (`f.tf_function(x=t)`; an input named `self` or a Python keyword gets a trailing
-        `_`: `self_`, `class_`), typed by TensorSpecs; it takes tensors only and returns a dict
-        name -> tensor of the outputs."""
+        `_`: `self_`, `class_`), typed by TensorSpecs; it takes tensors only and returns what
+        calling the program returns: a tensor for one output (so `dataset.map(f.tf_function)`
+        yields tensors), a dict name -> tensor for several. As a SavedModel signature, TensorFlow
+        names a lone output `output_0`."""
         return self._current().function
 
     @property
@@ -455,7 +455,8 @@ class ExplainText(str):
 
 
 class _ByName:
-    """The generated function with the program's input names as its arguments.
+    """The generated function with the program's input names as its arguments, returning a
+    tensor for one output and a dict name -> tensor for several (as calling the program does).
 
     tf.function binds calls by this signature, so `f.tf_function(x=t)` works although the
     generated code names its parameters `x_0`. It is a callable object, not a function, on
@@ -464,14 +465,16 @@ class _ByName:
     loop" although each specialisation's tf.function traces once.
     """
 
-    def __init__(self, function, inputs: tuple):
+    def __init__(self, function, inputs: tuple, outputs: tuple):
         self._function = function
+        self._single = outputs[0] if len(outputs) == 1 else None
         self.__name__ = function.__name__
         self.__signature__ = inspect.Signature(
             [inspect.Parameter(parameter_name(n), inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in inputs])
 
     def __call__(self, *args, **kwargs):
-        return self._function(*self.__signature__.bind(*args, **kwargs).args)
+        result = self._function(*self.__signature__.bind(*args, **kwargs).args)
+        return result if self._single is None else result[self._single]
 
 
 def parameter_name(name: str) -> str:

@@ -134,7 +134,7 @@ def test_saved_model_round_trip(tmp_path):
     module.f = f.tf_function
     tf.saved_model.save(module, str(tmp_path))
     loaded = tf.saved_model.load(str(tmp_path))
-    assert_same(loaded.f(tf.constant([1.0, 2.0]))["result"].numpy(), np.array([1.0, 20.0], np.float32))
+    assert_same(loaded.f(tf.constant([1.0, 2.0])).numpy(), np.array([1.0, 20.0], np.float32))
 
 
 def test_jit_compile_auto_and_forced():
@@ -231,20 +231,26 @@ def test_no_autograph_warning_inside_a_users_tf_function(caplog):
     assert not [m for m in tensorflow_warnings(caplog) if "AutoGraph" in m]
 
 
-def test_tf_function_takes_the_input_names():
+def test_tf_function_takes_the_input_names_and_returns_what_the_program_returns():
     f = maskdsl.compile("x[x > limit] = limit; x", signature={"x": "float32[None]", "limit": "float32"})
     assert list(inspect.signature(f.tf_function.python_function).parameters) == ["x", "limit"]
     by_name = f.tf_function(x=tf.constant([1.0, 5.0]), limit=tf.constant(2.0))
     by_position = f.tf_function(tf.constant([1.0, 5.0]), tf.constant(2.0))
-    for out in (by_name, by_position):
-        assert_same(out["result"].numpy(), np.array([1.0, 2.0], np.float32))
+    for out in (by_name, by_position):  # one output: a tensor, as f(...) returns
+        assert_same(out.numpy(), np.array([1.0, 2.0], np.float32))
     rows = tf.data.Dataset.from_tensor_slices(np.array([[1.0, 7.0], [9.0, 2.0]], np.float32))
     mapped = rows.map(lambda row: f.tf_function(x=row, limit=tf.constant(3.0)))
-    assert_same(np.stack([r["result"].numpy() for r in mapped]), np.array([[1.0, 3.0], [3.0, 2.0]], np.float32))
-    # names Python cannot take as parameters get a trailing _
-    g = maskdsl.compile("y = self + class", signature={"self": "int64[2]", "class": "int64"})
-    assert_same(g.tf_function(self_=tf.constant([1, 2], tf.int64), class_=tf.constant(10, tf.int64))["y"].numpy(),
-                np.array([11, 12]))
+    assert_same(np.stack([r.numpy() for r in mapped]), np.array([[1.0, 3.0], [3.0, 2.0]], np.float32))
+    # ds.map(f.tf_function) itself, on (x, limit) pairs
+    pairs = tf.data.Dataset.from_tensor_slices((np.array([[1.0, 7.0]], np.float32), np.array([3.0], np.float32)))
+    assert_same(next(iter(pairs.map(f.tf_function))).numpy(), np.array([1.0, 3.0], np.float32))
+    # names Python cannot take as parameters get a trailing _; several outputs: a dict
+    g = maskdsl.compile("y = self + class; z = y * 2; y; z", outputs=["y", "z"],
+                        signature={"self": "int64[2]", "class": "int64"})
+    out = g.tf_function(self_=tf.constant([1, 2], tf.int64), class_=tf.constant(10, tf.int64))
+    assert sorted(out) == ["y", "z"]
+    assert_same(out["y"].numpy(), np.array([11, 12]))
+    assert_same(out["z"].numpy(), np.array([22, 24]))
 
 
 NUMPY_INDEXING = [
@@ -294,8 +300,7 @@ def test_every_api_entry_has_a_description():
     finally:
         sys.path.pop(0)
     gen_api_docs.api_markdown()
-    # Pipeline.explain and Pipeline.row_wise need docstrings in maskdsl/pipeline/pipeline.py
-    assert set(gen_api_docs.UNDOCUMENTED) <= {"Pipeline.explain", "Pipeline.row_wise"}
+    assert gen_api_docs.UNDOCUMENTED == []
 
 
 @pytest.mark.parametrize("spec, expected", [

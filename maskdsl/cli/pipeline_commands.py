@@ -132,9 +132,9 @@ def _run(args) -> int:
     target = plan.place.path + ("/" if plan.place.directory else "")
     print(f"{label}: {rows}{source} -> {escape_text(target)} ({shapes})")
     why = ""
-    if result.rows is not None and not result.streamed:
-        ignored = ", --batch-size ignored" if getattr(args, "batch_size", None) else ""
-        why = f" (not row-wise{ignored}: {describe_reason(plan)})"
+    if result.rows is not None and not result.streamed and getattr(args, "batch_size", None):
+        # (said only when asked for batches: one batch is the normal way to run such a pipeline)
+        why = f" (--batch-size ignored, not row-wise: {describe_reason(plan)})"
     elif plan.stream.reductions and result.streamed:
         why = f" ({', '.join(r.output for r in plan.stream.reductions)} combined over the batches)"
     extras = [n for n in pipeline.outputs if n not in plan.columns] if plan.place.is_table else []

@@ -151,6 +151,8 @@ class Pipeline:
                 self._warn_if_per_batch()
             values = dict(zip(names, args))
             result = inner(*[values[n] for n in used])
+            if not isinstance(result, dict):  # the program's one output
+                result = {outputs[0]: result}
             # (an op name cannot start with '_', an output name can)
             return {n: tf.identity(result[n], name=n.lstrip("_") or None) for n in outputs}
 
@@ -326,6 +328,10 @@ class Pipeline:
 
     @property
     def row_wise(self) -> bool:
+        """Whether running the pipeline on consecutive batches of rows and concatenating the
+        results gives what one run on all rows gives (docs/pipelines.md, "Row-wise
+        pipelines"): then `maskdsl run` streams the files in batches and `map_fn` may run
+        per batch. `row_wise_reason` says why not."""
         return self.layout.row_wise
 
     @property
@@ -339,6 +345,9 @@ class Pipeline:
 
     # ---- introspection ----
     def explain(self) -> str:
+        """The compiled program's explanation (CompiledProgram.explain()): the declared input
+        types, the IR before and after the passes, each chosen strategy with its reason and
+        estimated costs, and the TensorFlow source."""
         return self.program.explain()
 
     def __repr__(self):

@@ -38,6 +38,9 @@ CSV_BLOCK_BYTES = 1 << 20     # pyarrow reads CSV in blocks of this many bytes
 
 # ---- schemas ----
 
+_ARROW_NAMES = {"halffloat": "float16", "float": "float32", "double": "float64", "bool": "bool"}  # ints: int8 is int8
+
+
 def arrow_column_info(name: str, type_, nulls: int | None = None) -> ColumnInfo:
     import pyarrow as pa
     width = 1
@@ -50,7 +53,7 @@ def arrow_column_info(name: str, type_, nulls: int | None = None) -> ColumnInfo:
         inner = inner.value_type
     dtype = None
     if pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_boolean(inner):
-        dtype = np.dtype(inner.to_pandas_dtype()).name
+        dtype = _ARROW_NAMES.get(str(inner), str(inner))   # (to_pandas_dtype needs pandas before pyarrow 26)
     return ColumnInfo(name, dtype, width, str(type_), nulls)
 
 
