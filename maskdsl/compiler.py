@@ -23,6 +23,7 @@ import numpy as np
 
 from maskdsl.tf import codegen  # runtime first: it quiets TensorFlow's start-up logging
 from maskdsl.tf.runtime import tf
+from maskdsl.tf.convert import to_tensor
 from maskdsl.ir.dtypes import DTYPES, Type
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError
 from maskdsl.ir.nodes import Node, Program, format_program, postorder
@@ -298,20 +299,22 @@ class CompiledProgram:
         """Call the specialisation's concrete function (plain or XLA, per shape, for "auto")."""
         if spec.call is None:
             spec.call = spec.function.get_concrete_function()
-        converted = [v if type(v) is not np.ndarray else _tensor(v) for v in converted]
+        converted = [v if type(v) is not np.ndarray else to_tensor(v) for v in converted]
+        if not tf.executing_eagerly() or any(type(v) is not _EAGER for v in converted):
+            return spec.call(*converted)  # in someone's graph, or variables: the checked call, plain
         tiers = spec.tiers
-        if tiers is None or not tf.executing_eagerly():  # in someone's graph: no timing, plain
-            return spec.call(*converted)
+        if tiers is None:
+            return _call_flat(spec.call, converted)
         form = tiers.choose(shapes)
         start = time.perf_counter()
         if form == tiering.XLA:
             try:
-                result = spec.xla(converted)(*converted)
+                result = _call_flat(spec.xla(converted), converted)
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
                 tiers.give_up(shapes)  # XLA could not compile it: the plain graph from now on
-                form, result = tiering.PLAIN, spec.call(*converted)
+                form, result = tiering.PLAIN, _call_flat(spec.call, converted)
         else:
-            result = spec.call(*converted)
+            result = _call_flat(spec.call, converted)
         tiers.record(shapes, form, time.perf_counter() - start)
         spec.last_xla = form == tiering.XLA
         return result
@@ -502,10 +505,14 @@ def index_error_detail(message: str, tag: str) -> str | None:
     return f"index {value} is out of bounds for axis {axis} with size {size}"  # as at compile time (ir/indexing.py)
 
 
-def _tensor(array: np.ndarray):
-    """A NumPy input as a tensor: TensorFlow shares the array's memory when it is aligned as its
-    kernels need (64 bytes) and copies it once otherwise."""
-    return tf.convert_to_tensor(array)
+_EAGER = type(tf.constant(0))
+
+
+def _call_flat(concrete, tensors: list):
+    """Call a concrete function with tensors its signature is known to accept (the program's
+    dtypes, checked by _convert; shapes of the specialisation's rank), skipping the
+    re-binding of arguments that ConcreteFunction.__call__ does on every call."""
+    return concrete._call_flat(tensors, concrete.captured_inputs)
 
 
 def _statement_text(program: Program, node: Node) -> str:
