@@ -217,7 +217,7 @@ class CompiledProgram:
             return True, None
         if self.jit_compile is False:
             return False, "jit_compile=False"
-        return False, tiering.xla_refusal(program, bool(generated.checks))
+        return False, tiering.xla_refusal(program, any(not c.shape_only for c in generated.checks.values()))
 
     @property
     def static_shapes(self) -> bool:

@@ -141,13 +141,17 @@ def fma_contraction(program: Program) -> Node | None:
     return None
 
 
-def xla_refusal(program: Program, checks: bool) -> str | None:
-    """Why "auto" never runs this program under XLA, or None if it may (once it pays)."""
+def xla_refusal(program: Program, value_checks: bool) -> str | None:
+    """Why "auto" never runs this program under XLA, or None if it may (once it pays).
+
+    `value_checks`: the program has run-time checks of values (an index in range, a non-empty
+    selection), which XLA drops. Checks of shapes alone (a mask's shape) do not count: a shape
+    goes to XLA only after plain calls of that very shape have passed them."""
     node = data_dependent_shape(program)
     if node is not None:
         return f"line {_line(node)} makes an array whose shape depends on the data"
-    if checks:
-        return "it has run-time checks, which XLA drops"
+    if value_checks:
+        return "it has run-time checks of values, which XLA drops"
     found = xla_inexact(program)
     if found is not None:
         return f"line {_line(found[0])}: {found[1]}"
