@@ -69,11 +69,11 @@ def _from_shapes(node: Node) -> bool:
 
 
 # Element-wise ops whose float results XLA:CPU computes with the plain graph's bits (correctly rounded
-# IEEE operations, comparisons, selections). Everything else in floating point (libm-style
+# IEEE operations, sqrt included, comparisons, selections). Everything else in floating point (libm-style
 # transcendental functions, pow, sign and maximum/minimum on signed zeros, round) XLA computes its own
 # way; integer and bool work is exact on both paths, except integer pow.
 _EXACT_FLOAT = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fmod", "neg", "pos", "abs",
-                          "floor", "ceil", "trunc", "where", "cast", "square"}) | COMPARISONS | PREDICATES
+                          "floor", "ceil", "trunc", "where", "cast", "square", "sqrt"}) | COMPARISONS | PREDICATES
 _ADDITIVE = frozenset({"add", "sub"})
 _PRODUCTS = frozenset({"mul", "square"})
 _DIVISIONS = frozenset({"truediv", "floordiv", "mod", "fmod"})

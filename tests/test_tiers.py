@@ -124,6 +124,7 @@ def test_auto_settles_on_the_faster_form():
     ("y = a * b + c", {"a": "float32[None]", "b": "float32[None]", "c": "float32[None]"}, "fused multiply-add"),
     ("y = x - (-(x * 3))", {"x": "float64[8]"}, "fused multiply-add"),
     ("y = sin(x)", {"x": "float32[None]"}, "sin in floating point"),
+    ("y = exp(x)", {"x": "float64[None]"}, "exp in floating point"),
     ("sum(x)", {"x": "float32[None]"}, "float sum"),
     ("y = x * 2", {"x": "float16[None]"}, "float16"),
     ("y = x ** y", {"x": "int32[None]", "y": "int32[None]"}, "run-time checks"),
@@ -148,6 +149,7 @@ EXACT_PROGRAMS = [
     ("count(x[m]) + count(x > 1)", ("x", "m")),
     ("y = x % t; y[not m] = 0.5", ("x", "t", "m")),
     ("y = float32(x > 3) ; y - x", ("x",)),
+    ("y = sqrt(abs(x)); y[m] = -y[m]", ("x", "m")),
 ]
 
 
