@@ -142,6 +142,7 @@ def test_auto_never_uses_xla_where_it_changes_bits_or_cannot_compile(source, sig
 EXACT_PROGRAMS = [
     ("x[x > 4 & x % 2 == 0] *= 2", ("x",)),
     ("x[m] *= 2", ("x", "m")),
+    ("x[100:5000] = 0; x[-3] = t", ("x", "t")),
     ("x[x < t] *= 2", ("x", "t")),
     ("y = x * 3; y[y > 2] = -y[y > 2]; y[isnan(y)] = 0", ("x",)),
     ("y = (x - t) / (t + 1); y[y < 0] = floor(y[y < 0]); y // 3", ("x", "t")),
