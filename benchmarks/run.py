@@ -115,6 +115,12 @@ def plain_inputs(rng, n, dtype, selectivity):
     return {"x": values(rng, n, dtype)}
 
 
+def readme_inputs(rng, n, dtype, selectivity):
+    """Values in [0, 20): the README's mask `x > 4 & x % 2 == 0` selects about a third (floats: rarely)."""
+    x = rng.integers(0, 20, n) if dtype == "int32" else rng.integers(0, 40, n) / 2
+    return {"x": x.astype(dtype)}
+
+
 def row_inputs(rng, n, dtype, selectivity):
     """(n / ROW_WIDTH, ROW_WIDTH) array whose all-positive rows are a `selectivity` fraction."""
     rows = n // ROW_WIDTH
@@ -266,6 +272,17 @@ def tf_pipeline(x, m):
     return tf.where(m, z, z * 0.5)
 
 
+README = "x[x > 4 & x % 2 == 0] *= 2"
+
+
+def readme_tf(x):
+    return tf.where((x > 4) & tf.equal(tf.math.floormod(x, tf.constant(2, x.dtype)), 0), x * 2, x)
+
+
+def readme_np(x):
+    return np.where((x > 4) & (x % 2 == 0), x * 2, x)
+
+
 def rows_boolean_mask(x):
     return tf.boolean_mask(x, tf.reduce_all(x > 0, axis=1))
 
@@ -308,6 +325,7 @@ JAX_PROGRAMS = {
     "assign_values": lambda x, m, v: x.at[jnp.nonzero(m, size=v.shape[0])[0]].set(v),
     "slice_assign": lambda x: x.at[SLICE[0]:SLICE[1]].set(0),
     "pipeline5": jax_pipeline,
+    "readme_update": lambda x: jnp.where((x > 4) & (x % 2 == 0), x * 2, x),
     # select and rows_all_positive make arrays whose size depends on the data: not jittable
 }
 
@@ -319,6 +337,7 @@ NUMEXPR_PROGRAMS = {
     "masked_sum": ("sum(where(m, x, 0))", ("float32",)),          # int32 sums stay int32 (NumPy: int64)
     "masked_count": ("sum(where(m & (x != 0), 1, 0))", ("int32", "float32")),
     "masked_max": ("max(where(m, x, lowest))", ("float32",)),     # an int32 max overflows its initial value
+    "readme_update": ("where((x > 4) & (x % 2 == 0), x * 2, x)", ("int32", "float32")),
 }
 
 
@@ -380,6 +399,8 @@ def _program_table() -> list[Program]:
                 selective=False),
         Program("pipeline5", PIPELINE, masked_inputs, np_pipeline, {"where": tf_pipeline}, ("where",),
                 STRATEGIES, reduction=True),
+        Program("readme_update", README, readme_inputs, readme_np, {"where": readme_tf}, ("where",),
+                selective=False),
         Program("rows_all_positive", "x[all(x > 0, axis=1)]", row_inputs, lambda x: x[np.all(x > 0, axis=1)],
                 {"boolean_mask": rows_boolean_mask, "gather": rows_gather}, (), STRATEGIES),
     ]
