@@ -4,12 +4,12 @@ Every call of a specialisation starts on the plain graph (traced once, no compil
 concrete input shape, the plain calls' measured times are added up as the time XLA would
 have saved (`xla_gain` of each call, cost_weights.json); once that reaches XLA's one-off
 compile time (`xla_compile_s`), the next call of that shape compiles the program with
-XLA. The first `probe_calls` XLA calls are timed against the plain ones, and the shape
-keeps whichever form was faster (a reduction of a large array, for one, is slower under
-XLA). A program goes to XLA only when its shapes depend on its inputs' shapes alone, it
-has no run-time checks (XLA drops them) and `xla_inexact` finds nothing that XLA's CPU
-compiler would compute with other bits than the plain graph (docs/performance.md, "Tiered
-compilation").
+XLA. The two forms then take turns for `probe_calls` timed calls each (side by side, as
+the benchmarks compare), and the shape keeps whichever form was faster (a reduction of a
+large array, for one, is slower under XLA). A program goes to XLA only when its shapes
+depend on its inputs' shapes alone, it has no run-time checks of values (XLA drops them)
+and `xla_inexact` finds nothing that XLA's CPU compiler would compute with other bits
+than the plain graph (docs/performance.md, "Tiered compilation").
 
 >>> from maskdsl.language import prepare
 >>> from maskdsl.passes import optimize
@@ -24,9 +24,9 @@ True
 ...     forms.append(tiers.choose("n=1000")); tiers.record("n=1000", "plain", seconds)
 >>> forms, tiers.choose("n=1000")  # 0.5 x 4 x 6 ms saved would repay a 10 ms compile
 (['plain', 'plain', 'plain', 'plain', 'plain'], 'xla')
->>> for seconds in (0.3, 0.001, 0.001):  # compile, then two timed calls: faster, so XLA stays
-...     tiers.record("n=1000", "xla", seconds)
->>> tiers.choose("n=1000"), tiers.settled("n=1000")
+>>> for seconds in (0.3, 0.001, 0.006, 0.001, 0.006):  # compile, then the two forms take turns
+...     form = tiers.choose("n=1000"); tiers.record("n=1000", form, seconds)
+>>> tiers.choose("n=1000"), tiers.settled("n=1000")  # XLA measured faster: it stays
 ('xla', True)
 """
 
@@ -182,31 +182,39 @@ class Tiers:
             return PLAIN
         if state["final"] is not None:
             return state["final"]
+        if state["probing"]:  # alternate, so that both forms see the same moments of a noisy machine
+            return XLA if len(state["probe"][XLA]) <= len(state["probe"][PLAIN]) else PLAIN
         return XLA if state["saved"] >= self.compile_s else PLAIN
 
+    def _state(self, key) -> dict:
+        return self._shapes.setdefault(key, {"saved": 0.0, "final": None, "seen": set(), "probing": False,
+                                             "probe": {PLAIN: [], XLA: []}})
+
     def record(self, key, form: str, seconds: float) -> None:
-        """The time one call of shape `key` took in `form` (the first call of each form, which
-        traces or compiles, is not recorded)."""
+        """The time one call of shape `key` took in `form`. The first call of each form, which
+        traces or compiles, is not timed; XLA's starts the probe, in which the two forms take
+        turns until each has `probe_calls` timings, and the faster median wins for good."""
         with self._lock:
-            state = self._shapes.setdefault(key, {"saved": 0.0, PLAIN: [], XLA: [], "final": None, "seen": set()})
+            state = self._state(key)
             if state["final"] is not None:
                 return
             if form not in state["seen"]:
                 state["seen"].add(form)
+                state["probing"] = state["probing"] or form == XLA
                 return
-            state[form].append(seconds)
-            if form == PLAIN:
+            if not state["probing"]:
                 state["saved"] += seconds * self.gain
-                del state[PLAIN][:-self.probes]
-            elif len(state[XLA]) >= self.probes:
-                faster = statistics.median(state[XLA]) < statistics.median(state[PLAIN] or [float("inf")])
+                return
+            probe = state["probe"]
+            probe[form].append(seconds)
+            if min(len(probe[PLAIN]), len(probe[XLA])) >= self.probes:
+                faster = statistics.median(probe[XLA]) < statistics.median(probe[PLAIN])
                 state["final"] = XLA if faster else PLAIN
 
     def give_up(self, key) -> None:
         """XLA failed for this shape: plain from now on."""
         with self._lock:
-            state = self._shapes.setdefault(key, {"saved": 0.0, PLAIN: [], XLA: [], "final": None, "seen": set()})
-            state["final"] = PLAIN
+            self._state(key)["final"] = PLAIN
 
     def settled(self, key) -> bool:
         state = self._shapes.get(key)
@@ -217,9 +225,13 @@ class Tiers:
         out = []
         for key, state in list(self._shapes.items()):
             if state["final"] is not None:
-                plain = statistics.median(state[PLAIN]) * 1e3 if state[PLAIN] else float("nan")
-                xla = statistics.median(state[XLA]) * 1e3 if state[XLA] else float("nan")
+                plain, xla = (statistics.median(state["probe"][f]) * 1e3 if state["probe"][f] else float("nan")
+                              for f in (PLAIN, XLA))
                 out.append(f"{key}: {state['final']} (median {plain:.3g} ms plain, {xla:.3g} ms XLA)")
+            elif state["probing"]:
+                done = {f: len(state["probe"][f]) for f in (PLAIN, XLA)}
+                out.append(f"{key}: probing, XLA against the plain graph ({done[XLA]} and {done[PLAIN]} of "
+                           f"{self.probes} timed calls each)")
             else:
                 out.append(f"{key}: {self.choose(key)} (XLA would have saved {state['saved']:.3g} s of the "
                            f"{self.compile_s:.3g} s its compile costs)")
