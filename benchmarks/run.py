@@ -466,6 +466,7 @@ class Variant:
     key: tuple | None = None
     compiled: object = None     # the maskdsl CompiledProgram, for maskdsl variants
     calls_to_settle: int | None = None  # auto: calls until tiered compilation decided (after warm-up)
+    tier: str | None = None              # auto: the form it settled on ("plain" or "xla")
     settle_s: float | None = None
     not_applicable: str | None = None
     times: list = field(default_factory=list)
@@ -567,6 +568,8 @@ def settle(v: Variant, max_calls: int = 50_000, max_s: float = 20.0) -> None:
         calls += 1
     v.calls_to_settle = calls
     v.settle_s = time.perf_counter() - start
+    if key is not None and spec.tiers.settled(key):
+        v.tier = spec.tiers.choose(key)  # the form every timed call of this shape runs
 
 
 def warm_up(variants: list[Variant], reference, reduction: bool, second_call: bool = True) -> None:
@@ -650,7 +653,7 @@ def run_cell(program: Program, builders: Builders, n: int, dtype: str, selectivi
         if v.times:
             record.update(H.summary(v.times))
         for attr in ("error", "wrong", "dtype_note", "same_as", "first_call_s", "jit", "not_applicable",
-                     "calls_to_settle", "settle_s"):
+                     "calls_to_settle", "settle_s", "tier"):
             if getattr(v, attr) is not None:
                 record[attr] = getattr(v, attr)
         cell["variants"][v.name] = record
