@@ -24,7 +24,12 @@ def materialise(result):
     if isinstance(result, dict):
         return {k: materialise(v) for k, v in result.items()}
     numpy = getattr(result, "numpy", None)
-    return numpy() if callable(numpy) else result
+    if callable(numpy):
+        return numpy()
+    if callable(getattr(result, "block_until_ready", None)):  # a JAX array: wait for it, then host memory
+        import numpy as np
+        return np.asarray(result.block_until_ready())
+    return result
 
 
 def timed(fn) -> float:

@@ -9,13 +9,22 @@ Every cell (program, size, dtype, selectivity) times, side by side in one proces
   `tf.boolean_mask`, ...), as a plain `tf.function` and, where the idiom has static
   shapes, with `jit_compile=True` (XLA);
 - maskdsl with each strategy forced (`where`, `scatter`, `boolean_mask` where it
-  applies; `jit_compile=False`), `where` under XLA, and `auto` (the defaults).
+  applies; `jit_compile=False`), `where` under XLA, and `auto` (the defaults) without
+  and with a signature of unknown sizes (`float32[None]`); each auto variant is first
+  called until its tiered compilation has settled for the cell's shape (the number of
+  calls that took is recorded as `calls_to_settle`);
+- peers, when installed (`pip install -e '.[bench]'`): JAX (`jax.jit` of the program as a
+  JAX user writes it: `jnp.where`, `.at[].set`, `where=` reductions) and numexpr (for the
+  expressions it can do); the floor of any TensorFlow call (an identity tf.function).
 Variants whose generated TensorFlow source is identical are timed once.
 
 Ratios are against the best hand-written TensorFlow of the cell; "regret" is auto's
-time over the best maskdsl strategy's time in the same cell. Results go to
-benchmarks/results/<mode>.json and a plot of the expensive masked update against
-selectivity to benchmarks/results/<mode>_expensive_update.png.
+time over the best maskdsl strategy's time in the same cell; "peers" is auto's time over
+the best of hand-written TF (plain or XLA), JAX, numexpr and NumPy. Results go to
+benchmarks/results/<mode>.json, a plot of the expensive masked update against
+selectivity to benchmarks/results/<mode>_expensive_update.png and one of time against
+size per program (auto, the best hand-written TF, JAX, numexpr, NumPy) to
+benchmarks/results/<mode>_peers.png.
 
 Selectivity is controlled exactly: the mask `m` is an input with
 max(1, round(selectivity * n)) true elements at seeded random positions. Programs
@@ -39,15 +48,28 @@ from collections.abc import Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's maskdsl, not an installed one
 import _harness as H  # noqa: E402
 
 tf = H.quiet_tensorflow()
 import maskdsl  # noqa: E402
+
+try:  # optional peers (the `bench` extra): a missing one is skipped
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)  # NumPy's dtypes: int32 sums in int64, int32 math in float64
+except ImportError:
+    jax = jnp = None
+try:
+    import numexpr
+except ImportError:
+    numexpr = None
 from maskdsl.passes.strategies import AUTO, FORCEABLE  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SELECTIVITIES = (0.0001, 0.01, 0.1, 0.5, 0.99)
-SIZES = (10_000, 1_000_000, 10_000_000)
+SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
+QUICK_SIZES = SIZES
 DTYPES = ("int32", "float32")
 STRATEGIES = tuple(name for name in FORCEABLE if name != AUTO)  # each forced formulation, against "auto"
 ROW_WIDTH = 4  # columns of the 2-D row-selection program
@@ -91,6 +113,12 @@ def value_inputs(rng, n, dtype, selectivity):
 
 def plain_inputs(rng, n, dtype, selectivity):
     return {"x": values(rng, n, dtype)}
+
+
+def readme_inputs(rng, n, dtype, selectivity):
+    """Values in [0, 20): the README's mask `x > 4 & x % 2 == 0` selects about a third (floats: rarely)."""
+    x = rng.integers(0, 20, n) if dtype == "int32" else rng.integers(0, 40, n) / 2
+    return {"x": x.astype(dtype)}
 
 
 def row_inputs(rng, n, dtype, selectivity):
@@ -244,12 +272,83 @@ def tf_pipeline(x, m):
     return tf.where(m, z, z * 0.5)
 
 
+README = "x[x > 4 & x % 2 == 0] *= 2"
+
+
+def readme_tf(x):
+    return tf.where((x > 4) & tf.equal(tf.math.floormod(x, tf.constant(2, x.dtype)), 0), x * 2, x)
+
+
+def readme_np(x):
+    return np.where((x > 4) & (x % 2 == 0), x * 2, x)
+
+
 def rows_boolean_mask(x):
     return tf.boolean_mask(x, tf.reduce_all(x > 0, axis=1))
 
 
 def rows_gather(x):
     return tf.gather(x, tf.where(tf.reduce_all(x > 0, axis=1))[:, 0])
+
+
+# ---- peers: JAX as a JAX user writes it (jitted), numexpr where it can express the program ----
+
+def jax_float(x):
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float64)
+
+
+def jax_expensive(s):
+    c = jax_float(s)
+    return jnp.log1p(jnp.exp(jnp.sin(c) * jnp.cos(c)) ** 2)
+
+
+def jax_lowest(x):
+    return jnp.iinfo(x.dtype).min if jnp.issubdtype(x.dtype, jnp.integer) else -jnp.inf
+
+
+def jax_pipeline(x, m):
+    y = x * 2 + 1
+    y = jnp.where(m, jnp.sqrt(jnp.abs(jax_float(y))).astype(y.dtype), y)
+    y = jnp.where(y > 10, jnp.asarray(10, y.dtype), y)
+    z = y - jnp.mean(jax_float(y), where=m)
+    return jnp.where(~m, z * 0.5, z)
+
+
+JAX_PROGRAMS = {
+    "cheap_update": lambda x, m: jnp.where(m, x * 2, x),
+    "cheap_update_computed": lambda x, t: jnp.where(x < t, x * 2, x),
+    "expensive_update": lambda x, m: jnp.where(m, jax_expensive(x).astype(x.dtype), x),
+    "masked_sum": lambda x, m: jnp.sum(x, where=m),
+    "masked_mean": lambda x, m: jnp.mean(x, where=m),
+    "masked_count": lambda x, m: jnp.count_nonzero(m & (x != 0)),
+    "masked_max": lambda x, m: jnp.max(jnp.where(m, x, jax_lowest(x))),
+    "assign_values": lambda x, m, v: x.at[jnp.nonzero(m, size=v.shape[0])[0]].set(v),
+    "slice_assign": lambda x: x.at[SLICE[0]:SLICE[1]].set(0),
+    "pipeline5": jax_pipeline,
+    "readme_update": lambda x: jnp.where((x > 4) & (x % 2 == 0), x * 2, x),
+    # select and rows_all_positive make arrays whose size depends on the data: not jittable
+}
+
+NUMEXPR_PROGRAMS = {
+    # name: (expression, dtypes it gives NumPy's answer for)
+    "cheap_update": ("where(m, x * 2, x)", ("int32", "float32")),
+    "cheap_update_computed": ("where(x < t, x * 2, x)", ("int32", "float32")),
+    "expensive_update": ("where(m, log1p(exp(sin(x) * cos(x)) ** 2), x)", ("float32",)),
+    "masked_sum": ("sum(where(m, x, 0))", ("float32",)),          # int32 sums stay int32 (NumPy: int64)
+    "masked_count": ("sum(where(m & (x != 0), 1, 0))", ("int32", "float32")),
+    "masked_max": ("max(where(m, x, lowest))", ("float32",)),     # an int32 max overflows its initial value
+    "readme_update": ("where((x > 4) & (x % 2 == 0), x * 2, x)", ("int32", "float32")),
+}
+
+
+def numexpr_call(program: str, inputs: dict):
+    expression, dtypes = NUMEXPR_PROGRAMS[program]
+    if inputs["x"].dtype.name not in dtypes:
+        return None
+    local = dict(inputs, lowest=np.asarray(-np.inf, inputs["x"].dtype))
+    if program == "masked_count":
+        return lambda: np.int64(numexpr.evaluate(expression, local_dict=local))
+    return lambda: numexpr.evaluate(expression, local_dict=local)
 
 
 @dataclass(frozen=True)
@@ -300,6 +399,8 @@ def _program_table() -> list[Program]:
                 selective=False),
         Program("pipeline5", PIPELINE, masked_inputs, np_pipeline, {"where": tf_pipeline}, ("where",),
                 STRATEGIES, reduction=True),
+        Program("readme_update", README, readme_inputs, readme_np, {"where": readme_tf}, ("where",),
+                selective=False),
         Program("rows_all_positive", "x[all(x > 0, axis=1)]", row_inputs, lambda x: x[np.all(x > 0, axis=1)],
                 {"boolean_mask": rows_boolean_mask, "gather": rows_gather}, (), STRATEGIES),
     ]
@@ -364,6 +465,9 @@ class Variant:
     jit: bool | None = None
     key: tuple | None = None
     compiled: object = None     # the maskdsl CompiledProgram, for maskdsl variants
+    calls_to_settle: int | None = None  # auto: calls until tiered compilation decided (after warm-up)
+    tier: str | None = None              # auto: the form it settled on ("plain" or "xla")
+    settle_s: float | None = None
     not_applicable: str | None = None
     times: list = field(default_factory=list)
 
@@ -390,14 +494,34 @@ class Builders:
             self.cache[key] = tf.function(self.program.handwritten[idiom], jit_compile=jit, autograph=False)
         return self.cache[key]
 
-    def maskdsl(self, strategy: str, jit):
-        key = ("md", strategy, jit)
+    def maskdsl(self, strategy: str, jit, signature=None):
+        key = ("md", strategy, jit, None if signature is None else tuple(sorted(signature.items())))
         if key not in self.cache:
             try:
-                self.cache[key] = maskdsl.compile(self.program.source, strategy=strategy, jit_compile=jit)
+                self.cache[key] = maskdsl.compile(self.program.source, strategy=strategy, jit_compile=jit,
+                                                  signature=signature)
             except Exception as e:  # noqa: BLE001 - a compile failure is a result to record
                 self.cache[key] = e
         return self.cache[key]
+
+    def jax(self):
+        key = ("jax",)
+        if key not in self.cache:
+            self.cache[key] = jax.jit(JAX_PROGRAMS[self.program.name])
+        return self.cache[key]
+
+    def floor(self, x):
+        """TensorFlow's cheapest public call of a graph: an identity tf.function's concrete function."""
+        key = ("floor",)
+        if key not in self.cache:
+            self.cache[key] = tf.function(lambda x: tf.identity(x), autograph=False).get_concrete_function(
+                tf.TensorSpec(x.shape, x.dtype))
+        return self.cache[key]
+
+
+def unknown_sizes(inputs: dict) -> dict:
+    """The signature a user writes for these inputs: every dimension None ("float32[None]")."""
+    return {k: v.dtype.name + (f"[{', '.join(['None'] * v.ndim)}]" if v.ndim else "") for k, v in inputs.items()}
 
 
 def make_variants(program: Program, builders: Builders, inputs: dict, tensors: dict) -> list[Variant]:
@@ -408,15 +532,44 @@ def make_variants(program: Program, builders: Builders, inputs: dict, tensors: d
     for idiom in program.static:
         fn = builders.handwritten(idiom, True)
         variants.append(Variant(f"xla_{idiom}", "xla", (lambda f: lambda: f(**tensors))(fn), jit=True))
-    specs = [(s, False) for s in program.strategies] + [("where", True), ("auto", "auto")]
-    for strategy, jit in specs:
-        name = f"md_{strategy}" + ("_xla" if jit is True else "")
-        compiled = builders.maskdsl(strategy, jit)
+    specs = [(s, False, None) for s in program.strategies] + [("where", True, None), ("auto", "auto", None),
+                                                                ("auto", "auto", unknown_sizes(inputs))]
+    for strategy, jit, signature in specs:
+        name = f"md_{strategy}" + ("_xla" if jit is True else "") + ("_sig" if signature else "")
+        compiled = builders.maskdsl(strategy, jit, signature)
         if isinstance(compiled, Exception):
             variants.append(Variant(name, "maskdsl", error=first_line(compiled)))
             continue
         variants.append(Variant(name, "maskdsl", (lambda f: lambda: f(**tensors))(compiled), compiled=compiled))
+    variants.append(Variant("tf_floor", "floor", (lambda f: lambda: f(tensors["x"]))(builders.floor(tensors["x"]))))
+    if jax is not None and program.name in JAX_PROGRAMS:
+        arrays = {k: jnp.asarray(v) for k, v in inputs.items()}
+        variants.append(Variant("jax", "peer", (lambda f: lambda: f(**arrays))(builders.jax())))
+    if numexpr is not None and program.name in NUMEXPR_PROGRAMS:
+        call = numexpr_call(program.name, inputs)
+        if call is not None:
+            variants.append(Variant("numexpr", "peer", call))
     return variants
+
+
+def settle(v: Variant, max_calls: int = 50_000, max_s: float = 20.0) -> None:
+    """Call an auto variant until its tiered compilation has decided for this shape."""
+    spec = v.compiled._current()
+    if spec.tiers is None:
+        v.calls_to_settle = 0
+        return
+    key = next(iter(spec.tiers._shapes), None)
+    start, calls = time.perf_counter(), 0
+    while calls < max_calls and time.perf_counter() - start < max_s:
+        key = key if key is not None else next(iter(spec.tiers._shapes), None)
+        if key is not None and spec.tiers.settled(key):
+            break
+        v.call()
+        calls += 1
+    v.calls_to_settle = calls
+    v.settle_s = time.perf_counter() - start
+    if key is not None and spec.tiers.settled(key):
+        v.tier = spec.tiers.choose(key)  # the form every timed call of this shape runs
 
 
 def warm_up(variants: list[Variant], reference, reduction: bool, second_call: bool = True) -> None:
@@ -438,10 +591,12 @@ def warm_up(variants: list[Variant], reference, reduction: bool, second_call: bo
         except Exception as e:  # noqa: BLE001
             if v.name.endswith("_xla") and "static shapes" in str(e):
                 v.not_applicable, v.call = first_line(e), None  # a data-dependent shape cannot run under XLA
+            elif v.kind == "peer":
+                v.not_applicable, v.call = first_line(e), None  # the peer cannot express it
             else:
                 v.error = first_line(e)
             continue
-        if v.kind != "numpy":
+        if v.kind not in ("numpy", "floor"):
             problem = check(result, reference, reduction)
             if problem and problem.startswith("dtype") and "values differ" not in problem:
                 v.dtype_note = problem
@@ -449,8 +604,10 @@ def warm_up(variants: list[Variant], reference, reduction: bool, second_call: bo
                 v.wrong = problem
         compiled = v.compiled
         if compiled is not None:
+            if compiled.jit_compile == "auto":
+                settle(v)
             v.jit = compiled.jit
-            v.key = (compiled.source, compiled.jit)
+            v.key = (compiled.source, compiled.jit, compiled.jit_compile == "auto" and v.name)
             if v.key in seen:
                 v.same_as = seen[v.key]
             else:
@@ -471,8 +628,8 @@ class Plan:
 
     def repeats(self, n: int) -> int:
         if self.mode == "quick":
-            return {10_000: 15}.get(n, 5)
-        return {10_000: 25, 1_000_000: 7}.get(n, 3)
+            return {10_000: 21, 100_000: 15, 1_000_000: 9}.get(n, 5)
+        return {10_000: 25, 100_000: 11, 1_000_000: 7}.get(n, 3)
 
 
 def run_cell(program: Program, builders: Builders, n: int, dtype: str, selectivity, plan: Plan, seed: int) -> dict:
@@ -495,7 +652,8 @@ def run_cell(program: Program, builders: Builders, n: int, dtype: str, selectivi
         record = {"kind": v.kind}
         if v.times:
             record.update(H.summary(v.times))
-        for attr in ("error", "wrong", "dtype_note", "same_as", "first_call_s", "jit", "not_applicable"):
+        for attr in ("error", "wrong", "dtype_note", "same_as", "first_call_s", "jit", "not_applicable",
+                     "calls_to_settle", "settle_s", "tier"):
             if getattr(v, attr) is not None:
                 record[attr] = getattr(v, attr)
         cell["variants"][v.name] = record
@@ -525,6 +683,16 @@ def summarise_cell(cell: dict) -> None:
     cell["regret"] = auto / vs[best_md]["median_s"] if auto and best_md else None
     cell["auto_vs_best_tf"] = auto / base if auto and base else None
     cell["auto_vs_numpy"] = auto / med(cell, "numpy") if auto and med(cell, "numpy") else None
+    peers = [k for k, v in vs.items() if v["kind"] in ("tf", "xla", "peer", "numpy") and "median_s" in v]
+    best_peer = min(peers, key=lambda k: vs[k]["median_s"], default=None)
+    cell["best_peer"] = best_peer
+    for name, suffix in (("md_auto", ""), ("md_auto_sig", "_sig")):
+        t = med(cell, name)
+        cell[f"auto{suffix}_vs_best_peer"] = t / vs[best_peer]["median_s"] if t and best_peer else None
+        cell[f"auto{suffix}_vs_best_tf"] = t / base if t and base else None
+        cell[f"auto{suffix}_vs_jax"] = t / med(cell, "jax") if t and med(cell, "jax") else None
+        cell[f"auto{suffix}_vs_floor"] = t / med(cell, "tf_floor") if t and med(cell, "tf_floor") else None
+        cell[f"auto{suffix}_vs_numpy"] = t / med(cell, "numpy") if t and med(cell, "numpy") else None
 
 
 def cells_of(plan: Plan):
@@ -538,9 +706,11 @@ def cells_of(plan: Plan):
 # ---------------------------------------------------------------------------------------------
 # reporting
 
-COLUMNS = ("numpy", "best_plain_tf", "best_xla_tf", "md_where", "md_scatter", "md_boolean_mask", "md_where_xla", "md_auto")
-SHORT = {"numpy": "numpy", "best_plain_tf": "TF", "best_xla_tf": "TF+xla", "md_where": "where", "md_scatter": "scatter", "md_boolean_mask": "bmask",
-         "md_where_xla": "wh+xla", "md_auto": "auto"}
+COLUMNS = ("numpy", "jax", "numexpr", "tf_floor", "best_plain_tf", "best_xla_tf", "md_where", "md_scatter", "md_boolean_mask",
+           "md_where_xla", "md_auto", "md_auto_sig")
+SHORT = {"numpy": "numpy", "jax": "jax", "numexpr": "numexpr", "tf_floor": "floor", "best_plain_tf": "TF",
+         "best_xla_tf": "TF+xla", "md_where": "where", "md_scatter": "scatter", "md_boolean_mask": "bmask",
+         "md_where_xla": "wh+xla", "md_auto": "auto", "md_auto_sig": "auto[N]"}
 
 
 def fmt_sel(s) -> str:
@@ -612,6 +782,56 @@ def summary(cells: list[dict]) -> dict:
     for key, slot in out["by_program_size"].items():
         out["by_program_size"][key] = {f"{k}_geomean": H.geomean(v) for k, v in slot.items()} | {
             "regret_worst": max(slot["regret"], default=None)}
+    out["peers"] = peer_summary(cells)
+    out["targets"] = targets(cells)
+    return out
+
+
+PEER_RATIOS = ("vs_best_peer", "vs_best_tf", "vs_jax", "vs_numpy", "vs_floor")
+
+
+def peer_summary(cells: list[dict]) -> dict:
+    """Geometric means per program and size of auto (and auto with a [None] signature) over the peers."""
+    out: dict = {}
+    for c in cells:
+        slot = out.setdefault(c["program"], {}).setdefault(f"{c['n']:.0e}", {})
+        for suffix in ("", "_sig"):
+            for ratio in PEER_RATIOS:
+                value = c.get(f"auto{suffix}_{ratio}")
+                if value:
+                    slot.setdefault(f"auto{suffix}_{ratio}", []).append(value)
+        if c.get("best_peer"):
+            slot.setdefault("best_peers", []).append(c["best_peer"])
+    for sizes in out.values():
+        for n, slot in sizes.items():
+            peers = slot.pop("best_peers", [])
+            sizes[n] = {k: H.geomean(v) for k, v in slot.items()} | {
+                "best_peer": max(set(peers), key=peers.count) if peers else None}
+    return out
+
+
+TARGETS = (
+    # (what, ratio key, sizes, limit, reduce): reduce "geomean" over the cells of those sizes, or "worst"
+    ("auto <= 1.00x best hand-written TF (geo-mean)", "vs_best_tf", (100_000, 1_000_000, 10_000_000), 1.00, "geomean"),
+    ("no cell worse than 1.25x best hand-written TF", "vs_best_tf", (100_000, 1_000_000, 10_000_000), 1.25, "worst"),
+    ("auto <= 0.5x NumPy (geo-mean)", "vs_numpy", (1_000_000, 10_000_000), 0.5, "geomean"),
+    ("auto within 1.10x of JAX jit at 1e7 (geo-mean)", "vs_jax", (10_000_000,), 1.10, "geomean"),
+    ("auto within 1.5x of JAX jit at 1e6 (geo-mean)", "vs_jax", (1_000_000,), 1.5, "geomean"),
+    ("at 1e4, within 1.2x of a tf.function call's floor (geo-mean)", "vs_floor", (10_000,), 1.2, "geomean"),
+)
+
+
+def targets(cells: list[dict]) -> list[dict]:
+    """Issue 15's targets: met or missed by how much, with and without a signature."""
+    out = []
+    for what, ratio, sizes, limit, how in TARGETS:
+        for suffix, label in (("", "no signature"), ("_sig", "signature [None]")):
+            values = [c[f"auto{suffix}_{ratio}"] for c in cells if c["n"] in sizes and c.get(f"auto{suffix}_{ratio}")]
+            if not values:
+                continue
+            value = H.geomean(values) if how == "geomean" else max(values)
+            out.append({"target": what, "signature": label, "sizes": sizes, "cells": len(values),
+                        "value": value, "limit": limit, "met": value <= limit})
     return out
 
 
@@ -676,12 +896,65 @@ def plot(cells: list[dict], path: Path, program: str = "expensive_update", dtype
     return True
 
 
+PEER_LINES = {"md_auto": ("maskdsl auto", "-", "red"), "md_auto_sig": ("maskdsl auto, [None] signature", "--", "red"),
+              "best_tf": ("best hand-written TF", ":", "tab:blue"), "jax": ("JAX jit", "-", "tab:purple"),
+              "numexpr": ("numexpr", "-", "tab:olive"), "numpy": ("NumPy", "--", "gray"),
+              "tf_floor": ("identity tf.function (floor)", ":", "black")}
+
+
+def plot_peers(cells: list[dict], path: Path, dtype: str = "float32") -> bool:
+    """Per program, median time against size (geometric mean over the selectivities run) for
+    auto, the best hand-written TF, JAX, numexpr and NumPy."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no plot", file=sys.stderr)
+        return False
+    programs = [p.name for p in PROGRAMS if any(c["program"] == p.name and c["dtype"] == dtype for c in cells)]
+    if not programs:
+        return False
+    cols = 4
+    rows = math.ceil(len(programs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, program in zip(axes.flat, programs):
+        chosen = [c for c in cells if c["program"] == program and c["dtype"] == dtype]
+        sizes = sorted({c["n"] for c in chosen})
+        for name, (label, style, colour) in PEER_LINES.items():
+            ys = []
+            for n in sizes:
+                at = [c for c in chosen if c["n"] == n]
+                if name == "best_tf":
+                    times = [c["variants"][c["best_tf"]]["median_s"] for c in at if c.get("best_tf")]
+                else:
+                    times = [med(c, name) for c in at if med(c, name)]
+                ys.append(H.geomean(times) * 1e3 if times else np.nan)
+            if not all(np.isnan(ys)):
+                ax.plot(sizes, ys, style, color=colour, label=label, marker=".")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(program, fontsize=9)
+        ax.set_xlabel("elements", fontsize=8)
+        ax.set_ylabel("ms per call", fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(programs):]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(f"maskdsl auto against its peers, {dtype}, median time per call (2-core shared machine)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 # ---------------------------------------------------------------------------------------------
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="sizes 1e4 and 1e6, selectivities 1%% and 50%%")
+    parser.add_argument("--quick", action="store_true",
+                        help="sizes 1e4 to 1e7, float32, selectivity 50%% (programs without a mask: one cell)")
     parser.add_argument("--programs", help="comma-separated program names (default: all)")
     parser.add_argument("--sizes", help="comma-separated sizes, e.g. 1e4,1e6")
     parser.add_argument("--dtypes", help="comma-separated dtypes (int32, float32)")
@@ -706,10 +979,10 @@ def main(argv=None) -> int:
         programs = tuple(p for p in PROGRAMS if p.name in wanted)
     plan = Plan(mode,
                 tuple(int(float(s)) for s in args.sizes.split(",")) if args.sizes else
-                ((10_000, 1_000_000) if args.quick else SIZES),
-                tuple(args.dtypes.split(",")) if args.dtypes else DTYPES,
+                (QUICK_SIZES if args.quick else SIZES),
+                tuple(args.dtypes.split(",")) if args.dtypes else (("float32",) if args.quick else DTYPES),
                 tuple(float(s) for s in args.selectivities.split(",")) if args.selectivities else
-                ((0.01, 0.5) if args.quick else SELECTIVITIES),
+                ((0.5,) if args.quick else SELECTIVITIES),
                 programs)
     stem = args.out or mode
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -747,9 +1020,11 @@ def main(argv=None) -> int:
     json_path.write_text(dump(result), encoding="utf-8")
     png_path = RESULTS / f"{stem}_expensive_update.png"
     plotted = plot(cells, png_path)
+    peers_path = RESULTS / f"{stem}_peers.png"
+    plotted_peers = plot_peers(cells, peers_path)
     report(result)
-    print(f"\nwrote {os.path.relpath(json_path)}" + (f" and {os.path.relpath(png_path)}" if plotted else "")
-          + f" in {elapsed:.0f} s")
+    print(f"\nwrote {os.path.relpath(json_path)}" + (f", {os.path.relpath(png_path)}" if plotted else "")
+          + (f", {os.path.relpath(peers_path)}" if plotted_peers else "") + f" in {elapsed:.0f} s")
     return 0
 
 
@@ -767,11 +1042,45 @@ def report(result: dict) -> None:
           f"{_num(s['regret_geomean_with_a_choice'])}")
     print(f"auto / best hand-written TF, geometric mean {_num(s['auto_vs_best_tf_geomean'])}; "
           f"auto / NumPy, geometric mean {_num(s['auto_vs_numpy_geomean'])}")
+    print_peers(s)
     if result["failures"]:
         print(f"\n{len(result['failures'])} distinct failures:")
         for f in result["failures"]:
             print(f"  {f['program']} [{f['variant']}, {f['dtype']}] {f['kind']}: {f['problem']}\n"
                   f"      source: {f['source']!r}")
+
+
+def print_peers(s: dict) -> None:
+    if "peers" not in s:
+        return
+    print("\nauto / best of {hand-written TF (plain or XLA), JAX jit, numexpr, NumPy}, geometric means per program and")
+    print("size (auto[N]: compiled with a signature of unknown sizes); then auto over each peer, and the most frequent best:")
+    head = (f"{'program':<22} {'n':>6} {'peers':>6} {'peers[N]':>8} {'/ TF':>6} {'/ TF[N]':>7} {'/ JAX':>6} "
+            f"{'/ NumPy':>7} {'/ floor':>7}  best")
+    print(head)
+    print("-" * len(head))
+    every = {k: [] for k in ("auto_vs_best_peer", "auto_sig_vs_best_peer")}
+    by_size: dict = {}
+    for program, sizes in s["peers"].items():
+        for n, slot in sizes.items():
+            for k in every:
+                if slot.get(k):
+                    every[k].append(slot[k])
+                    by_size.setdefault((n, k), []).append(slot[k])
+            print(f"{program:<22} {n:>6} {_num(slot.get('auto_vs_best_peer')):>6} "
+                  f"{_num(slot.get('auto_sig_vs_best_peer')):>8} {_num(slot.get('auto_vs_best_tf')):>6} "
+                  f"{_num(slot.get('auto_sig_vs_best_tf')):>7} {_num(slot.get('auto_vs_jax')):>6} "
+                  f"{_num(slot.get('auto_vs_numpy')):>7} {_num(slot.get('auto_vs_floor')):>7}  {slot.get('best_peer')}")
+    for n in sorted({n for n, _ in by_size}, key=float):
+        print(f"geometric mean at {n}: auto / best peer {_num(H.geomean(by_size.get((n, 'auto_vs_best_peer'), [])))}, "
+              f"with a [None] signature {_num(H.geomean(by_size.get((n, 'auto_sig_vs_best_peer'), [])))}")
+    print(f"geometric mean over all: {_num(H.geomean(every['auto_vs_best_peer']))}, "
+          f"with a [None] signature {_num(H.geomean(every['auto_sig_vs_best_peer']))}")
+    print("\nIssue 15's targets:")
+    for t in s.get("targets", []):
+        verdict = "met" if t["met"] else f"missed by {t['value'] / t['limit']:.2f}x"
+        print(f"  {t['target']:<62} {t['signature']:<17} {t['value']:6.2f} (limit {t['limit']:.2f}, "
+              f"{t['cells']} cells): {verdict}")
 
 
 def dump(result: dict) -> str:

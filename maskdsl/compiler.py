@@ -14,6 +14,7 @@ import inspect
 import keyword
 import re
 import threading
+import time
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,16 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from maskdsl.tf import codegen  # runtime first: it quiets TensorFlow's start-up logging
-from maskdsl.passes import cost
 from maskdsl.tf.runtime import tf
+from maskdsl.tf.convert import to_tensor
 from maskdsl.ir.dtypes import DTYPES, Type
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError
-from maskdsl.ir.indexing import has_mask
 from maskdsl.ir.nodes import Node, Program, format_program, postorder
 from maskdsl.ir.ops import REDUCE_OPS, UPDATES
 from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
-from maskdsl.passes import strategies
+from maskdsl import tiers as tiering
 from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.specialize import did_you_mean, input_names, signature_types, specialize
 from maskdsl.tf.runtime import INDEX_CHECK, TAG
@@ -47,8 +47,20 @@ class Specialization:
     typed: Program          # after infer_types only (what the reference evaluator runs)
     optimized: Program
     generated: codegen.Generated
-    function: object        # the tf.function
-    jit: bool
+    function: object        # the tf.function (plain, or XLA for jit_compile=True)
+    jit: bool               # jit_compile=True: every call runs under XLA
+    call: object = None     # function's traced concrete function: the cheapest way to call it
+    xla_refusal: str | None = None   # "auto": why XLA is never used, or None
+    tiers: tiering.Tiers | None = None   # "auto", when XLA may be used: which form runs each shape
+    xla_call: object = None  # "auto": the XLA concrete function, built when a shape first needs it
+    last_xla: bool = False   # the latest call ran under XLA
+
+    def xla(self, inputs: tuple) -> object:
+        if self.xla_call is None:
+            specs = self.call.structured_input_signature[0]
+            self.xla_call = tf.function(self.function.python_function, input_signature=specs, jit_compile=True,
+                                        autograph=False).get_concrete_function()
+        return self.xla_call
 
 
 _DTYPE_NAMES = {np.dtype(name): name for name in DTYPES}
@@ -181,41 +193,36 @@ class CompiledProgram:
             typed, optimized = specialize(self._program, types, strategy=self.strategy,
                                           jit_compile=self.jit_compile)
             generated = codegen.generate(optimized)
-            jit = self._decide_jit(optimized, generated)
+            jit, refusal = self._decide_jit(optimized, generated)
             specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
             function = tf.function(_ByName(generated.function, self.inputs, self.outputs), input_signature=specs,
                                    jit_compile=jit, autograph=False)
-            spec = Specialization(types, typed, optimized, generated, function, jit)
+            tiers = tiering.Tiers() if self.jit_compile == "auto" and refusal is None else None
+            spec = Specialization(types, typed, optimized, generated, function, jit, None, refusal, tiers)
             self._specs[key] = spec
             if len(self._specs) > 64:
                 self._specs.popitem(last=False)
         return spec
 
-    def _decide_jit(self, program: Program, generated) -> bool:
-        static = _static(program)
+    def _decide_jit(self, program: Program, generated) -> tuple[bool, str | None]:
+        """(every call under XLA, why "auto" never uses XLA). "auto" is tiered (maskdsl/tiers.py):
+        the plain graph first, XLA for a shape once its calls have paid for the compile."""
         if self.jit_compile is True:
-            if not static:
-                raise MaskDSLError("jit_compile=True needs static shapes, but this program makes arrays whose "
-                                   "size depends on the data (a selection such as x[m]); use jit_compile='auto'",
-                                   option="jit_compile", code="needs-static-shapes")
-            return True
+            node = tiering.data_dependent_shape(program)
+            if node is not None:
+                raise MaskDSLError(f"jit_compile=True needs static shapes (shapes that follow from the input "
+                                   f"shapes), but {_statement_text(program, node)} makes an array whose size "
+                                   f"depends on the data; use jit_compile='auto'", node.span,
+                                   source=self.source_text, option="jit_compile", code="needs-static-shapes")
+            return True, None
         if self.jit_compile is False:
-            return False
-        # XLA drops in-graph assertions, so "auto" uses it only where no run-time check is needed,
-        # and only when the program writes arrays large enough to repay its compile time
-        # (cost_weights.json). What XLA gains is fusing the element-wise work that makes a large
-        # result; a program whose outputs are all small (reductions) runs faster without it, since
-        # masked reductions are chunked and XLA:CPU reduces large arrays 2.5-3.5x slower
-        # (docs/performance.md).
-        if generated.checks or not static:
-            return False
-        largest = max((int(np.prod(n.shape)) for _, n in program.outputs if n.shape), default=0)
-        return largest >= int(cost.model().get("jit_min_elements", 1 << 62))
+            return False, "jit_compile=False"
+        return False, tiering.xla_refusal(program, any(not c.shape_only for c in generated.checks.values()))
 
     @property
     def static_shapes(self) -> bool:
-        """Every value's shape is known when tracing (the program can run under XLA)."""
-        return _static(self._current().optimized)
+        """Every value's shape follows from the input shapes (XLA can compile it for each input shape)."""
+        return tiering.data_dependent_shape(self._current().optimized) is None
 
     # ---- calling ----
     def _bind_args(self, args, kwargs) -> dict:
@@ -228,12 +235,13 @@ class CompiledProgram:
                              source=self.source_text, hint=did_you_mean(self._program, missing[0], node.span))
         return values
 
-    def _convert(self, values: dict) -> tuple[list, dict]:
-        converted, types = [], {}
+    def _convert(self, values: dict) -> tuple[list, dict, tuple]:
+        converted, types, shapes = [], {}, []
         for node in self._program.inputs:
             name = node.attr("name")
             try:
                 value, t = _input_type(name, values[name])
+                shapes.append(t.shape)
                 if self.signature is not None:
                     want = self.signature[name]
                     value, t = self._conform(name, value, t, want)
@@ -243,7 +251,7 @@ class CompiledProgram:
                 raise e.with_source(self.source_text) from None
             converted.append(value)
             types[name] = t
-        return converted, types
+        return converted, types, tuple(shapes)
 
     def _conform(self, name, value, t: Type, want: Type):
         if shape_misfit(t.shape, want) is not None:
@@ -272,11 +280,11 @@ class CompiledProgram:
         a tf.function, tf.data's map or a GradientTape.
         """
         values = self._bind_args(args, kwargs)
-        converted, types = self._convert(values)
+        converted, types, shapes = self._convert(values)
         spec = self._last if self.signature is not None else self._specialize(types)
         self._last = spec
         try:
-            result = spec.function(*converted)
+            result = self._run(spec, converted, shapes)
         except tf.errors.OpError as e:  # InvalidArgument from our checks; OOM, ... from TensorFlow itself
             raise self._runtime_error(spec, e) from None
         except (TypeError, ValueError) as e:
@@ -284,6 +292,31 @@ class CompiledProgram:
             if traced is None:
                 raise
             raise traced from None
+        return result
+
+    @staticmethod
+    def _run(spec: Specialization, converted: list, shapes: tuple):
+        """Call the specialisation's concrete function (plain or XLA, per shape, for "auto")."""
+        if spec.call is None:
+            spec.call = spec.function.get_concrete_function()
+        converted = [v if type(v) is not np.ndarray else to_tensor(v) for v in converted]
+        if not tf.executing_eagerly() or any(type(v) is not _EAGER for v in converted):
+            return spec.call(*converted)  # in someone's graph, or variables: the checked call, plain
+        tiers = spec.tiers
+        if tiers is None:
+            return _call_flat(spec.call, converted)
+        form = tiers.choose(shapes)
+        start = time.perf_counter()
+        if form == tiering.XLA:
+            try:
+                result = _call_flat(spec.xla(converted), converted)
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+                tiers.give_up(shapes)  # XLA could not compile it: the plain graph from now on
+                form, result = tiering.PLAIN, _call_flat(spec.call, converted)
+        else:
+            result = _call_flat(spec.call, converted)
+        tiers.record(shapes, form, time.perf_counter() - start)
+        spec.last_xla = form == tiering.XLA
         return result
 
     def translate_error(self, error) -> MaskDSLError:
@@ -356,9 +389,11 @@ class CompiledProgram:
 
     @property
     def jit(self) -> bool:
-        """Whether the latest specialisation runs under XLA (`jit_compile` decided, for "auto", by
-        static shapes, the absence of run-time checks and the size of what the program writes)."""
-        return self._current().jit
+        """Whether the latest call ran under XLA: always with jit_compile=True; with "auto", once
+        calls of that input shape have repaid XLA's compile and XLA measured faster (tiered
+        compilation, docs/performance.md)."""
+        spec = self._current()
+        return spec.jit or spec.last_xla
 
     def get_concrete_function(self):
         """The traced graph (tf.types.experimental.ConcreteFunction) of the latest
@@ -379,6 +414,7 @@ class CompiledProgram:
         lines += ["", "== strategies =="]
         for line in describe_strategies(spec.optimized):
             lines.append(line)
+        lines += ["", "== XLA =="] + _describe_xla(self.jit_compile, spec)
         lines += ["", f"== TensorFlow source (jit_compile={spec.jit}) ==", spec.generated.source.rstrip()]
         return ExplainText("\n".join(lines))
 
@@ -469,15 +505,31 @@ def index_error_detail(message: str, tag: str) -> str | None:
     return f"index {value} is out of bounds for axis {axis} with size {size}"  # as at compile time (ir/indexing.py)
 
 
-def _static(program: Program) -> bool:
-    """No value, and no intermediate a strategy makes, has a data-dependent shape (XLA's condition)."""
-    for n in program.nodes():
-        if n.shape is None or None in n.shape:
-            return False
-        strategy = n.attr("strategy")
-        if strategy is not None and strategies.STRATEGIES[strategy].data_dependent_shape and has_mask(n):
-            return False  # works at the coordinates of a mask's true elements, even if the result is static
-    return True
+_EAGER = type(tf.constant(0))
+
+
+def _call_flat(concrete, tensors: list):
+    """Call a concrete function with tensors its signature is known to accept (the program's
+    dtypes, checked by _convert; shapes of the specialisation's rank), skipping the
+    re-binding of arguments that ConcreteFunction.__call__ does on every call."""
+    return concrete._call_flat(tensors, concrete.captured_inputs)
+
+
+def _statement_text(program: Program, node: Node) -> str:
+    """`text` (line L, column C) of a node, for messages that name a statement."""
+    if node.span is None or program.source is None:
+        return "a statement"
+    text = program.source[node.span.start:node.span.end]
+    return f"`{text}` (line {node.span.line}, column {node.span.column})"
+
+
+def _describe_xla(jit_compile, spec: Specialization) -> list[str]:
+    if spec.jit:
+        return ["every call runs under XLA (jit_compile=True)"]
+    if spec.tiers is None:
+        return [f"not used: {spec.xla_refusal}"]
+    return ["tiered: the plain graph first; a shape switches to XLA once its calls have repaid XLA's compile "
+            "and stays there if XLA measures faster", *spec.tiers.describe()]
 
 
 def _written_as(node: Node) -> str:

@@ -91,7 +91,9 @@ def specialize(program: Program, types: dict[str, Type], *, strategy: str = "aut
     """(typed, optimized): the program with typed inputs after type inference alone (what the
     reference evaluator and explain() show as "before"), and after every pass."""
     typed = optimize(bind(program, types), (infer_types,))
-    options = {"strategy": strategy, "xla": jit_compile is True, "xla_branch": jit_compile == "auto"}
+    # xla_branch stays off: XLA's transcendental functions differ from TensorFlow's in the last bit,
+    # so a dense branch under XLA would make the result depend on the branch taken (maskdsl/tiers.py)
+    options = {"strategy": strategy, "xla": jit_compile is True, "xla_branch": False}
     optimized = optimize(typed, PASSES[1:], options=options)
     try:
         check_size(optimized, program.source)

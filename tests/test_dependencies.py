@@ -150,8 +150,8 @@ def test_language_ir_and_passes_never_import_tensorflow():
 # The modules that load TensorFlow when imported. Every other module imports without it;
 # the integrations that need it only when they run (tf.data batching and service,
 # SavedModel export, the CLI's loader) import it inside the function that runs.
-LOAD_TENSORFLOW = {"maskdsl.tf.runtime", "maskdsl.tf.codegen", "maskdsl.compiler", "maskdsl.pipeline.pipeline",
-                   "maskdsl.keras"}
+LOAD_TENSORFLOW = {"maskdsl.tf.runtime", "maskdsl.tf.codegen", "maskdsl.tf.convert", "maskdsl.compiler",
+                   "maskdsl.pipeline.pipeline", "maskdsl.keras"}
 
 
 def test_only_the_tensorflow_modules_load_it_on_import():
@@ -179,7 +179,7 @@ LAYERS = (
     ("errors", "limits", "gcpause", "version"),
     ("ir",),
     ("language", "passes"),
-    ("specialize", "values"),
+    ("specialize", "values", "tiers"),
     ("tf",),
     ("compiler",),
     ("pipeline",),

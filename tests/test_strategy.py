@@ -43,7 +43,7 @@ def test_a_cheap_risky_value_stays_dense_and_keeps_xla():
     big = f"float32[{int(cost.model()['jit_min_elements'])}]"
     f = maskdsl.compile("y = x * 2 + 1; y[m] = sqrt(abs(y[m])); y[y > 10] = 10",
                         signature={"x": big, "m": big.replace("float32", "bool")})
-    assert strategy_of(f) == ["where", "where"] and f.jit is True
+    assert strategy_of(f) == ["where", "where"] and f.static_shapes  # XLA can compile it
     assert cost.sparse_update_cost(1, 1.0, 0.0) == cost.weight("index") + cost.weight("cheap")
 
 
@@ -63,44 +63,29 @@ def test_adaptive_gradient_is_finite_and_matches_dense():
 F64 = {"x": "float64[40000]", "t": "float64"}
 
 
-def test_float64_transcendental_dense_branch_runs_under_xla():
-    """TensorFlow's float64 sin/cos/exp are 1.3-1.7x slower than XLA's (float32 the other way
-    round), so the dense branch of the run-time choice is its own jit_compile function."""
-    f = compiled(EXPENSIVE, signature=F64)
-    assert strategy_of(f) == ["adaptive"] and f.jit is False
-    assert "jit_compile=True" in f.source and "under XLA" in f.explain()
-    x = np.linspace(-3, 3, 40000)
-    for t in (2.99, 0.0, -2.9):  # sparse branch, then the XLA branch
-        assert_same(f(x=x, t=t).numpy(), numpy_expensive(x, t), rtol=1e-9)
-
-
-def test_xla_branch_survives_a_saved_model(tmp_path):
-    f = compiled(EXPENSIVE, signature=F64)
-    module = tf.Module()
-    module.f = f.tf_function
-    tf.saved_model.save(module, str(tmp_path))
-    loaded = tf.saved_model.load(str(tmp_path))
-    x = np.linspace(-3, 3, 40000)
-    assert_same(loaded.f(tf.constant(x), tf.constant(-1.0, tf.float64)).numpy(),
-                numpy_expensive(x, -1.0), rtol=1e-9)
-
-
-def test_int_values_with_float64_math_get_the_xla_branch():
+def test_the_dense_branch_of_float64_math_stays_plain_and_both_branches_agree_bit_for_bit():
+    """XLA's float64 exp, log1p and tanh differ from TensorFlow's in the last bit (about half of
+    random values for the program below, measured), so a dense branch under XLA would make an
+    element's bits depend on how many others the mask selects. Both branches run the plain graph."""
     src = "x[x > t] = log1p(exp(sin(x[x > t]) * cos(x[x > t]))) * 100"
-    f = compiled(src, signature={"x": "int32[40000]", "t": "int32"})
-    assert strategy_of(f) == ["adaptive"] and "jit_compile=True" in f.source
-    x = np.arange(40000, dtype=np.int32) % 1000
-    for t in (990, 10):
-        expected = x.copy()
+    f = compiled(src, signature={"x": "float64[40000]", "t": "float64"})
+    dense = compiled(src, signature={"x": "float64[40000]", "t": "float64"}, strategy="where")
+    assert strategy_of(f) == ["adaptive"] and "jit_compile=True" not in f.source
+    x = np.linspace(-3, 3, 40000)
+    for t in (2.99, -2.9):  # the sparse branch, then the dense one
+        got, want = f(x=x, t=t).numpy(), dense(x=x, t=t).numpy()
+        np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
         m = x > t
+        expected = x.copy()
         expected[m] = np.log1p(np.exp(np.sin(x[m]) * np.cos(x[m]))) * 100
-        assert_same(f(x=x, t=np.int32(t)).numpy(), expected)
+        assert_same(got, expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("signature, jit", [
     (SIG, "auto"),                                       # unknown size: XLA would compile per shape
     ({"x": "float32[40000]", "t": "float32"}, "auto"),  # float32 math: TensorFlow's kernels are faster
     (F64, False),                                        # the caller turned XLA off
+    (F64, "auto"),                                       # XLA's float64 math has other bits
 ])
 def test_dense_branch_stays_plain_otherwise(signature, jit):
     f = compiled(EXPENSIVE, signature=signature, jit_compile=jit)

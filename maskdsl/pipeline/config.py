@@ -190,7 +190,7 @@ def type_program(config: PipelineConfig) -> Program:
 
 def program_error(config: PipelineConfig, e: MaskDSLError) -> MaskDSLError:
     """An error of the joined program in the pipeline's words, moved into the file."""
-    if e.option == "jit_compile" and e.span is None:
+    if e.option == "jit_compile":  # the option is what to change (the message names the statement)
         return config.error(e.message, config.option_node("jit_compile"), cls=ConfigError, option=e.option,
                             code=e.code)
     if e.code == NOT_IN_SIGNATURE:

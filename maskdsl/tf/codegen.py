@@ -42,6 +42,7 @@ class Check:
     error: type
     message: str
     span: Span | None
+    shape_only: bool = False  # fires or not by the input shapes alone (a mask's shape), never by values
 
 
 @dataclass
@@ -78,9 +79,9 @@ class Emitter:
         self.counter += 1
         return f"t{self.counter}"
 
-    def check(self, error: type, message: str, span: Span | None) -> str:
+    def check(self, error: type, message: str, span: Span | None, shape_only: bool = False) -> str:
         tag = f"{runtime.TAG}{len(self.checks) + 1}"
-        self.checks[tag] = Check(error, message, span)
+        self.checks[tag] = Check(error, message, span, shape_only)
         return repr(tag)
 
     def empty_check(self, kind: str, span: Span | None) -> str:
@@ -121,7 +122,7 @@ class Emitter:
             start == 0 and len(mask_node.shape) == len(x.shape) and same_shape(mask_node, x, self.shape_roots))
         if certain:
             return mask
-        tag = self.check(ShapeError, "boolean index did not match indexed array", span)
+        tag = self.check(ShapeError, "boolean index did not match indexed array", span, shape_only=True)
         return f"rt.check_mask({mask}, {self.ref(x)}, {start}, {tag})"
 
     def items_literal(self, plan) -> str:

@@ -79,8 +79,9 @@ def where(emitter, node):
         mask = emitter.mask_checked(operands[item.operands[0]], x, item.dims[0], node.span)
         trailing = len(x.shape) - item.dims[-1] - 1
         mask = f"rt.expand_mask({mask}, {trailing})" if trailing else mask
-    else:
-        tag = emitter.check(IndexOutOfRangeError, "index out of bounds", node.span)
+    else:  # with constant integers and slice bounds, whether the check fires depends on x's shape alone
+        tag = emitter.check(IndexOutOfRangeError, "index out of bounds", node.span,
+                            shape_only=all(a.op == "const" for a in operands))
         mask = (f"rt.index_mask({emitter.ref(x)}, {emitter.items_literal(plan)}, "
                 f"{emitter.operands_literal(operands)}, {tag})")
     emitter.emit(node, f"tf.where({mask}, {v}, {emitter.ref(x)})")

@@ -1,0 +1,199 @@
+"""XLA with unknown dimensions, tiered compilation for jit_compile="auto", and the rule that
+keeps XLA away from programs whose bits it would change (maskdsl/tiers.py)."""
+
+import numpy as np
+import pytest
+
+import maskdsl
+from conftest import assert_same, compiled
+from maskdsl import tiers
+from maskdsl.passes import cost
+
+RNG = np.random.default_rng(15)
+
+
+def _floats(n, dtype):
+    """Random floats of every magnitude, with the values where paths disagree most often."""
+    x = (RNG.standard_normal(n) * 10.0 ** RNG.integers(-3, 4, n)).astype(dtype)
+    specials = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1.5, -2.5, 4.0, 6.0,
+                         np.finfo(dtype).max, np.finfo(dtype).tiny], dtype)
+    x[:len(specials)] = specials
+    return x
+
+
+def _bits(a):
+    a = np.asarray(a)
+    return a.view(np.uint8) if a.dtype.kind == "f" else a
+
+
+# ---- jit_compile=True with None dimensions ----
+
+def test_jit_true_takes_unknown_dimensions():
+    f = compiled("y = x * 2", signature={"x": "int64[None]"}, jit_compile=True)
+    assert f.jit is True and f.static_shapes
+    for n in (3, 17):  # XLA compiles each concrete shape
+        x = RNG.integers(-100, 100, n)
+        assert_same(f(x=x).numpy(), x * 2)
+
+
+def test_jit_true_with_unknown_dimensions_in_several_inputs():
+    f = compiled("z = x + w; z[z > 4 & z % 2 == 0] *= 2; z[z < 0] = 0; mean(z)",
+                 signature={"x": "float32[None, 3]", "w": "float32[3]"}, jit_compile=True)
+    x, w = np.arange(-6, 12, dtype=np.float32).reshape(6, 3), np.float32([1, -40, 3])
+    z = x + w
+    z[(z > 4) & (z % 2 == 0)] *= 2
+    z[z < 0] = 0
+    assert f.jit
+    assert_same(f(x=x, w=w).numpy(), np.mean(z), rtol=1e-6)
+
+
+def test_jit_true_takes_a_length_computed_from_shapes():
+    f = compiled("y = arange(len(x)) * x", signature={"x": "int64[None]"}, jit_compile=True)
+    x = RNG.integers(-9, 9, 7)
+    assert_same(f(x=x).numpy(), np.arange(7) * x)
+
+
+def test_jit_true_refusal_names_the_statement():
+    source = "y = x + 1\nz = y[y > 0] * 2"
+    with pytest.raises(maskdsl.MaskDSLError) as info:
+        maskdsl.compile(source, signature={"x": "float32[None]"}, jit_compile=True)
+    err = info.value
+    assert (err.option, err.code, err.span.line, err.span.column) == ("jit_compile", "needs-static-shapes", 2, 5)
+    assert "`y[y > 0]` (line 2, column 5)" in err.message and "^^^^^^^^" in str(err)
+
+
+def test_jit_true_refuses_an_arange_of_a_value():
+    with pytest.raises(maskdsl.MaskDSLError, match="`arange"):
+        maskdsl.compile("y = arange(n)", signature={"n": "int64"}, jit_compile=True)
+
+
+# ---- "auto": tiered ----
+
+@pytest.fixture
+def instant_compile(monkeypatch):
+    """Tiers that switch a shape to XLA on its second call and never settle (no timing involved)."""
+    model = dict(cost.model(), tiers={"xla_compile_s": 0.0, "xla_gain": 0.25, "probe_calls": 10 ** 6})
+    monkeypatch.setattr(cost, "model", lambda: model)
+
+
+@pytest.mark.parametrize("signature", [{"x": "float32[None]"}, {"x": "float32[40]"}, None])
+def test_auto_switches_a_shape_to_xla_with_or_without_a_signature(instant_compile, signature):
+    f = maskdsl.compile("x[x > 4 & x % 2 == 0] *= 2", signature=signature)
+    x = _floats(40, np.float32)
+    with np.errstate(all="ignore"):
+        expected = np.where((x > 4) & (x % 2 == 0), x * 2, x)
+    forms = []
+    for _ in range(3):
+        got = f(x=x).numpy()
+        forms.append(f.jit)
+        np.testing.assert_array_equal(_bits(got), _bits(expected))
+    assert forms == [False, True, True]
+    assert "((40,),): probing, XLA against the plain graph" in f.explain()
+
+
+def test_auto_counts_each_shape_on_its_own(instant_compile):
+    f = maskdsl.compile("x[x > 0] *= 2", signature={"x": "int32[None]"})
+    small, large = np.arange(-3, 5, dtype=np.int32), np.arange(-50, 50, dtype=np.int32)
+    f(x=small)
+    f(x=large)
+    assert f.jit is False    # first call of this shape
+    f(x=small)
+    assert f.jit is True     # second call of the first shape
+    assert_same(f(x=large).numpy(), np.where(large > 0, large * 2, large))
+
+
+def test_auto_keeps_the_plain_graph_until_calls_repay_the_compile():
+    f = maskdsl.compile("x[x > 0] *= 2", signature={"x": "float32[None]"})
+    x = np.float32([1, -1, 2])
+    for _ in range(5):  # microseconds per call: far from repaying a quarter of a second
+        f(x=x)
+    assert f.jit is False and "XLA would have saved" in f.explain()
+
+
+def test_auto_settles_on_the_faster_form():
+    t = tiers.Tiers({"xla_compile_s": 0.0, "xla_gain": 1.0, "probe_calls": 3})
+    t.record("k", "plain", 1.0)  # traces: not timed
+    forms = []
+    for _ in range(8):
+        form = t.choose("k")
+        forms.append(form)
+        t.record("k", form, {"plain": 0.001, "xla": 0.005}[form] if len(forms) > 1 else 1.0)
+    assert forms == ["xla", "xla", "plain", "xla", "plain", "xla", "plain", "plain"]
+    assert t.settled("k") and t.choose("k") == "plain" and "plain (median 1 ms plain, 5 ms XLA)" in t.describe()[0]
+
+
+@pytest.mark.parametrize("source, signature, why", [
+    ("y = a * b + c", {"a": "float32[None]", "b": "float32[None]", "c": "float32[None]"}, "fused multiply-add"),
+    ("y = x - (-(x * 3))", {"x": "float64[8]"}, "fused multiply-add"),
+    ("y = sin(x)", {"x": "float32[None]"}, "sin in floating point"),
+    ("y = exp(x)", {"x": "float64[None]"}, "exp in floating point"),
+    ("sum(x)", {"x": "float32[None]"}, "float sum"),
+    ("y = x * 2", {"x": "float16[None]"}, "float16"),
+    ("y = x ** y", {"x": "int32[None]", "y": "int32[None]"}, "run-time checks"),
+    ("y = x[x > 0]", {"x": "int32[None]"}, "depends on the data"),
+    ("y = x / (x / 3)", {"x": "float32[None]"}, "division of or by"),
+])
+def test_auto_never_uses_xla_where_it_changes_bits_or_cannot_compile(source, signature, why):
+    f = maskdsl.compile(source, signature=signature)
+    assert f._current().tiers is None
+    assert why in f.explain().split("== XLA ==")[1]
+
+
+# ---- the rule: what auto sends to XLA gives the plain graph's bits ----
+
+EXACT_PROGRAMS = [
+    ("x[x > 4 & x % 2 == 0] *= 2", ("x",)),
+    ("x[m] *= 2", ("x", "m")),
+    ("x[100:5000] = 0; x[-3] = t", ("x", "t")),
+    ("x[x < t] *= 2", ("x", "t")),
+    ("y = x * 3; y[y > 2] = -y[y > 2]; y[isnan(y)] = 0", ("x",)),
+    ("y = (x - t) / (t + 1); y[y < 0] = floor(y[y < 0]); y // 3", ("x", "t")),
+    ("y = abs(x) - ceil(x) + trunc(x); y[m] = x[m] / 7", ("x", "m")),
+    ("count(x[m]) + count(x > 1)", ("x", "m")),
+    ("y = x % t; y[not m] = 0.5", ("x", "t", "m")),
+    ("y = float32(x > 3) ; y - x", ("x",)),
+    ("y = sqrt(abs(x)); y[m] = -y[m]", ("x", "m")),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("source, names", EXACT_PROGRAMS)
+def test_programs_auto_sends_to_xla_keep_their_bits(source, names, dtype):
+    n = 6000
+    values = {"x": _floats(n, dtype), "t": np.asarray(RNG.standard_normal() * 3, dtype),
+              "m": RNG.random(n) < 0.4}
+    signature = {k: f"{values[k].dtype.name}[{n}]" if values[k].ndim else values[k].dtype.name for k in names}
+    inputs = {k: values[k] for k in names}
+    plain = compiled(source, signature=signature, jit_compile=False)
+    checks = plain._current().generated.checks.values()
+    assert tiers.xla_refusal(plain._current().optimized, any(not c.shape_only for c in checks)) is None
+    xla = compiled(source, signature=signature, jit_compile=True)
+    got, want = xla(**inputs), plain(**inputs)
+    np.testing.assert_array_equal(_bits(got.numpy()), _bits(want.numpy()), err_msg=source)
+
+
+def test_xla_does_change_a_multiply_add():
+    """Why the rule exists: XLA:CPU contracts a * b + c into one fused multiply-add."""
+    a, b, c = (_floats(4000, np.float32)[20:] for _ in range(3))
+    signature = {k: "float32[3980]" for k in "abc"}
+    plain = compiled("a * b + c", signature=signature, jit_compile=False)(a=a, b=b, c=c).numpy()
+    xla = compiled("a * b + c", signature=signature, jit_compile=True)(a=a, b=b, c=c).numpy()
+    np.testing.assert_array_equal(_bits(plain), _bits(a * b + c))
+    assert (_bits(plain) != _bits(xla)).any()
+
+
+def test_a_mask_shape_check_does_not_keep_a_shape_from_xla(instant_compile):
+    """The check of a mask's shape depends on shapes alone: a shape reaches XLA only after its
+    plain calls passed it, and a mismatched mask still gets maskdsl's error."""
+    f = maskdsl.compile("x[m] *= 2", signature={"x": "float32[None]", "m": "bool[None]"})
+    assert f._current().tiers is not None
+    x, m = _floats(30, np.float32), RNG.random(30) < 0.5
+    with np.errstate(over="ignore"):
+        expected = np.where(m, x * 2, x)
+    for _ in range(2):
+        got = f(x=x, m=m).numpy()
+    assert f.jit
+    np.testing.assert_array_equal(_bits(got), _bits(expected))
+    for _ in range(2):
+        with pytest.raises(maskdsl.ShapeError, match="boolean index did not match"):
+            f(x=x, m=m[:29])
