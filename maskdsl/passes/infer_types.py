@@ -99,7 +99,9 @@ def _elementwise(node: Node, args) -> Node:
                     raise DTypeError(problem, a.span or node.span)
     if node.op == "pow" and dtype_kind(dtype) in "iu":
         exponent = args[1]
-        if exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") < 0:
+        nonempty = None not in shape and math.prod(shape) > 0  # NumPy raises per element: never when empty
+        if exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") < 0 \
+                and nonempty:
             raise ValueDSLError("integers to negative integer powers are not allowed", exponent.span or node.span)
     return _typed(node, args, dtype, shape, weak, compute=compute)
 

@@ -102,7 +102,9 @@ def _pow(emitter, node):
     if dtype_kind(compute) == "u":  # no unsigned Pow kernel: rt.pow_unsigned wraps as NumPy does
         args = [emitter.as_dtype(a, compute) for a in node.args]
         return emitter.emit(node, _result(node, compute, f"rt.pow_unsigned({', '.join(args)})"))
-    if dtype_kind(compute) in "iub" and node.args[1].op != "const":
+    exponent = node.args[1]
+    known = exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") >= 0
+    if dtype_kind(compute) in "iub" and not known:  # a negative exponent fails at run time (if anything is computed)
         args = [emitter.as_dtype(a, compute) for a in node.args]
         tag = emitter.check(ValueDSLError, "integers to negative integer powers are not allowed", node.span)
         return emitter.emit(node, f"rt.pow_int({', '.join(args)}, {tag})")

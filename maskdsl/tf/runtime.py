@@ -105,10 +105,14 @@ def opaque(value, dtype):
 
 
 def pow_int(a, b, tag):
-    """a ** b for integers; a negative exponent is an error, as in NumPy."""
-    check = tf.debugging.assert_greater_equal(b, tf.zeros_like(b), message=tag)
+    """a ** b for integers; a negative exponent is an error, as in NumPy (for the elements computed:
+    none when the result is empty)."""
+    negative = tf.logical_and(tf.less(b, tf.zeros([], b.dtype)), tf.ones_like(a, tf.bool))
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(negative)), [tag])
     with tf.control_dependencies([check]):
-        return tf.pow(a, b)
+        # max(b, 0): a negative b reaches here only for an empty result, and Pow(x, -1) would
+        # become Reciprocal, which has no integer kernel (graph optimiser)
+        return tf.pow(a, tf.maximum(b, tf.zeros([], b.dtype)))
 
 
 def logical_not(x):
@@ -266,8 +270,11 @@ def pow_unsigned(a, b):
     computed in int64 (uint64: on the same bits), which wraps modulo 2**64 and so agrees in
     the low bits, then converted back (TensorFlow's Pow has no unsigned kernel)."""
     if a.dtype == tf.uint64:
-        out = tf.pow(tf.bitcast(a, tf.int64), tf.bitcast(b, tf.int64))
-        return tf.bitcast(out, tf.uint64)
+        # an exponent of 2**63 or more is negative as int64: reduce it to one below 2**63 with the
+        # same power modulo 2**64 (odd bases: their order divides 2**62; even bases: 0 from 64 on)
+        e = tf.bitcast(b, tf.int64)
+        e = tf.where(e < 0, tf.bitwise.bitwise_or(tf.bitwise.bitwise_and(e, 2**62 - 1), 2**62), e)
+        return tf.bitcast(tf.pow(tf.bitcast(a, tf.int64), e), tf.uint64)
     return tf.cast(tf.pow(tf.cast(a, tf.int64), tf.cast(b, tf.int64)), a.dtype)
 
 
@@ -381,7 +388,7 @@ def select_general(x, items, newaxes, operands, tag):
     rank = len(x.shape)
     rest = [d for d in range(rank) if d not in adv_dims]
     moved = tf.transpose(x, adv_dims + rest)
-    out = tf.gather_nd(moved, tf.stack(columns, axis=-1))
+    out = gather_nd(moved, tf.stack(columns, axis=-1))
     # 3. NumPy puts the broadcast dims where the advanced items were, when they are adjacent
     positions = [i for i, it in enumerate(items) if it in adv_items]
     adjacent = positions == list(range(positions[0], positions[-1] + 1))
@@ -391,6 +398,23 @@ def select_general(x, items, newaxes, operands, tag):
         perm = list(range(nb, nb + before)) + list(range(nb)) + list(range(nb + before, len(out.shape)))
         out = tf.transpose(out, perm)
     return out
+
+
+def gather_nd(params, indices):
+    """tf.gather_nd, also of an empty array: TensorFlow refuses any index into params with no
+    elements ("params is empty"), even where every slice it takes is empty (x[True, :0],
+    x[[0, 1]] of shape (2, 0)). The indices are in range (checked before), so the result is
+    then empty too: zeros of the result's shape."""
+    depth = indices.shape[-1]
+    shape = tf.concat([tf.shape(indices, out_type=tf.int64)[:-1], tf.shape(params, out_type=tf.int64)[depth:]], 0)
+    return tf.cond(tf.size(params) > 0, lambda: tf.gather_nd(params, indices), lambda: tf.zeros(shape, params.dtype))
+
+
+def scatter_rows(x, indices, updates, name=None):
+    """tf.tensor_scatter_nd_update, also into an array with no elements (whose rows are empty):
+    TensorFlow refuses any index into an empty output, even with nothing to write."""
+    return tf.cond(tf.size(x) > 0, lambda: tf.tensor_scatter_nd_update(x, indices, updates, name=name),
+                   lambda: tf.identity(x))
 
 
 def scatter_general(x, items, newaxes, operands, values, tag, fit_tag=None):

@@ -107,7 +107,9 @@ def scatter(emitter, node):
         coords = emitter.fresh()
         emitter.line(f"{coords} = tf.where({mask})")
         tag = _fit_check(emitter, value, span)
-        return emitter.emit(node, f"tf.tensor_scatter_nd_update({emitter.ref(x)}, {coords}, "
+        # rows of x that may hold no elements: TensorFlow refuses any index into an empty array
+        scatter = "rt.scatter_rows" if any(d in (0, None) for d in x.shape[1:]) else "tf.tensor_scatter_nd_update"
+        return emitter.emit(node, f"{scatter}({emitter.ref(x)}, {coords}, "
                                   f"rt.selected_values({v}, {emitter.ref(x)}, {coords}, {tag}), name={tag})")
     masked = any(it.kind in MASKS for it in plan.items)
     tag = emitter.check(ShapeError if masked else IndexOutOfRangeError,
@@ -221,11 +223,15 @@ def _plain_mean(emitter, node, x, axis, keep):
 def _plain_arithmetic(emitter, node, x, axis, keep):
     kind = node.attr("kind")
     expr = f"{REDUCERS[kind]}({emitter.as_dtype(x, node.dtype)}, axis={axis}, keepdims={keep})"
-    if REDUCTIONS[kind].fails_on_empty and None in x.shape:
+    axes = range(len(x.shape)) if node.attr("axis") is None else node.attr("axes")
+    if REDUCTIONS[kind].fails_on_empty and any(x.shape[a] is None for a in axes):
+        # NumPy raises when a reduced axis is empty, not when the result is (min(x, axis=1) of (0, 3))
         tag = emitter.empty_check(kind, node.span)
         emitter.emit(node, expr)
         name = emitter.ref(node)
-        emitter.line(f"{name} = rt.nonempty({name}, tf.size({emitter.ref(x)}), {tag})")
+        size = f"tf.size({emitter.ref(x)})" if node.attr("axis") is None else \
+            f"tf.reduce_prod(tf.gather(tf.shape({emitter.ref(x)}), {list(axes)!r}))"
+        emitter.line(f"{name} = rt.nonempty({name}, {size}, {tag})")
         return
     emitter.emit(node, expr)
 
