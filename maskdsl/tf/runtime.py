@@ -472,7 +472,11 @@ def fit_values(values, want, tag):
     with tf.control_dependencies([check]):
         if rank > wanted:
             values = tf.reshape(values, have)
-        return _gathered_to(values, want, tag)
+        if rank < wanted:
+            return _gathered_to(values, want, tag)
+        # one value per selected element, the common case, needs no broadcast
+        return tf.cond(tf.reduce_all(tf.equal(have, want)), lambda: tf.identity(values),
+                       lambda: _gathered_to(values, want, tag))
 
 
 def fits_into(values, x, tag):
