@@ -67,9 +67,9 @@ def main():
             checked = compiled(SOURCE, "scatter", n, True)
             plain = compiled(SOURCE, "scatter", n, False)
             tx, ty, tm = tf.constant(x), tf.constant(y), tf.constant(m)
-            variants = {"checked": lambda: checked.tf_function(x=tx, m=tm, y=ty),
-                        "unchecked": lambda: plain.tf_function(x=tx, m=tm, y=ty),
-                        "hand": lambda: hand(tx, ty, tm)}
+            variants = {"checked": lambda f=checked.tf_function, a=(tx, tm, ty): f(x=a[0], m=a[1], y=a[2]),
+                        "unchecked": lambda f=plain.tf_function, a=(tx, tm, ty): f(x=a[0], m=a[1], y=a[2]),
+                        "hand": lambda a=(tx, ty, tm): hand(*a)}
             want = x.copy()
             want[m] = y[m] * 2
             for name, run in variants.items():
