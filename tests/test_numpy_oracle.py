@@ -375,6 +375,8 @@ REPRODUCERS += [
     Repro("bool clip(x, y, True)", "13 bool", "clip(x, y, True)", {"x": B, "y": B2},
           lambda x, y: np.clip(x, y, True), modes=EVERY),
     Repro("bool round(x)", "13 bool", "round(x)", {"x": B}, lambda x: np.round(x), modes=EVERY),
+    *(Repro(f"bool x ** {e}", "13 bool", f"x ** {e}", {"x": B}, eval(f"lambda x: x ** {e}"), modes=EVERY)
+      for e in ("2", "3", "2.0", "0.5", "True")),
 ]
 # where() converts an integer literal outside the array's dtype unsafely; clip() drops a bound
 # beyond the dtype's range and refuses one on the wrong side (NumPy 2.4)

@@ -76,6 +76,9 @@ def _elementwise(node: Node, args) -> Node:
     except DTypeError as e:
         raise DTypeError(e.message, node.span) from None
     shape = broadcast_or_raise([a.shape for a in args], node.span)
+    if node.op == "pow" and args[0].dtype == "bool" and not args[0].weak and args[1].weak \
+            and type(_const_value(args[1])) is int and _const_value(args[1]) == 2:
+        dtype = "int8"  # NumPy's `**` computes x ** 2 as square(x): int8 for booleans (np.power: int64)
     # A weak literal must fit the dtype the operation runs in (NumPy 2 raises OverflowError);
     # comparisons are exempt: NumPy 2 compares out-of-range literals exactly.
     strong = [a.dtype for a in args if not a.weak]
