@@ -375,6 +375,9 @@ REPRODUCERS += [
     Repro("bool clip(x, y, True)", "13 bool", "clip(x, y, True)", {"x": B, "y": B2},
           lambda x, y: np.clip(x, y, True), modes=EVERY),
     Repro("bool round(x)", "13 bool", "round(x)", {"x": B}, lambda x: np.round(x), modes=EVERY),
+    Repro("count of a bool selection by a mask over rows", "new", "count(y[m])",
+          {"y": np.array([[True, False, True], [True, True, False]]), "m": np.array([True, False])},
+          lambda y, m: np.count_nonzero(y[m]), modes=(AUTO, DYNAMIC, Mode("boolean_mask"))),
     *(Repro(f"bool x ** {e}", "13 bool", f"x ** {e}", {"x": B}, eval(f"lambda x: x ** {e}"), modes=EVERY)
       for e in ("2", "3", "2.0", "0.5", "True")),
 ]

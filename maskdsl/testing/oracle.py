@@ -281,7 +281,7 @@ ALLOWED = [
 # caused the difference; _subnormals_as_zero re-runs NumPy to check its claim.
 KNOWN: list[Known] = [
     Known("TensorFlow reads subnormal floats as zero (comparisons, count, pow, ...)", "new",
-          ("value", "refused"), _subnormals_as_zero),
+          ("value", "refused", "shape"), _subnormals_as_zero),   # shape: a mask of them selects otherwise
     Known("x ** constant rewritten to sqrt/rsqrt/reciprocal/square (graph optimiser): x ** -0.5 at -inf, -0.0",
           "13 (graph-optimiser audit)", ("value",), _output_tags("pow_by_const")),
     Known("float ** is not correctly rounded (TensorFlow's pow; NumPy's is, and computes x ** 0.5 as sqrt)",

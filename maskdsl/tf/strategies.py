@@ -258,7 +258,7 @@ def _masked_fill(identity: str):
 
 
 def _masked_count(emitter, node, x, m, mb, axis, keep):
-    emitter.emit(node, f"tf.math.count_nonzero(tf.logical_and({mb}, tf.not_equal({emitter.ref(x)}, 0)), "
+    emitter.emit(node, f"tf.math.count_nonzero(tf.logical_and({mb}, {emitter.as_dtype(x, 'bool')}), "
                        f"axis={axis}, keepdims={keep}, dtype=tf.int64)")
 
 
