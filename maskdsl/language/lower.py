@@ -227,6 +227,9 @@ class Lowering:
                     pattern.append(low.kind)
             else:
                 pattern.append(IndexKind.VALUE)  # mask, integer or integer array: decided by infer_types
+                if low.op == "const" and low.dtype == "float64" and 0 in low.shape:
+                    # an empty list indexes as integers in NumPy (`x[[]]` selects nothing), not as float64
+                    low = const(low.attr("value"), dtype="int64", weak=False, span=low.span)
                 operands.append(low)
         if pattern.count(IndexKind.ELLIPSIS) > 1:
             raise ShapeError("an index can only have a single ellipsis ('...')",

@@ -13,6 +13,7 @@ return y=y1
 from __future__ import annotations
 
 import math
+import operator
 from functools import lru_cache
 
 import numpy as np
@@ -21,7 +22,7 @@ from maskdsl import limits
 from maskdsl.ir.dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits,
                       dtype_kind, result_dtype, shape_text)
 from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
-from maskdsl.ir.indexing import operand_facts, plan_index
+from maskdsl.ir.indexing import IndexKind, operand_facts, plan_index
 from maskdsl.ir.nodes import IRError, Node, Program, const, format_program, rewrite
 from maskdsl.ir.ops import COMPARISONS, OPS, PREDICATES, REDUCTIONS, SCANS, DtypeRule
 
@@ -75,6 +76,9 @@ def _elementwise(node: Node, args) -> Node:
     except DTypeError as e:
         raise DTypeError(e.message, node.span) from None
     shape = broadcast_or_raise([a.shape for a in args], node.span)
+    if node.op == "pow" and args[0].dtype == "bool" and not args[0].weak and args[1].weak \
+            and type(_const_value(args[1])) is int and _const_value(args[1]) == 2:
+        dtype = "int8"  # NumPy's `**` computes x ** 2 as square(x): int8 for booleans (np.power: int64)
     # A weak literal must fit the dtype the operation runs in (NumPy 2 raises OverflowError);
     # comparisons are exempt: NumPy 2 compares out-of-range literals exactly.
     strong = [a.dtype for a in args if not a.weak]
@@ -90,7 +94,7 @@ def _elementwise(node: Node, args) -> Node:
                 if a.op == "const" and a.weak and check_literal_fits(a.attr("value"), compute):
                     compute = "float64" if isinstance(a.attr("value"), float) or dtype_kind(compute) == "f" \
                         else "int64"
-    elif strong and not weak:
+    elif strong and not weak and node.op != "where":  # where() converts its literals unsafely, as NumPy's
         for a in args:
             if a.op == "const" and a.weak:
                 problem = check_literal_fits(a.attr("value"), dtype)
@@ -98,9 +102,33 @@ def _elementwise(node: Node, args) -> Node:
                     raise DTypeError(problem, a.span or node.span)
     if node.op == "pow" and dtype_kind(dtype) in "iu":
         exponent = args[1]
-        if exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") < 0:
+        nonempty = None not in shape and math.prod(shape) > 0  # NumPy raises per element: never when empty
+        if exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") < 0 \
+                and nonempty:
             raise ValueDSLError("integers to negative integer powers are not allowed", exponent.span or node.span)
     return _typed(node, args, dtype, shape, weak, compute=compute)
+
+
+def _clip(node: Node, args) -> Node:
+    """clip(x, lo, hi) as NumPy's: for an integer x, a Python int bound at or beyond the end of
+    x's range clips nothing and is dropped (NumPy 2 then computes maximum(x, lo), minimum(x, hi)
+    or +x); a bound on the wrong side still does not fit and is refused."""
+    x = args[0]
+    if x.weak or dtype_kind(x.dtype) not in "iu":
+        return _elementwise(node, args)
+    info = np.iinfo(x.dtype)
+
+    def beyond(bound, end, outside) -> bool:
+        value = _const_value(bound)
+        return bound.weak and type(value) is int and outside(value, end)
+
+    keep_lo = not beyond(args[1], int(info.min), operator.le)
+    keep_hi = not beyond(args[2], int(info.max), operator.ge)
+    if keep_lo and keep_hi:
+        return _elementwise(node, args)
+    op, kept = {(True, False): ("maximum", (x, args[1])), (False, True): ("minimum", (x, args[2])),
+                (False, False): ("pos", (x,))}[(keep_lo, keep_hi)]
+    return _elementwise(Node(op, kept, span=node.span), kept)
 
 
 def _out_of_range_comparison(op: str, args) -> bool | None:
@@ -159,7 +187,7 @@ def _reduce(node: Node, args) -> Node:
         axes = []
         for a in axis:
             # NumPy lets a 0-d array be reduced over axis 0 or -1 (a no-op), except by mean (and std, var)
-            if not -rank <= a < max(rank, 1) or (rank == 0 and (a not in (0, -1) or not _has_0d_axis(kind, x))):
+            if (rank == 0 and (a not in (0, -1) or not _has_0d_axis(kind, x))) or (rank and not -rank <= a < rank):
                 raise ShapeError(f"axis {a} is out of bounds for array of dimension {rank}", node.span)
             if rank:
                 axes.append(a % rank)
@@ -203,6 +231,10 @@ def _update(node: Node, args) -> Node:
     else:
         target, resolved = x.shape, ()
     casting = node.attr("casting")
+    if casting == "same_kind" and _picks_one_element(pattern and resolved, x.shape):
+        # NumPy's `x[0] += v` reads x[0] as a scalar, adds v to it (not in place) and assigns the
+        # sum: no same_kind check, an unsafe cast as in `x[0] = sum` (`x[0] += 1.5` on [1, 2] is [2, 2])
+        casting = "unsafe"
     span = value.span or node.span
     if casting == "same_kind" and not can_cast(value.dtype, x.dtype, "same_kind"):
         raise DTypeError(f"cannot cast the result of an augmented assignment from {value.dtype} to {x.dtype} "
@@ -216,12 +248,21 @@ def _update(node: Node, args) -> Node:
         raise DTypeError(f"cannot cast {value.dtype} to bool with casting rule 'same_kind'", node.span)
     if pattern and plan.only_masks:
         _check_value_count(plan, operands, value, target, span)
-    fits = broadcast_shapes(value.shape, target)
+    shape = value.shape
+    if pattern and len(shape) > len(target) and all(d in (1, None) for d in shape[:len(shape) - len(target)]):
+        shape = shape[len(shape) - len(target):]  # NumPy drops an assigned value's leading 1s (checked at run time)
+    fits = broadcast_shapes(shape, target)
     if fits is None or len(fits) > len(target) or any(
             f is not None and t is not None and f != t for f, t in zip(fits, target)):
         raise ShapeError(f"could not broadcast input array from shape {shape_text(value.shape, 'numpy')} into shape "
                          f"{shape_text(target, 'numpy')}", span)
     return _typed(node, args, x.dtype, x.shape, index=resolved)
+
+
+def _picks_one_element(resolved, shape) -> bool:
+    """An index of one integer per dimension and nothing else: NumPy's x[index] is then a scalar
+    (with `...` or a mask it is an array, even of one element)."""
+    return bool(resolved) and len(resolved) == len(shape) and all(p == IndexKind.INTEGER for p in resolved)
 
 
 def _check_value_count(plan, operands, value, target, span) -> None:
@@ -345,6 +386,7 @@ def _nan_to_num(node: Node, args) -> Node:
 
 RULES = {
     **{op: _elementwise for op, info in OPS.items() if info.dtype == DtypeRule.PROMOTE},
+    "clip": _clip,
     "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "select": _select,
     "update": _update, "arange": _arange, "fill": _fill, "shape": _shape, "size": _size,
     "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,

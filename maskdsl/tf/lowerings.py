@@ -34,6 +34,7 @@ class Elementwise:
     default: str | None = None       # for any dtype kind without an entry of its own
     on_bool: str | None = None       # NumPy's arithmetic and bitwise ops are logical on booleans
     on_int: str | None = None
+    on_unsigned: str | None = None   # on unsigned integers, where TensorFlow has no kernel (before on_int)
     on_float: str | None = None
     on_int_safe_divisor: str | None = None  # on integers, when the divisor is a constant other than 0 and -1
     # on floats, a constant divisor as rt.opaque: "argument" (x / c) or "keyword" (rt.floordiv_float's
@@ -45,6 +46,8 @@ class Elementwise:
         kind = dtype_kind(compute)
         if kind == "b" and self.on_bool:
             return self.on_bool
+        if kind == "u" and self.on_unsigned:
+            return self.on_unsigned
         if kind in "iu" and self.on_int:
             divisor = node.args[1] if len(node.args) > 1 else None
             if self.on_int_safe_divisor and divisor is not None and divisor.op == "const" and divisor.shape == () \
@@ -96,7 +99,12 @@ _POW = Elementwise(on_bool="tf.pow", on_int="tf.pow", on_float="tf.pow")
 
 def _pow(emitter, node):
     compute = node.attr("compute") or node.dtype
-    if dtype_kind(compute) in "iub" and node.args[1].op != "const":
+    if dtype_kind(compute) == "u":  # no unsigned Pow kernel: rt.pow_unsigned wraps as NumPy does
+        args = [emitter.as_dtype(a, compute) for a in node.args]
+        return emitter.emit(node, _result(node, compute, f"rt.pow_unsigned({', '.join(args)})"))
+    exponent = node.args[1]
+    known = exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") >= 0
+    if dtype_kind(compute) in "iub" and not known:  # a negative exponent fails at run time (if anything is computed)
         args = [emitter.as_dtype(a, compute) for a in node.args]
         tag = emitter.check(ValueDSLError, "integers to negative integer powers are not allowed", node.span)
         return emitter.emit(node, f"rt.pow_int({', '.join(args)}, {tag})")
@@ -116,6 +124,8 @@ def _where(emitter, node):
 
 def _clip(emitter, node):
     x, lo, hi = (emitter.as_dtype(a, node.dtype) for a in node.args)
+    if node.dtype == "bool":
+        return emitter.emit(node, f"rt.clip_bool({x}, {lo}, {hi})")
     emitter.emit(node, f"rt.minimum(rt.maximum({x}, {lo}), {hi})")
 
 
@@ -213,7 +223,7 @@ def _by_strategy(emitter, node):
 
 LOWERINGS = {
     "add": Elementwise("tf.add", on_bool="tf.logical_or"),
-    "sub": Elementwise("tf.subtract"),
+    "sub": Elementwise("tf.subtract", on_unsigned="rt.subtract_unsigned"),
     "mul": Elementwise("tf.multiply", on_bool="tf.logical_and"),
     "truediv": Elementwise("tf.math.truediv", opaque_divisor="argument"),
     "floordiv": Elementwise(on_int="rt.floordiv_int", on_int_safe_divisor="tf.math.floordiv",
@@ -228,16 +238,16 @@ LOWERINGS = {
     "xor": Elementwise("tf.bitwise.bitwise_xor", on_bool="tf.not_equal"),
     "eq": Comparison("tf.equal"),
     "ne": Comparison("tf.not_equal"),
-    "lt": Comparison("tf.less"),
-    "le": Comparison("tf.less_equal"),
-    "gt": Comparison("tf.greater"),
-    "ge": Comparison("tf.greater_equal"),
-    "neg": Elementwise("tf.negative"),
+    "lt": Comparison("tf.less", on_bool="rt.less_bool"),
+    "le": Comparison("tf.less_equal", on_bool="rt.less_equal_bool"),
+    "gt": Comparison("tf.greater", on_bool="rt.greater_bool"),
+    "ge": Comparison("tf.greater_equal", on_bool="rt.greater_equal_bool"),
+    "neg": Elementwise("tf.negative", on_unsigned="rt.negative_unsigned"),
     "pos": Elementwise("tf.identity"),
     "invert": Elementwise("tf.bitwise.invert", on_bool="rt.logical_not"),
     "not": _not,
-    "abs": Elementwise("tf.abs", on_bool="tf.identity"),
-    "sign": Elementwise("tf.sign"),
+    "abs": Elementwise("tf.abs", on_bool="tf.identity", on_unsigned="tf.identity"),
+    "sign": Elementwise("tf.sign", on_unsigned="rt.sign_unsigned"),
     "sqrt": Elementwise("tf.sqrt"),
     "exp": Elementwise("tf.exp"),
     "log": Elementwise("tf.math.log"),
@@ -247,8 +257,8 @@ LOWERINGS = {
     "cos": Elementwise("tf.cos"),
     "tan": Elementwise("tf.tan"),
     "tanh": Elementwise("tf.tanh"),
-    "floor": Elementwise(on_int="tf.identity", on_float="tf.floor"),
-    "ceil": Elementwise(on_int="tf.identity", on_float="tf.math.ceil"),
+    "floor": Elementwise(on_int="tf.identity", on_bool="tf.identity", on_float="tf.floor"),
+    "ceil": Elementwise(on_int="tf.identity", on_bool="tf.identity", on_float="tf.math.ceil"),
     "round": Elementwise(on_int="tf.identity", on_float="tf.round"),
     "isnan": Elementwise("rt.isnan_any"),
     "isinf": Elementwise("rt.isinf_any"),

@@ -105,10 +105,14 @@ def opaque(value, dtype):
 
 
 def pow_int(a, b, tag):
-    """a ** b for integers; a negative exponent is an error, as in NumPy."""
-    check = tf.debugging.assert_greater_equal(b, tf.zeros_like(b), message=tag)
+    """a ** b for integers; a negative exponent is an error, as in NumPy (for the elements computed:
+    none when the result is empty)."""
+    negative = tf.logical_and(tf.less(b, tf.zeros([], b.dtype)), tf.ones_like(a, tf.bool))
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(negative)), [tag])
     with tf.control_dependencies([check]):
-        return tf.pow(a, b)
+        # max(b, 0): a negative b reaches here only for an empty result, and Pow(x, -1) would
+        # become Reciprocal, which has no integer kernel (graph optimiser)
+        return tf.pow(a, tf.maximum(b, tf.zeros([], b.dtype)))
 
 
 def logical_not(x):
@@ -142,6 +146,8 @@ def minimum(a, b):
 
 
 def reduce_max(x, axis=None, keepdims=False):
+    if x.dtype == tf.bool:  # TensorFlow has no bool Max kernel; NumPy's max of booleans is any
+        return tf.reduce_any(x, axis=axis, keepdims=keepdims)
     out = tf.reduce_max(x, axis=axis, keepdims=keepdims)
     if not x.dtype.is_floating:
         return out
@@ -149,6 +155,8 @@ def reduce_max(x, axis=None, keepdims=False):
 
 
 def reduce_min(x, axis=None, keepdims=False):
+    if x.dtype == tf.bool:  # no bool Min kernel either; NumPy's min of booleans is all
+        return tf.reduce_all(x, axis=axis, keepdims=keepdims)
     out = tf.reduce_min(x, axis=axis, keepdims=keepdims)
     if not x.dtype.is_floating:
         return out
@@ -212,6 +220,70 @@ def float_to_int(x, dtype):
     exact = tf.logical_and(high, x < 2 * big)
     top = tf.bitcast(tf.cast(tf.where(exact, x - big, zero), tf.int64), tf.uint64) + tf.constant(2 ** 63, tf.uint64)
     return tf.where(high, tf.where(exact, top, tf.zeros([], tf.uint64)), tf.bitcast(t, tf.uint64))
+
+
+# ---- booleans and unsigned integers where TensorFlow has no kernel (NumPy computes them) ----
+# Booleans order as False < True, so their comparisons, min and max are those of uint8.
+# Unsigned negation and subtraction wrap modulo 2**bits in NumPy; the signed type of the
+# same width holds the same bits and wraps the same way (two's complement).
+
+_SIGNED = {tf.uint8: tf.int8, tf.uint16: tf.int16, tf.uint32: tf.int32, tf.uint64: tf.int64}
+
+
+def _as_uint8(compare):
+    def run(a, b):
+        return compare(tf.cast(a, tf.uint8), tf.cast(b, tf.uint8))
+    return run
+
+
+less_bool = _as_uint8(tf.less)
+less_equal_bool = _as_uint8(tf.less_equal)
+greater_bool = _as_uint8(tf.greater)
+greater_equal_bool = _as_uint8(tf.greater_equal)
+
+
+def clip_bool(x, lo, hi):
+    """np.clip of booleans: min(max(x, lo), hi), with max as or and min as and."""
+    return tf.logical_and(tf.logical_or(x, lo), hi)
+
+
+def negative_unsigned(x):
+    """-x modulo 2**bits (TensorFlow's Neg has no unsigned kernel)."""
+    signed = _SIGNED[x.dtype]
+    return tf.bitcast(tf.negative(tf.bitcast(x, signed)), x.dtype)
+
+
+def subtract_unsigned(a, b):
+    """a - b modulo 2**bits, computed on the same bits as signed integers: the graph optimiser
+    turns Sub(0, x) into Neg(x), which has no unsigned kernel."""
+    signed = _SIGNED[a.dtype]
+    return tf.bitcast(tf.subtract(tf.bitcast(a, signed), tf.bitcast(b, signed)), a.dtype)
+
+
+def sign_unsigned(x):
+    """np.sign of unsigned integers: 1 where x is not 0 (no unsigned Sign kernel)."""
+    return tf.cast(tf.not_equal(x, 0), x.dtype)
+
+
+def pow_unsigned(a, b):
+    """a ** b for unsigned integers, wrapping modulo 2**bits as NumPy's repeated squaring does:
+    computed in int64 (uint64: on the same bits), which wraps modulo 2**64 and so agrees in
+    the low bits, then converted back (TensorFlow's Pow has no unsigned kernel)."""
+    if a.dtype == tf.uint64:
+        # an exponent of 2**63 or more is negative as int64: reduce it to one below 2**63 with the
+        # same power modulo 2**64 (odd bases: their order divides 2**62; even bases: 0 from 64 on)
+        e = tf.bitcast(b, tf.int64)
+        e = tf.where(e < 0, tf.bitwise.bitwise_or(tf.bitwise.bitwise_and(e, 2**62 - 1), 2**62), e)
+        return tf.bitcast(tf.pow(tf.bitcast(a, tf.int64), e), tf.uint64)
+    return tf.cast(tf.pow(tf.cast(a, tf.int64), tf.cast(b, tf.int64)), a.dtype)
+
+
+def _larger(a, b):
+    return tf.logical_or(a, b) if a.dtype == tf.bool else maximum(a, b)
+
+
+def _smaller(a, b):
+    return tf.logical_and(a, b) if a.dtype == tf.bool else minimum(a, b)
 
 
 # ---- indexing ----
@@ -316,7 +388,7 @@ def select_general(x, items, newaxes, operands, tag):
     rank = len(x.shape)
     rest = [d for d in range(rank) if d not in adv_dims]
     moved = tf.transpose(x, adv_dims + rest)
-    out = tf.gather_nd(moved, tf.stack(columns, axis=-1))
+    out = gather_nd(moved, tf.stack(columns, axis=-1))
     # 3. NumPy puts the broadcast dims where the advanced items were, when they are adjacent
     positions = [i for i, it in enumerate(items) if it in adv_items]
     adjacent = positions == list(range(positions[0], positions[-1] + 1))
@@ -328,12 +400,30 @@ def select_general(x, items, newaxes, operands, tag):
     return out
 
 
-def scatter_general(x, items, newaxes, operands, values, tag):
-    """x with x[index] = values, for any index: positions come from indexing an iota."""
+def gather_nd(params, indices):
+    """tf.gather_nd, also of an empty array: TensorFlow refuses any index into params with no
+    elements ("params is empty"), even where every slice it takes is empty (x[True, :0],
+    x[[0, 1]] of shape (2, 0)). The indices are in range (checked before), so the result is
+    then empty too: zeros of the result's shape."""
+    depth = indices.shape[-1]
+    shape = tf.concat([tf.shape(indices, out_type=tf.int64)[:-1], tf.shape(params, out_type=tf.int64)[depth:]], 0)
+    return tf.cond(tf.size(params) > 0, lambda: tf.gather_nd(params, indices), lambda: tf.zeros(shape, params.dtype))
+
+
+def scatter_rows(x, indices, updates, name=None):
+    """tf.tensor_scatter_nd_update, also into an array with no elements (whose rows are empty):
+    TensorFlow refuses any index into an empty output, even with nothing to write."""
+    return tf.cond(tf.size(x) > 0, lambda: tf.tensor_scatter_nd_update(x, indices, updates, name=name),
+                   lambda: tf.identity(x))
+
+
+def scatter_general(x, items, newaxes, operands, values, tag, fit_tag=None):
+    """x with x[index] = values, for any index: positions come from indexing an iota. The values
+    must fit the selection as NumPy's assignment requires (failing with `fit_tag`)."""
     size = tf.size(x, out_type=tf.int64)
     iota = tf.reshape(tf.range(size, dtype=tf.int64), tf.shape(x))
     positions = select_general(iota, items, newaxes, operands, tag)
-    values = tf.broadcast_to(cast(values, x.dtype), tf.shape(positions))
+    values = fit_values(cast(values, x.dtype), tf.shape(positions, out_type=tf.int64), fit_tag or tag)
     flat = tf.tensor_scatter_nd_update(tf.reshape(x, [-1]), tf.reshape(positions, [-1, 1]), tf.reshape(values, [-1]))
     return tf.reshape(flat, tf.shape(x))
 
@@ -362,16 +452,61 @@ def selected_values(values, x, coords, tag):
     """`values` broadcast to the selection x[mask] (count, *rest), as NumPy's x[mask] = values."""
     rest = tf.shape(x, out_type=tf.int64)[coords.shape[-1]:]
     want = tf.concat([tf.shape(coords, out_type=tf.int64)[:1], rest], 0)
-    return broadcast_checked(cast(values, x.dtype), want, tag)
+    return fit_values(cast(values, x.dtype), want, tag)
 
 
-def broadcast_checked(values, want, tag):
-    """broadcast_to(values, want), failing with `tag` when NumPy would refuse to broadcast.
+def fit_values(values, want, tag):
+    """`values` broadcast to the shape `want` as NumPy's `x[index] = values` broadcasts them to
+    the selection: leading dimensions of size 1 beyond the selection's rank are dropped, and
+    every other dimension must be 1 or the selection's (a value may not widen the result).
+    Fails with `tag` otherwise; the shapes need not be known when the graph is built."""
+    rank, have = values.shape.rank, tf.shape(values, out_type=tf.int64)
+    wanted = want.shape[0]
+    ok = tf.constant(True)
+    if rank > wanted:
+        ok = tf.reduce_all(tf.equal(have[:rank - wanted], 1))
+        have = have[rank - wanted:]
+    tail = want[wanted - min(rank, wanted):]
+    ok = tf.logical_and(ok, tf.reduce_all(tf.logical_or(tf.equal(have, 1), tf.equal(have, tail))))
+    check = tf.debugging.Assert(ok, [tag, "values", tf.shape(values), "selection", want], summarize=8)
+    with tf.control_dependencies([check]):
+        if rank > wanted:
+            values = tf.reshape(values, have)
+        if rank < wanted:
+            return _gathered_to(values, want, tag)
+        # one value per selected element, the common case, needs no broadcast
+        return tf.cond(tf.reduce_all(tf.equal(have, want)), lambda: tf.identity(values),
+                       lambda: _gathered_to(values, want, tag))
 
-    The op itself carries the tag as its name: TensorFlow names the failing node in its
-    error. (An assert beside it is not enough: Grappler may drop a BroadcastTo whose
-    shapes do not fit, so that the consumer fails first, untagged.)"""
-    return tf.broadcast_to(values, want, name=tag)
+
+def fits_into(values, x, tag):
+    """values, after checking that they broadcast to x's shape without widening it (NumPy's
+    assignment of a value computed on the whole array); fails with `tag` otherwise."""
+    rank, have = values.shape.rank, tf.shape(values, out_type=tf.int64)
+    tail = tf.shape(x, out_type=tf.int64)[len(x.shape) - rank:]
+    ok = tf.reduce_all(tf.logical_or(tf.equal(have, 1), tf.equal(have, tail)))
+    check = tf.debugging.Assert(ok, [tag, "values", have, "array", tf.shape(x)], summarize=8)
+    with tf.control_dependencies([check]):
+        return tf.identity(values)
+
+
+def _gathered_to(values, want, tag):
+    """values broadcast to the shape `want` (which they fit), by a gather whose indices have the
+    shape `want`. Not BroadcastTo(values, want), nor anything whose shape the graph optimiser
+    relates to the values' own (a Reshape, a Select, a scatter of them): its shape inference
+    takes such an op as proof that the shapes agree, concludes that the selection has as many
+    elements as the values, folds that size (computed from data) into a constant, and so
+    changes the selection itself, and the check above never fails."""
+    rank, have = values.shape.rank, tf.shape(values, out_type=tf.int64)
+    wanted = want.shape[0]
+    flat = tf.zeros(want, tf.int64)
+    stride = tf.constant(1, tf.int64)
+    for k in range(rank - 1, -1, -1):   # the values' dims, aligned with the last of `want`
+        j = wanted - rank + k
+        coord = tf.reshape(tf.range(want[j]), [-1] + [1] * (wanted - j - 1))
+        flat = flat + tf.where(tf.equal(have[k], 1), tf.zeros_like(coord), coord) * stride
+        stride = stride * have[k]
+    return tf.gather(tf.reshape(values, [-1]), flat, name=tag)
 
 
 def gather(x, idx, axis, tag):
@@ -432,8 +567,8 @@ CHUNK_PARTS = {
             lambda a, b: (tf.logical_or(a[0], b[0]),)),
     "all": (lambda xs, ms, acc: (tf.reduce_all(tf.logical_or(logical_not(ms), cast(xs, tf.bool))),),
             lambda a, b: (tf.logical_and(a[0], b[0]),)),
-    "max": (_extreme_parts(reduce_max, lowest), _extreme_combined(maximum)),
-    "min": (_extreme_parts(reduce_min, highest), _extreme_combined(minimum)),
+    "max": (_extreme_parts(reduce_max, lowest), _extreme_combined(_larger)),
+    "min": (_extreme_parts(reduce_min, highest), _extreme_combined(_smaller)),
 }
 
 

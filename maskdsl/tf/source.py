@@ -33,12 +33,32 @@ def literal(value) -> str:
 
 
 def converted(value, dtype: str):
-    """A literal as `dtype` would hold it (2.7 -> 2 for integers: NumPy's unsafe cast on assignment)."""
+    """A literal as `dtype` would hold it (2.7 -> 2 for integers: NumPy's unsafe cast on assignment).
+
+    A list literal is the NumPy array of its values, cast as `astype` casts ([2.5, -1] into int8
+    is [2, -1], [2, 7] into bool [True, True]); a Python int outside an integer dtype wraps, as
+    where() converts it (type inference has refused it wherever NumPy does).
+
+    >>> converted((2.5, -1), "int8"), converted((2, 0), "bool"), converted(300, "int8"), converted(-1, "uint8")
+    ((2, -1), (True, False), 44, 255)
+    """
     kind = dtype_kind(dtype)
+    if isinstance(value, tuple):
+        with np.errstate(all="ignore"):
+            array = np.array(value)
+            return _nested_tuple(array.astype(dtype).tolist()) if array.dtype.name != dtype else value
+    if kind in "iu" and isinstance(value, int) and not isinstance(value, bool):
+        bits = np.dtype(dtype).itemsize * 8
+        wrapped = value % 2 ** bits
+        return wrapped - 2 ** bits if kind == "i" and wrapped >= 2 ** (bits - 1) else wrapped
     if (kind in "iu" and isinstance(value, float)) or (kind == "b" and not isinstance(value, tuple)):
         with np.errstate(all="ignore"):  # NumPy's unsafe cast, as assignment does (inf, nan included)
             return np.array(value).astype(dtype).item()
     return value
+
+
+def _nested_tuple(value):
+    return tuple(_nested_tuple(v) for v in value) if isinstance(value, list) else value
 
 
 def tf_dtype(dtype: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from maskdsl.errors import IndexOutOfRangeError, ShapeError, ValueDSLError
 from maskdsl.ir.indexing import MASKS, IndexKind, index_operands, node_plan
-from maskdsl.ir.nodes import Node, Program, postorder
+from maskdsl.ir.nodes import Node, Program, postorder, same_shape
 from maskdsl.ir.ops import REDUCTIONS, STATISTICS
 from maskdsl.language.names import IDENTIFIER
 from maskdsl.passes.strategies import (ADAPTIVE, BOOLEAN_MASK, GATHER, GENERAL, MASKED, PLAIN, REPLACE, SCATTER,
@@ -84,7 +84,17 @@ def where(emitter, node):
                             shape_only=all(a.op == "const" for a in operands))
         mask = (f"rt.index_mask({emitter.ref(x)}, {emitter.items_literal(plan)}, "
                 f"{emitter.operands_literal(operands)}, {tag})")
+    if not (_fits_statically(value.shape, x.shape) or same_shape(value, x, emitter.shape_roots)):
+        # a value of a size unknown at compile time could widen x
+        v = f"rt.fits_into({v}, {emitter.ref(x)}, {_fit_check(emitter, value, node.span)})"
     emitter.emit(node, f"tf.where({mask}, {v}, {emitter.ref(x)})")
+
+
+def _fits_statically(value: tuple, x: tuple) -> bool:
+    """A value of this shape broadcasts to x's shape without widening it, whatever the sizes
+    unknown at compile time (a dense value has at most x's rank)."""
+    tail = x[len(x) - len(value):] if value else ()
+    return all(v == 1 or (v is not None and v == d) for v, d in zip(value, tail))
 
 
 @_lowers(SCATTER)
@@ -97,15 +107,23 @@ def scatter(emitter, node):
         mask = emitter.mask_checked(operands[plan.mask_item.operands[0]], x, 0, span)
         coords = emitter.fresh()
         emitter.line(f"{coords} = tf.where({mask})")
-        tag = emitter.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
-        return emitter.emit(node, f"tf.tensor_scatter_nd_update({emitter.ref(x)}, {coords}, "
+        tag = _fit_check(emitter, value, span)
+        # rows of x that may hold no elements: TensorFlow refuses any index into an empty array
+        scatter = "rt.scatter_rows" if any(d in (0, None) for d in x.shape[1:]) else "tf.tensor_scatter_nd_update"
+        return emitter.emit(node, f"{scatter}({emitter.ref(x)}, {coords}, "
                                   f"rt.selected_values({v}, {emitter.ref(x)}, {coords}, {tag}), name={tag})")
     masked = any(it.kind in MASKS for it in plan.items)
     tag = emitter.check(ShapeError if masked else IndexOutOfRangeError,
-                        "boolean index did not match the indexed array, or the values do not fit the selection"
-                        if masked else "index out of bounds", span)
+                        "boolean index did not match the indexed array" if masked else "index out of bounds", span)
+    fit = _fit_check(emitter, value, span)
     emitter.emit(node, f"rt.scatter_general({emitter.ref(x)}, {emitter.items_literal(plan)}, {plan.newaxes!r}, "
-                       f"{emitter.operands_literal(operands)}, {v}, {tag})")
+                       f"{emitter.operands_literal(operands)}, {v}, {tag}, {fit})")
+
+
+def _fit_check(emitter, value, span) -> str:
+    """The tag of the run-time check that assigned values fit the selection (NumPy: "could not
+    broadcast input array from shape ... into shape ...")."""
+    return emitter.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
 
 
 @_lowers(ADAPTIVE)
@@ -206,11 +224,15 @@ def _plain_mean(emitter, node, x, axis, keep):
 def _plain_arithmetic(emitter, node, x, axis, keep):
     kind = node.attr("kind")
     expr = f"{REDUCERS[kind]}({emitter.as_dtype(x, node.dtype)}, axis={axis}, keepdims={keep})"
-    if REDUCTIONS[kind].fails_on_empty and None in x.shape:
+    axes = range(len(x.shape)) if node.attr("axis") is None else node.attr("axes")
+    if REDUCTIONS[kind].fails_on_empty and any(x.shape[a] is None for a in axes):
+        # NumPy raises when a reduced axis is empty, not when the result is (min(x, axis=1) of (0, 3))
         tag = emitter.empty_check(kind, node.span)
         emitter.emit(node, expr)
         name = emitter.ref(node)
-        emitter.line(f"{name} = rt.nonempty({name}, tf.size({emitter.ref(x)}), {tag})")
+        size = f"tf.size({emitter.ref(x)})" if node.attr("axis") is None else \
+            f"tf.reduce_prod(tf.gather(tf.shape({emitter.ref(x)}), {list(axes)!r}))"
+        emitter.line(f"{name} = rt.nonempty({name}, {size}, {tag})")
         return
     emitter.emit(node, expr)
 
@@ -237,7 +259,7 @@ def _masked_fill(identity: str):
 
 
 def _masked_count(emitter, node, x, m, mb, axis, keep):
-    emitter.emit(node, f"tf.math.count_nonzero(tf.logical_and({mb}, tf.not_equal({emitter.ref(x)}, 0)), "
+    emitter.emit(node, f"tf.math.count_nonzero(tf.logical_and({mb}, {emitter.as_dtype(x, 'bool')}), "
                        f"axis={axis}, keepdims={keep}, dtype=tf.int64)")
 
 
