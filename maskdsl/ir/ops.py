@@ -16,7 +16,7 @@ for ops choose_strategy annotates, the lowering of their strategy in tf/strategi
 >>> sorted(op for op, info in OPS.items() if info.risky)[:4]
 ['arccos', 'arcsin', 'cosh', 'exp']
 >>> sorted(PREDICATES - COMPARISONS)
-['isfinite', 'isinf', 'isnan', 'not']
+['isfinite', 'isinf', 'isnan', 'nonzero_mask', 'not']
 >>> OPS["masked_reduce"].arity, OPS["masked_reduce"].masks
 (2, (1,))
 """
@@ -100,6 +100,10 @@ def _reciprocal(x):
     if x.dtype.kind in "iu":
         return np.where(x == 0, np.zeros_like(x), np.reciprocal(np.where(x == 0, np.ones_like(x), x)))
     return np.reciprocal(x)
+
+
+def _nonzero_mask(x):
+    return np.not_equal(x, 0)
 
 
 _COMPARISON = (Family.COMPARISON, Family.PREDICATE)
@@ -202,6 +206,26 @@ _OTHERS = [
     Op("reshape", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free"),
     # expand(m): a mask over leading dims reshaped to broadcast against the whole array (attribute trailing)
     Op("expand", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free", masks=(0,)),
+    # selections and order statistics (issue 14): results whose size or order depends on the data
+    # nonzero_mask(x): x != 0 as a mask, for `x[where(x)]` (NumPy refuses a 0-d x)
+    Op("nonzero_mask", 1, Family.ELEMENTWISE, DtypeRule.PROMOTE, "compare", frozenset((Family.PREDICATE,)),
+       _nonzero_mask),
+    # argwhere(x): the coordinates of x's non-zero elements, int64[n, ndim]
+    Op("argwhere", 1, Family.INDEX, DtypeRule.INT64, "scatter"),
+    # nonzero(x): np.nonzero(x)[axis] (attribute axis), int64[n]
+    Op("nonzero", 1, Family.INDEX, DtypeRule.INT64, "scatter"),
+    # isin(x, values): whether each element of x is among values, bool of x's shape
+    Op("isin", 2, Family.STRUCTURAL, DtypeRule.GIVEN, "reduce"),
+    # select_case(cond, choice, rest): np.select's first-true-wins chain, one condition per node:
+    # np.where element by element, in the dtype NumPy's select gives the whole chain (its result_type
+    # of every choice and the default, attribute leaves; so not PROMOTE)
+    Op("select_case", 3, Family.ELEMENTWISE, DtypeRule.GIVEN, "select", numpy=np.where),
+    # sort(x): sorted along attribute axis, nan last
+    Op("sort", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "reduce"),
+    # unique(x): the distinct values of x, sorted, flattened; nan once, last
+    Op("unique", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "reduce"),
+    # quantile(x): attributes q (a float or a tuple), kind (median, quantile, percentile), axis, keepdims
+    Op("quantile", 1, Family.REDUCTION, DtypeRule.GIVEN, "reduce"),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _ELEMENTWISE + _OTHERS}

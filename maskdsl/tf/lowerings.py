@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maskdsl.errors import DTypeError, ValueDSLError
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, ValueDSLError
 from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError
 from maskdsl.ir.ops import PREDICATES
@@ -188,6 +188,50 @@ def _reshape(emitter, node):
     emitter.emit(node, f"tf.reshape({emitter.ref(node.args[0])}, {list(node.attr('shape'))!r})")
 
 
+# ---- selections and order statistics ----
+
+def _argwhere(emitter, node):
+    emitter.emit(node, f"rt.argwhere({emitter.ref(node.args[0])})")
+
+
+def _nonzero(emitter, node):
+    emitter.emit(node, f"rt.nonzero({emitter.ref(node.args[0])}, {int(node.attr('axis'))})")
+
+
+def _isin(emitter, node):
+    compute = node.attr("compute")
+    x, values = (emitter.as_dtype(a, compute) for a in node.args)
+    emitter.emit(node, f"rt.isin({x}, {values})")
+
+
+def _select_case(emitter, node):
+    cond, choice, rest = node.args
+    emitter.emit(node, f"tf.where({_as_bool(emitter, cond)}, {emitter.as_dtype(choice, node.dtype)}, "
+                       f"{emitter.as_dtype(rest, node.dtype)})")
+
+
+def _sort(emitter, node):
+    emitter.emit(node, f"rt.sort({emitter.ref(node.args[0])}, {int(node.attr('axis'))})")
+
+
+def _unique(emitter, node):
+    emitter.emit(node, f"rt.unique({emitter.ref(node.args[0])})")
+
+
+def _quantile(emitter, node):
+    x, mode, q = node.args[0], node.attr("mode"), node.attr("q")
+    if node.attr("kind") == "percentile":   # NumPy divides q by 100 in float64 first
+        q = tuple(v / 100 for v in q) if isinstance(q, tuple) else q / 100
+    axes = tuple(int(a) for a in node.attr("axes"))
+    tag = None
+    if mode != "median" and any(x.shape[a] is None for a in axes):
+        tag = emitter.check(IndexOutOfRangeError, "index -1 is out of bounds for axis 0 with size 0", node.span)
+    q_text = "None" if q is None else repr(tuple(float(v) if mode != "take" else int(v) for v in q)) \
+        if isinstance(q, tuple) else repr(float(q) if mode != "take" else int(q))
+    emitter.emit(node, f"rt.quantile({emitter.ref(x)}, {axes!r}, {q_text}, {mode!r}, {bool(node.attr('keepdims'))}, "
+                       f"{tf_dtype(node.dtype)}, {tag})")
+
+
 def _by_strategy(emitter, node):
     """The lowering of the strategy choose_strategy gave the node."""
     lowering = STRATEGY_LOWERINGS.get(node.attr("strategy"))
@@ -273,5 +317,14 @@ LOWERINGS = {
     "expand": _expand,
     "shape": _shape,
     "size": _size,
+    # selections and order statistics
+    "nonzero_mask": Elementwise("rt.truth"),
+    "argwhere": _argwhere,
+    "nonzero": _nonzero,
+    "isin": _isin,
+    "select_case": _select_case,
+    "sort": _sort,
+    "unique": _unique,
+    "quantile": _quantile,
     **dict.fromkeys(STRATEGIC_OPS, _by_strategy),
 }
