@@ -192,12 +192,11 @@ class CompiledProgram:
         return spec
 
     def _decide_jit(self, program: Program, generated) -> bool:
-        static = _static(program)
+        dynamic = _first_dynamic(program)
+        static = dynamic is None
         if self.jit_compile is True:
             if not static:
-                raise MaskDSLError("jit_compile=True needs static shapes, but this program makes arrays whose "
-                                   "size depends on the data (a selection such as x[m]); use jit_compile='auto'",
-                                   option="jit_compile", code="needs-static-shapes")
+                raise _needs_static_shapes(program, dynamic)
             return True
         if self.jit_compile is False:
             return False
@@ -468,13 +467,34 @@ def index_error_detail(message: str, tag: str) -> str | None:
 
 def _static(program: Program) -> bool:
     """No value, and no intermediate a strategy makes, has a data-dependent shape (XLA's condition)."""
+    return _first_dynamic(program) is None
+
+
+def _first_dynamic(program: Program) -> Node | None:
+    """The first node, in program order, whose shape is not known when tracing, or None."""
     for n in program.nodes():
         if n.shape is None or None in n.shape:
-            return False
+            return n
         strategy = n.attr("strategy")
         if strategy is not None and strategies.STRATEGIES[strategy].data_dependent_shape and has_mask(n):
-            return False  # works at the coordinates of a mask's true elements, even if the result is static
-    return True
+            return n  # works at the coordinates of a mask's true elements, even if the result is static
+    return None
+
+
+def _needs_static_shapes(program: Program, node: Node) -> MaskDSLError:
+    """jit_compile=True refused, at the expression that makes the first shape XLA cannot know."""
+    text = program.source[node.span.start:node.span.end] if node.span is not None and program.source else ""
+    text = text if len(text) <= 40 else text[:37] + "..."
+    if node.op == "input":
+        what = f"input '{node.attr('name')}' has a dimension of unknown size"
+        hint = "give the signature exact shapes, or use jit_compile='auto'"
+    else:
+        what = (f"`{text}` makes an array whose size depends on the data" if text else
+                "this program makes arrays whose size depends on the data") + \
+            " (a selection such as x[m], nonzero, unique)"
+        hint = "use jit_compile='auto', or reduce the selection (sum(x[m]) keeps static shapes)"
+    return MaskDSLError(f"jit_compile=True needs static shapes, but {what}", node.span, source=program.source,
+                        hint=hint, option="jit_compile", code="needs-static-shapes")
 
 
 def _written_as(node: Node) -> str:

@@ -179,7 +179,9 @@ def _isin(node: Node, args: list):
 
 def _select_case(node: Node, args: list):
     cond, choice, rest = args
-    return np.where(cond, choice, rest).astype(node.dtype)
+    if node.args[2].op != "select_case":   # the default: NumPy's np.full, an unsafe cast
+        rest = np.asarray(rest).astype(node.dtype)
+    return np.where(cond, np.asarray(choice).astype(node.dtype), rest).astype(node.dtype)
 
 
 def _sort(node: Node, args: list):

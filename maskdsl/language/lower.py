@@ -97,6 +97,13 @@ _PYTHON_HINTS = {
 }
 
 
+# NumPy's methods that change the array in place and return None: a value-semantics language
+# has no such thing, and the function of the same name gives the new array.
+_REFUSED_METHODS = {
+    "sort": "NumPy's x.sort() sorts x in place and returns None; sort(x) returns the sorted array",
+}
+
+
 def _close(name: str, names) -> str | None:
     """'did you mean ...?' with the close names only (never the whole list)."""
     close = difflib.get_close_matches(name, sorted(names), n=3)
@@ -315,6 +322,9 @@ class Lowering:
     def method(self, node: syntax.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes):
         """`x.sum(axis=0)`: the method's function with x first."""
         method = METHODS.get(node.func)
+        if node.func in _REFUSED_METHODS:
+            raise UnknownNameError(f"x.{node.func}() is refused: {_REFUSED_METHODS[node.func]}", node.func_span,
+                                   hint=f"write {node.func}(x, ...)")
         if method is None or method.attribute:
             hint = (f"read it without parentheses: x.{node.func}" if method is not None else
                     _close(node.func, [m.name for m in METHODS.values() if not m.attribute]))

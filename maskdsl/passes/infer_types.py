@@ -349,17 +349,20 @@ def _select_case(node: Node, args) -> Node:
     if cond.dtype != "bool":
         raise DTypeError(f"invalid entry {node.attr('entry')} in condlist: should be boolean ndarray",
                          cond.span or node.span)
-    leaves = ((choice.dtype, choice.weak),) + (
-        rest.attr("leaves") if rest.op == "select_case" else ((rest.dtype, rest.weak),))
+    # leaves: (dtype, weak, the choice's entry or None for the default), the whole chain's from entry 0
+    leaves = ((choice.dtype, choice.weak, node.attr("entry")),) + (
+        rest.attr("leaves") if rest.op == "select_case" else ((rest.dtype, rest.weak, None),))
     try:
-        dtype = np.result_type(*(_weak_sample(d, w) for d, w in leaves)).name
+        dtype = np.result_type(*(_weak_sample(d, w) for d, w, _ in leaves)).name
     except TypeError as e:
         raise DTypeError(f"Choicelist and default value do not have a common dtype: {e}", node.span) from None
-    for a in (choice, rest):
-        if a.op == "const" and a.weak:
-            problem = check_literal_fits(a.attr("value"), dtype)
-            if problem:
-                raise DTypeError(problem, a.span or node.span)
+    # NumPy fills the result with the default (an unsafe cast, as assignment) and copies each choice
+    # in with casting='same_kind', a Python number as its default dtype (int64, float64, bool)
+    for d, _, entry in leaves if node.attr("entry") == 0 else ():
+        if entry is not None and not can_cast(d, dtype, "same_kind"):
+            raise DTypeError(f"Cannot cast array data from dtype('{d}') to dtype('{dtype}') according to "
+                             f"the rule 'same_kind'", node.span,
+                             hint=f"choice {entry} does not fit the result's {dtype}: convert it first")
     shape = broadcast_or_raise([cond.shape, choice.shape, rest.shape], node.span)
     return _typed(node, args, dtype, shape, leaves=leaves)
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, ValueDSLError
 from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError
@@ -206,8 +208,13 @@ def _isin(emitter, node):
 
 def _select_case(emitter, node):
     cond, choice, rest = node.args
-    emitter.emit(node, f"tf.where({_as_bool(emitter, cond)}, {emitter.as_dtype(choice, node.dtype)}, "
-                       f"{emitter.as_dtype(rest, node.dtype)})")
+    if rest.op == "const" and not isinstance(rest.attr("value"), tuple):  # the default: an unsafe cast
+        with np.errstate(all="ignore"):
+            value = np.array(rest.attr("value")).astype(node.dtype).item()
+        default = f"tf.constant({literal(value)}, {tf_dtype(node.dtype)})"
+    else:
+        default = emitter.as_dtype(rest, node.dtype)
+    emitter.emit(node, f"tf.where({_as_bool(emitter, cond)}, {emitter.as_dtype(choice, node.dtype)}, {default})")
 
 
 def _sort(emitter, node):

@@ -721,7 +721,7 @@ def quantile(x, axes, q, mode: str, keepdims: bool, dtype, tag):
     out = tf.stack(results, 0) if isinstance(q, tuple) else results[0]
     if keepdims:
         rank = x.shape.rank
-        dims = tf.where(tf.constant([a in axes for a in range(rank)]), tf.ones([rank], tf.int32), shape)
+        dims = tf.where(tf.constant([a in axes for a in range(rank)], tf.bool), tf.ones([rank], tf.int32), shape)
         lead = [len(q)] if isinstance(q, tuple) else []
         out = tf.reshape(out, tf.concat([tf.constant(lead, tf.int32), dims], 0))
     return out
