@@ -104,6 +104,11 @@ _REFUSED_METHODS = {
 }
 
 
+def _namespace_assigned(name: str, span) -> ParseError:
+    return ParseError(f"cannot assign to '{name}': {name} is the NumPy prefix ({name}.sum(x), {name}.nan, "
+                      f"{name}.float32), not a name", span, hint="choose another name for the variable")
+
+
 def _close(name: str, names) -> str | None:
     """'did you mean ...?' with the close names only (never the whole list)."""
     close = difflib.get_close_matches(name, sorted(names), n=3)
@@ -136,8 +141,7 @@ class Lowering:
 
     def write(self, name: str, node: Node, span: Span | None, name_span: Span | None) -> None:
         if name in NAMESPACES:
-            raise ParseError(f"cannot assign to '{name}': it is NumPy's namespace", name_span,
-                             hint="choose another name")
+            raise _namespace_assigned(name, name_span)
         if name in FUNCTION_NAMES:
             raise ParseError(f"cannot assign to '{name}': it is a built-in function", name_span,
                              hint="choose another name")
@@ -330,6 +334,10 @@ class Lowering:
                     _close(node.func, [m.name for m in METHODS.values() if not m.attribute]))
             if method is None and node.func in FUNCTIONS:
                 hint = f"call it as a function: {node.func}(x, ...)"
+            elif hint is None:   # no close method: perhaps a function was meant (x.sot() -> sort(x))
+                close = difflib.get_close_matches(node.func, sorted(FUNCTIONS), n=2)
+                hint = f"did you mean {' or '.join(c + '(x)' for c in close)}?" if close else \
+                    "see the methods in docs/language.md"
             raise UnknownNameError(f"arrays have no method '{node.func}' in maskdsl" if method is None else
                                    f"'{node.func}' is an attribute, not a method", node.func_span, hint=hint)
         if method.packs_arguments and len(args) > 2:  # x.reshape(2, 3)
@@ -542,7 +550,9 @@ class Lowering:
             self.write(stmt.name, self.value(stmt.value), stmt.span, stmt.name_span)
             return
         # `where[m] = 1`, `abs += 1`, `np += 1`: the same error as `where = 1`
-        if stmt.name in FUNCTION_NAMES or stmt.name in NAMESPACES:
+        if stmt.name in NAMESPACES:
+            raise _namespace_assigned(stmt.name, stmt.name_span)
+        if stmt.name in FUNCTION_NAMES:
             raise ParseError(f"cannot assign to '{stmt.name}': it is a built-in function", stmt.name_span,
                              hint="choose another name")
         # read left to right (target, index, value): inputs are numbered in reading order
