@@ -287,3 +287,42 @@ def test_static_order_statistics_run_under_xla():
     np.testing.assert_array_equal(out["m"], np.median(x, axis=1))
     np.testing.assert_array_equal(out["q"], np.quantile(x, [0.1, 0.9]))
     np.testing.assert_array_equal(out["k"], np.isin(x, [1.5]))
+
+
+# ---- Python numbers are weak in function calls too (NEP 50) ----
+
+X_INT8 = np.array([1, -2, 3], np.int8)
+X_UINT8 = np.array([1, 2, 250], np.uint8)
+X_FLOAT32 = np.array([1.5, -2.0, 3.0], np.float32)
+
+
+@pytest.mark.parametrize("src, fn, inputs", [
+    ("np.add(1, 2)", lambda: np.add(1, 2), {}),
+    ("np.add(1, 2.5)", lambda: np.add(1, 2.5), {}),
+    ("np.multiply(True, 2)", lambda: np.multiply(True, 2), {}),
+    ("np.add(x, 1)", lambda x: np.add(x, 1), {"x": X_INT8}),
+    ("np.add(x, 1.5)", lambda x: np.add(x, 1.5), {"x": X_INT8}),
+    ("np.add(x, 300)", lambda x: np.add(x, 300), {"x": X_INT8}),                  # NumPy: OverflowError
+    ("np.float32(1) + 1", lambda: np.float32(1) + 1, {}),
+    ("np.float32(1) + 1.5", lambda: np.float32(1) + 1.5, {}),
+    ("np.float16(1) + 70000.0", lambda: np.float16(1) + 70000.0, {}),
+    ("np.int8(1) + 1", lambda: np.int8(1) + 1, {}),
+    ("np.sqrt(4)", lambda: np.sqrt(4), {}),
+    ("np.maximum(x, 1)", lambda x: np.maximum(x, 1), {"x": X_INT8}),
+    ("np.minimum(x, 2**40)", lambda x: np.minimum(x, 2**40), {"x": X_INT8}),
+    ("np.power(x, 2)", lambda x: np.power(x, 2), {"x": X_INT8}),
+    ("np.subtract(x, 1)", lambda x: np.subtract(x, 1), {"x": X_UINT8}),
+    ("np.where(x > 0, 1, 0)", lambda x: np.where(x > 0, 1, 0), {"x": X_INT8}),
+    ("np.where(x > 0, x, 0)", lambda x: np.where(x > 0, x, 0), {"x": X_INT8}),
+    ("np.where(x > 0, 1.5, x)", lambda x: np.where(x > 0, 1.5, x), {"x": X_FLOAT32}),
+    ("np.clip(x, 0, 2.5)", lambda x: np.clip(x, 0, 2.5), {"x": X_INT8}),
+    ("np.true_divide(1, 2)", lambda: np.true_divide(1, 2), {}),
+    ("np.floor_divide(7, 2)", lambda: np.floor_divide(7, 2), {}),
+    ("np.logical_and(1, 0)", lambda: np.logical_and(1, 0), {}),
+    ("np.isin(3, [1, 3])", lambda: np.isin(3, [1, 3]), {}),
+    ("np.select([x > 0], [1], 0)", lambda x: np.select([x > 0], [1], 0), {"x": X_INT8}),
+    ("np.select([x > 0], [x], 0)", lambda x: np.select([x > 0], [x], 0), {"x": X_INT8}),
+    ("np.select([x > 0], [x], 300)", lambda x: np.select([x > 0], [x], 300), {"x": X_INT8}),     # wraps, as np.full
+])
+def test_literal_arguments_promote_as_in_numpy_2(src, fn, inputs):
+    check(src, fn, **inputs)
