@@ -251,6 +251,13 @@ KINDS = [
     ("reshape", None),
     ("transpose", None),
     ("copy", None),
+    ("nonzero", "Selections and order statistics (see [below](#selections-and-order-statistics))"),
+    ("argwhere", None),
+    ("isin", None),
+    ("select_case", None),
+    ("sort", None),
+    ("unique", None),
+    ("quantile", None),
 ]
 
 
@@ -272,8 +279,9 @@ def functions_markdown() -> str:
     from maskdsl.ir.ops import OPS
     from maskdsl.language.functions import FUNCTIONS
 
-    def group(fn) -> str:  # an op defined by a NumPy function is element-wise; others by their op
-        return "elementwise" if fn.op in OPS and OPS[fn.op].numpy is not None else fn.op
+    def group(fn) -> str:  # an op defined by a NumPy function (and its dtype) is element-wise; others by their op
+        return "elementwise" if fn.op in OPS and OPS[fn.op].numpy is not None and OPS[fn.op].dtype == "promote" \
+            else fn.op
 
     rows = ["| function | does | lowers to |", "| --- | --- | --- |"]
     for kind, title in KINDS:
