@@ -6,6 +6,8 @@ program maps the tag back to a MaskDSLError with the span of the DSL expression.
 
 from __future__ import annotations
 
+import math
+
 from maskdsl.tf.quiet import quiet_start
 
 # TensorFlow's start-up log is not for our users: hidden unless TF_CPP_MIN_LOG_LEVEL is 0 or 1
@@ -635,11 +637,14 @@ def _along(n, axis: int, rank: int):
     return tf.reshape(tf.range(n), shape)
 
 
+_SORTED_AS = {tf.bool: tf.int8, tf.uint16: tf.int32}
+
+
 def sort(x, axis: int):
     """np.sort along axis: nan last (tf.sort places nan anywhere), booleans as int8. -0.0 and 0.0
     are equal, so their order among themselves is unspecified, as in NumPy."""
-    if x.dtype == tf.bool:
-        return tf.cast(tf.sort(tf.cast(x, tf.int8), axis=axis), tf.bool)
+    if x.dtype in _SORTED_AS:   # no sort kernel (bool), or none under XLA (uint16): an order-keeping cast
+        return tf.cast(tf.sort(tf.cast(x, _SORTED_AS[x.dtype]), axis=axis), x.dtype)
     if not x.dtype.is_floating:
         return tf.sort(x, axis=axis)
     is_nan = tf.math.is_nan(x)
@@ -715,7 +720,8 @@ def quantile(x, axes, q, mode: str, keepdims: bool, dtype, tag):
         with tf.control_dependencies(checks):
             n = tf.identity(n)
         qs = q if isinstance(q, tuple) else (q,)
-        results = [_quantile_one(at, n, value, mode, dtype) for value in qs]
+        static_n = s.shape[-1] if s.shape.rank and s.shape[-1] else None
+        results = [_quantile_one(at, n, value, mode, dtype, static_n) for value in qs]
         if has_nan is not None:
             results = [tf.where(has_nan, tf.constant(nan, dtype), r) for r in results]
     out = tf.stack(results, 0) if isinstance(q, tuple) else results[0]
@@ -727,9 +733,20 @@ def quantile(x, axes, q, mode: str, keepdims: bool, dtype, tag):
     return out
 
 
-def _quantile_one(at, n, q, mode: str, dtype):
+def _quantile_one(at, n, q, mode: str, dtype, static_n=None):
     if mode == "take":           # an integer q (0 or 1): NumPy takes the element, in x's dtype
         return at((n - 1) * int(q))
+    if static_n:                 # the weights in Python, as NumPy computes them (no fused multiply-add)
+        virtual = (static_n - 1) * float(q)
+        above = virtual >= static_n - 1
+        previous = -1.0 if above else math.floor(virtual)
+        gamma = virtual - previous
+        last = static_n - 1
+        i, j = (last, last) if above else (int(previous), int(previous) + 1)
+        a, b = at(tf.constant(i)), at(tf.constant(j))
+        diff = tf.cast(b - a, dtype)
+        t, u = tf.constant(gamma, tf.float64), tf.constant(1 - gamma, tf.float64)
+        return _lerp(a, b, diff, tf.cast(t, dtype), tf.cast(u, dtype), gamma >= 0.5, dtype)
     n64 = tf.cast(n, tf.float64)
     virtual = (n64 - 1) * tf.constant(float(q), tf.float64)
     previous = tf.floor(virtual)
@@ -741,7 +758,11 @@ def _quantile_one(at, n, q, mode: str, dtype):
     a = at(tf.where(above, last, tf.cast(previous, tf.int32)))
     b = at(tf.where(above, last, tf.cast(nxt, tf.int32)))
     diff = tf.cast(b - a, dtype)                             # in x's dtype first, as NumPy's b - a
-    t, u = tf.cast(gamma, dtype), tf.cast(1 - gamma, dtype)
+    return _lerp(a, b, diff, tf.cast(gamma, dtype), tf.cast(1 - gamma, dtype), gamma >= 0.5, dtype)
+
+
+def _lerp(a, b, diff, t, u, upper, dtype):
+    """NumPy's _lerp: a + (b - a) * t, or b - (b - a) * (1 - t) where t >= 0.5."""
     low = tf.cast(a, dtype) + diff * t
     high = tf.cast(b, dtype) - diff * u
-    return tf.where(gamma >= 0.5, high, low)
+    return tf.where(upper, high, low)
