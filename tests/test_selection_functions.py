@@ -225,6 +225,26 @@ def test_median_of_a_selection_and_of_nothing():
     assert info.value.column == 5 and "out of bounds" in str(info.value)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_statistics_of_a_selection_keep_static_shapes(dtype):
+    """median(x[m]) reads x and m where they are (masked_quantile): it runs under XLA and gives
+    NumPy's value for every dtype, nan, and an empty or full selection."""
+    x = sample(dtype, (3, 4))
+    for src, fn in [("median(x[x > 0])", lambda a: np.median(a[a > 0])),
+                    ("median(x[x == x])", lambda a: np.median(a[a == a])),
+                    ("quantile(x[x != 1], [0.2, 0.9])", lambda a: np.quantile(a[a != 1], [0.2, 0.9])),
+                    ("percentile(x[x < 3], 50)", lambda a: np.percentile(a[a < 3], 50)),
+                    ("median(x[x > 1000])", lambda a: np.median(a[a > 1000]))]:
+        check(src, fn, x=x)
+        if dtype != "bool" or src.startswith("median"):
+            program = compiled(src, signature={"x": f"{dtype}[3, 4]"}, jit_compile=True)
+            ops = {n.op for n in program._current().optimized.nodes()}
+            assert "masked_quantile" in ops and "select" not in ops, src
+            if "1000" not in src or src.startswith("median"):
+                expected = numpy_result(fn, x)
+                np.testing.assert_array_equal(np.asarray(program(x=x)), expected, err_msg=f"{src} XLA")
+
+
 def test_quantile_arguments_are_checked_where_written():
     for src, column in (("quantile(x, 1.5)", 13), ("percentile(x, [50, -1])", 15), ("quantile(x, y)", 13),
                         ("median(x, axis=2)", 1), ("quantile(x > 0, 0.5)", 1)):

@@ -226,6 +226,9 @@ _OTHERS = [
     Op("unique", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "reduce"),
     # quantile(x): attributes q (a float or a tuple), kind (median, quantile, percentile), axis, keepdims
     Op("quantile", 1, Family.REDUCTION, DtypeRule.GIVEN, "reduce"),
+    # masked_quantile(x, mask): quantile(x[mask]) over every element, for a mask over all of x's dims,
+    # with no dynamic shape (choose_strategy makes it from quantile(select(x, mask)))
+    Op("masked_quantile", 2, Family.REDUCTION, DtypeRule.GIVEN, "reduce", masks=(1,)),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _ELEMENTWISE + _OTHERS}

@@ -206,6 +206,11 @@ def _quantile(node: Node, args: list):
     return _strong(_QUANTILES[kind](x, *q_arg, axis=axis, keepdims=node.attr("keepdims")), node.dtype)
 
 
+def _masked_quantile(node: Node, args: list):
+    x, mask = np.asarray(args[0]), np.asarray(args[1])
+    return _quantile(node, [x[mask]])
+
+
 RULES = {
     **{op: _elementwise for op, info in OPS.items() if info.numpy is not None},
     "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "masked_reduce": _masked_reduce,
@@ -214,7 +219,7 @@ RULES = {
     "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,
     # selections and order statistics
     "argwhere": _argwhere, "nonzero": _nonzero, "isin": _isin, "select_case": _select_case, "sort": _sort,
-    "unique": _unique, "quantile": _quantile,
+    "unique": _unique, "quantile": _quantile, "masked_quantile": _masked_quantile,
 }
 
 

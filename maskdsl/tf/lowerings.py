@@ -233,10 +233,29 @@ def _quantile(emitter, node):
     tag = None
     if mode != "median" and any(x.shape[a] is None for a in axes):
         tag = emitter.check(IndexOutOfRangeError, "index -1 is out of bounds for axis 0 with size 0", node.span)
-    q_text = "None" if q is None else repr(tuple(float(v) if mode != "take" else int(v) for v in q)) \
-        if isinstance(q, tuple) else repr(float(q) if mode != "take" else int(q))
-    emitter.emit(node, f"rt.quantile({emitter.ref(x)}, {axes!r}, {q_text}, {mode!r}, {bool(node.attr('keepdims'))}, "
+    emitter.emit(node, f"rt.quantile({emitter.ref(x)}, {axes!r}, {_q_text(q, mode)}, {mode!r}, "
+                       f"{bool(node.attr('keepdims'))}, {tf_dtype(node.dtype)}, {tag})")
+
+
+def _masked_quantile(emitter, node):
+    x, mask = node.args
+    q, mode = node.attr("q"), node.attr("mode")
+    if node.attr("kind") == "percentile":
+        q = tuple(v / 100 for v in q) if isinstance(q, tuple) else q / 100
+    tag = None if mode == "median" else \
+        emitter.check(IndexOutOfRangeError, "index -1 is out of bounds for axis 0 with size 0", node.span)
+    m = emitter.mask_checked(mask, x, 0, node.span)
+    emitter.emit(node, f"rt.masked_quantile({emitter.ref(x)}, {m}, {_q_text(q, mode)}, {mode!r}, "
                        f"{tf_dtype(node.dtype)}, {tag})")
+
+
+def _q_text(q, mode) -> str:
+    """q as a Python literal (numbers only: checked when the program was lowered)."""
+    if q is None:
+        return "None"
+    if isinstance(q, tuple):
+        return repr(tuple(int(v) if mode == "take" else float(v) for v in q))
+    return repr(int(q) if mode == "take" else float(q))
 
 
 def _by_strategy(emitter, node):
@@ -333,5 +352,6 @@ LOWERINGS = {
     "sort": _sort,
     "unique": _unique,
     "quantile": _quantile,
+    "masked_quantile": _masked_quantile,
     **dict.fromkeys(STRATEGIC_OPS, _by_strategy),
 }

@@ -701,7 +701,30 @@ def quantile(x, axes, q, mode: str, keepdims: bool, dtype, tag):
     shape = tf.shape(x)
     flat, kept_shape = _last_axis(x, axes)
     s = sort(flat, -1)
-    n = tf.shape(s)[-1]
+    static_n = s.shape[-1] if s.shape.rank and s.shape[-1] else None
+    out = _statistic(s, tf.shape(s)[-1], kept_shape, q, mode, dtype, tag, static_n)
+    if keepdims:
+        rank = x.shape.rank
+        dims = tf.where(tf.constant([a in axes for a in range(rank)], tf.bool), tf.ones([rank], tf.int32), shape)
+        lead = [len(q)] if isinstance(q, tuple) else []
+        out = tf.reshape(out, tf.concat([tf.constant(lead, tf.int32), dims], 0))
+    return out
+
+
+def masked_quantile(x, m, q, mode: str, dtype, tag):
+    """quantile(x[m]) (every element, m over all of x's dims) with no dynamic shape: the elements
+    masked out sort last (as nan, or the dtype's largest value, which the first count(m) sorted
+    elements equal where they reach it), and only the first count(m) places are read."""
+    flat, keep = tf.reshape(x, [-1]), tf.reshape(m, [-1])
+    filler = tf.constant(nan, x.dtype) if x.dtype.is_floating else tf.ones([], x.dtype) if x.dtype == tf.bool \
+        else tf.constant(x.dtype.max, x.dtype)
+    s = sort(tf.where(keep, flat, filler), 0)
+    n = tf.reduce_sum(tf.cast(keep, tf.int32))
+    return _statistic(s, n, tf.zeros([0], tf.int32), q, mode, dtype, tag, None)
+
+
+def _statistic(s, n, kept_shape, q, mode: str, dtype, tag, static_n):
+    """The median or quantiles of the first n elements of each row of s (sorted, nan last)."""
     padded = tf.concat([s, tf.zeros(tf.concat([kept_shape, [1]], 0), s.dtype)], -1)  # n == 0 reads padding
 
     def at(i):
@@ -720,17 +743,10 @@ def quantile(x, axes, q, mode: str, keepdims: bool, dtype, tag):
         with tf.control_dependencies(checks):
             n = tf.identity(n)
         qs = q if isinstance(q, tuple) else (q,)
-        static_n = s.shape[-1] if s.shape.rank and s.shape[-1] else None
         results = [_quantile_one(at, n, value, mode, dtype, static_n) for value in qs]
         if has_nan is not None:
             results = [tf.where(has_nan, tf.constant(nan, dtype), r) for r in results]
-    out = tf.stack(results, 0) if isinstance(q, tuple) else results[0]
-    if keepdims:
-        rank = x.shape.rank
-        dims = tf.where(tf.constant([a in axes for a in range(rank)], tf.bool), tf.ones([rank], tf.int32), shape)
-        lead = [len(q)] if isinstance(q, tuple) else []
-        out = tf.reshape(out, tf.concat([tf.constant(lead, tf.int32), dims], 0))
-    return out
+    return tf.stack(results, 0) if isinstance(q, tuple) else results[0]
 
 
 def _quantile_one(at, n, q, mode: str, dtype, static_n=None):
