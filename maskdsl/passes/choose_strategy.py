@@ -209,11 +209,13 @@ def _choose_reduce(node: Node, forced: str = AUTO) -> Node:
     return node.with_attrs(strategy=PLAIN.name, reason="reduction")
 
 
-def _choose_quantile(node: Node, forced: str = AUTO) -> Node:
-    """median/quantile of a whole selection x[m] (m over all of x's dims) reads x and m where they
-    are, sorting the masked-out elements last: no dynamic shape, as a masked reduction."""
+def _choose_quantile(node: Node, forced: str = AUTO, xla: bool = False) -> Node:
+    """Under XLA, median/quantile of a whole selection x[m] (m over all of x's dims) reads x and m
+    where they are, sorting the masked-out elements last: no dynamic shape, as a masked reduction.
+    Elsewhere the selection stays: sorting only the selected elements is faster
+    (benchmarks/order_statistics.py), and without XLA a dynamic shape costs nothing."""
     x = node.args[0]
-    if forced == BOOLEAN_MASK.name or x.op != "select" or x.attr("strategy") != BOOLEAN_MASK.name \
+    if not xla or forced == BOOLEAN_MASK.name or x.op != "select" or x.attr("strategy") != BOOLEAN_MASK.name \
             or node.attr("keepdims"):
         return node
     item = node_plan(x).mask_item
@@ -242,7 +244,7 @@ def choose_strategy(program: Program, strategy: str = AUTO, xla: bool = False,
         if node.op == "reduce":
             return _choose_reduce(node, strategy)
         if node.op == "quantile":
-            return _choose_quantile(node, strategy)
+            return _choose_quantile(node, strategy, xla)
         return node
 
     return rewrite(program, choose)
