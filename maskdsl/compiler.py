@@ -27,7 +27,7 @@ from maskdsl.ir.dtypes import DTYPES, Type
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, InputError, LimitError, MaskDSLError, ShapeError
 from maskdsl.ir.indexing import has_mask
 from maskdsl.ir.nodes import Node, Program, format_program, postorder
-from maskdsl.ir.ops import REDUCE_OPS, UPDATES
+from maskdsl.ir.ops import DATA_SHAPED, REDUCE_OPS, UPDATES
 from maskdsl.language.lower import lower
 from maskdsl.language.parser import parse
 from maskdsl.passes import strategies
@@ -473,7 +473,7 @@ def _static(program: Program) -> bool:
 def _first_dynamic(program: Program) -> Node | None:
     """The first node, in program order, whose shape is not known when tracing, or None."""
     for n in program.nodes():
-        if n.shape is None or None in n.shape:
+        if n.op in DATA_SHAPED or n.shape is None or None in n.shape:   # nonzero, unique: sized by values
             return n
         strategy = n.attr("strategy")
         if strategy is not None and strategies.STRATEGIES[strategy].data_dependent_shape and has_mask(n):

@@ -45,6 +45,7 @@ class Family:
     LOGICAL_NOT = "logical_not"   # on booleans, logical negation (`~m`, `not m`)
     UPDATE = "update"             # a new version of its first argument with some elements replaced
     SHAPE_QUERY = "shape_query"   # depends only on its argument's shape (known when the shape is)
+    DATA_SHAPE = "data_shape"     # its result's size depends on its argument's values (nonzero, unique)
 
 
 KINDS = (Family.ELEMENTWISE, Family.REDUCTION, Family.INDEX, Family.SOURCE, Family.STRUCTURAL)
@@ -211,9 +212,9 @@ _OTHERS = [
     Op("nonzero_mask", 1, Family.ELEMENTWISE, DtypeRule.PROMOTE, "compare", frozenset((Family.PREDICATE,)),
        _nonzero_mask),
     # argwhere(x): the coordinates of x's non-zero elements, int64[n, ndim]
-    Op("argwhere", 1, Family.INDEX, DtypeRule.INT64, "scatter"),
+    Op("argwhere", 1, Family.INDEX, DtypeRule.INT64, "scatter", frozenset((Family.DATA_SHAPE,))),
     # nonzero(x): np.nonzero(x)[axis] (attribute axis), int64[n]
-    Op("nonzero", 1, Family.INDEX, DtypeRule.INT64, "scatter"),
+    Op("nonzero", 1, Family.INDEX, DtypeRule.INT64, "scatter", frozenset((Family.DATA_SHAPE,))),
     # isin(x, values): whether each element of x is among values, bool of x's shape
     Op("isin", 2, Family.STRUCTURAL, DtypeRule.GIVEN, "reduce"),
     # select_case(cond, choice, rest): np.select's first-true-wins chain, one condition per node:
@@ -223,7 +224,7 @@ _OTHERS = [
     # sort(x): sorted along attribute axis, nan last
     Op("sort", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "reduce"),
     # unique(x): the distinct values of x, sorted, flattened; nan once, last
-    Op("unique", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "reduce"),
+    Op("unique", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "reduce", frozenset((Family.DATA_SHAPE,))),
     # quantile(x): attributes q (a float or a tuple), kind (median, quantile, percentile), axis, keepdims
     Op("quantile", 1, Family.REDUCTION, DtypeRule.GIVEN, "reduce"),
     # masked_quantile(x, mask): quantile(x[mask]) over every element, for a mask over all of x's dims,
@@ -248,6 +249,7 @@ INDEX_OPS = family(Family.INDEX)
 UPDATES = family(Family.UPDATE)
 SOURCES = family(Family.SOURCE)
 SHAPE_QUERIES = family(Family.SHAPE_QUERY)
+DATA_SHAPED = family(Family.DATA_SHAPE)
 
 
 @dataclass(frozen=True)
