@@ -38,7 +38,7 @@ import threading
 from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.indexing import has_mask
 from maskdsl.ir.nodes import Node, Program
-from maskdsl.ir.ops import COMPARISONS, OPS, PREDICATES, SHAPE_QUERIES
+from maskdsl.ir.ops import COMPARISONS, DATA_SHAPED, OPS, PREDICATES, SHAPE_QUERIES
 from maskdsl.passes import cost, strategies
 
 PLAIN, XLA = "plain", "xla"
@@ -55,6 +55,8 @@ def data_dependent_shape(program: Program) -> Node | None:
         if strategy is not None and strategies.STRATEGIES[strategy].data_dependent_shape and has_mask(n):
             return n
         if n.op == "arange" and not all(_from_shapes(a) for a in n.args):
+            return n
+        if n.op in DATA_SHAPED:   # nonzero, argwhere, unique: sized by the values
             return n
     return None
 
@@ -108,6 +110,8 @@ def _inexact(n: Node) -> str | None:
         if kind not in _EXACT_REDUCTIONS and any(_floating(a) for a in n.args[:1]):
             return f"a float {kind}, which XLA accumulates in another order"
         return None
+    if info.kind == "scan" and _floating(n):
+        return f"a float {n.attr('kind')}, which XLA may accumulate in another order"
     if n.op == "pow" and not _floating(n):
         return "integer pow, which XLA computes modulo the word size differently"
     if n.op == "arange" and _floating(n):

@@ -41,6 +41,7 @@ NUMPY = {
     "mean": np.mean, "min": np.min, "max": np.max, "prod": np.prod, "any": np.any, "all": np.all,
     "count": np.count_nonzero, "arange": np.arange, "zeros": np.zeros, "ones": np.ones, "full": np.full,
     "shape": lambda a: np.array(np.shape(a), np.int64), "size": np.size, "nan": np.nan, "inf": np.inf,
+    "sort": np.sort, "unique": np.unique, "median": np.median, "isin": np.isin,
     **{t: (lambda dtype: lambda v: np.asarray(v).astype(dtype))(t) for t in
        ("bool", "int8", "int16", "int32", "int64", "uint8", "float16", "float32", "float64")},
 }
@@ -375,6 +376,18 @@ CASES = [
     ("nan_to_num(x, nan=-1)", "result = np.nan_to_num(x, nan=-1)", {"x": "d"}),
     ("x[isclose(x, 2)] = 0", "x[np.isclose(x, 2)] = 0", {"x": "f"}),
     ("isclose(x, y, equal_nan=True)", "result = np.isclose(x, y, equal_nan=True)", {"x": "d", "y": "d"}),
+    # --- selections and order statistics (tests/test_selection_functions.py has the rest) ---
+    ("x[where(x > 0)] *= 2", "x[np.where(x > 0)] *= 2", {"x": "i"}),
+    ("x[where(x > 0)[0]] = 0", "x[np.where(x > 0)[0]] = 0", {"x": "i"}),
+    ("y = x[nonzero(x % 2)]", "y = x[np.nonzero(x % 2)]", {"x": "m34"}),
+    ("argwhere(x > 0)", "result = np.argwhere(x > 0)", {"x": "m34"}),
+    ("x[isin(x, [1, 3, 9])] = 0", "x[np.isin(x, [1, 3, 9])] = 0", {"x": "i"}),
+    ("x[x > 0] = select([x[x > 0] > 3], [x[x > 0] * 10], 7)",
+     "x[x > 0] = np.select([x[x > 0] > 3], [x[x > 0] * 10], 7)", {"x": "i"}),
+    ("s = sort(x, axis=0); u = unique(x)", "s = np.sort(x, axis=0); u = np.unique(x)", {"x": "f34"}),
+    ("m = median(x[x > -2]); x[x > m] = m", "m = np.median(x[x > -2]); x[x > m] = m", {"x": "f"}),
+    ("q = percentile(x, [10, 90], axis=1)", "q = np.percentile(x, [10, 90], axis=1)", {"x": "f234"}),
+    ("sort(x)", "result = np.sort(x)", {"x": "d"}),
 ]
 
 

@@ -25,8 +25,9 @@ from prompt_toolkit.output import DummyOutput
 from pygments.token import Error, Keyword, Name, Number, Operator
 
 import maskdsl
-from maskdsl import DataError, DTypeError, IndexOutOfRangeError, ParseError, UnknownNameError
+from maskdsl import DataError, DTypeError, IndexOutOfRangeError, MaskDSLError, ParseError, UnknownNameError
 from maskdsl.cli import command as cli
+from maskdsl.language.functions import METHODS
 from maskdsl.language.highlight import MaskDSLLexer
 from maskdsl.cli.repl import MaskDSLCompleter, history_path, run_repl
 from maskdsl.passes.strategies import FORCEABLE
@@ -479,6 +480,47 @@ def test_completion_of_names_functions_and_commands(tmp_path):
     assert completions("1e") == [] and completions("x = 1  # su") == []
     (tmp_path / "data.npz").touch()
     assert completions(f":load {tmp_path}/da") == ["ta.npz"]
+
+
+def test_completion_after_a_dot_lists_methods_and_numpys_names():
+    s = Session()
+    s.vars.update(values=np.arange(3))
+    assert completions("y = values.s", s) == ["shape", "size", "sum"]
+    assert completions("y = values[values > 0].T", s) == ["T"] == completions("(values + 1).T", s)
+    assert set(completions("values.", s)) == set(METHODS)
+    assert completions("np.wh") == ["where"] and completions("numpy.na") == ["nan"]
+    assert {"isin", "median", "float32", "newaxis", "pi"} <= set(completions("np."))
+    assert "len" not in completions("np.") and "count" not in completions("np.")   # not NumPy's
+    assert completions("x = 1.e") == [] and completions("x = 1.5") == []            # numbers, not attributes
+
+
+def test_print_shows_the_value_as_pythons_repl_does():
+    s = Session()
+    s.execute("x = arange(4)")
+    assert s.execute("print(x)") == s.execute("x") == s.execute("print((x))")
+    assert s.execute("y = x + 1; print(y * 2)") == format_value(np.arange(1, 5) * 2)
+    with pytest.raises(MaskDSLError) as info:      # columns stay where they were typed
+        s.execute("print(x + nope)")
+    assert info.value.column == 11
+    with pytest.raises(MaskDSLError) as info:      # anything else print does is Python's
+        s.execute("print(x, x)")
+    assert "write the expression alone" in str(info.value)
+
+
+@pytest.mark.parametrize("line, column, says, hint", [
+    ("np += 1", 1, "np is the NumPy prefix", "choose another name for the variable"),
+    ("numpy = 2", 1, "numpy is the NumPy prefix", "choose another name for the variable"),
+    ("x.foo()", 3, "no method 'foo'", "did you mean floor(x)?"),
+    ("x.sot()", 3, "no method 'sot'", "did you mean sort(x)?"),
+    ("x.sort()", 3, "sorts x in place and returns None", "write sort(x, ...)"),
+    ("mena(x)", 1, "unknown function 'mena'", "did you mean mean or median?"),
+])
+def test_errors_that_teach(line, column, says, hint):
+    s = Session()
+    s.execute("x = arange(4)")
+    with pytest.raises(MaskDSLError) as info:
+        s.execute(line)
+    assert info.value.column == column and says in info.value.message and info.value.hint == hint
 
 
 # ---- the command line ----

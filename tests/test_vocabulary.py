@@ -207,7 +207,7 @@ ERRORS = [
     ("np.sum", "call it", None),
     ("print(x)", "last expression is its result", None),
     ("summ(x)", "unknown function 'summ'", "did you mean sum?"),
-    ("np = 1", "NumPy's namespace", None),
+    ("np = 1", "np is the NumPy prefix", None),
     ("sin(float32)", "dtype", None),
     ("x.astype(x)", "dtype", None),
 ]

@@ -241,6 +241,7 @@ def api_markdown() -> str:
 KINDS = [
     ("elementwise", "Element-wise (NumPy broadcasting; result dtype as NumPy 2 gives it)"),
     ("isclose", None),
+    ("nan_to_num", None),
     ("reduce", "Reductions (`axis=` an integer or a tuple of integers, constant; `keepdims=` True or False)"),
     ("cumulative", "Cumulative (`axis=` one integer, constant; without it, of the flattened array)"),
     ("cast", "Casts (`float32(x)` is `x.astype(np.float32)`: NumPy's unsafe cast)"),
@@ -253,6 +254,13 @@ KINDS = [
     ("reshape", None),
     ("transpose", None),
     ("copy", None),
+    ("nonzero", "Selections and order statistics (see [below](#selections-and-order-statistics))"),
+    ("argwhere", None),
+    ("isin", None),
+    ("select_case", None),
+    ("sort", None),
+    ("unique", None),
+    ("quantile", None),
 ]
 
 
@@ -274,8 +282,9 @@ def functions_markdown() -> str:
     from maskdsl.ir.ops import OPS
     from maskdsl.language.functions import FUNCTIONS
 
-    def group(fn) -> str:  # an op defined by a NumPy function is element-wise; others by their op
-        return "elementwise" if fn.op in OPS and OPS[fn.op].numpy is not None else fn.op
+    def group(fn) -> str:  # an op defined by a NumPy function (and its dtype) is element-wise; others by their op
+        return "elementwise" if fn.op in OPS and OPS[fn.op].numpy is not None and OPS[fn.op].dtype == "promote" \
+            else fn.op
 
     rows = ["| function | does | lowers to |", "| --- | --- | --- |"]
     for kind, title in KINDS:

@@ -23,7 +23,8 @@ from prompt_toolkit.lexers import PygmentsLexer
 
 from maskdsl.version import __version__
 from maskdsl.language.highlight import MaskDSLLexer
-from maskdsl.language.functions import FUNCTIONS
+from maskdsl.ir.dtypes import DTYPES
+from maskdsl.language.functions import DTYPE_ALIASES, FUNCTIONS, METHODS, NAMESPACES, NUMPY_CONSTANTS
 from maskdsl.language.names import CONSTANTS, OPERATOR_WORDS
 from maskdsl.passes.strategies import FORCEABLE
 from maskdsl.cli.session import BANG_COMMANDS, COMMANDS, Quit, Session, needs_more, run_and_print
@@ -36,6 +37,7 @@ BANNER = (f"maskdsl {__version__}: NumPy-style boolean indexing, compiled to Ten
 WAITING = "(TensorFlow is still loading; the first line waits for it)"
 
 _WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*$")   # a name being typed (not the tail of a number)
+_DOTTED = re.compile(r"(?:(?<![\w.])(?P<prefix>[A-Za-z_]\w*)|[)\]])\.(?P<word>[A-Za-z_]\w*)?$")  # `x.su`, `np.wh`
 _COMMAND = re.compile(r"\s*:(\w*)!?(\s+)?")
 
 
@@ -99,6 +101,10 @@ class MaskDSLCompleter(Completer):
     def _names(self, line: str, complete_event: CompleteEvent) -> Iterable[Completion]:
         if "#" in line:
             return
+        dotted = _DOTTED.search(line)
+        if dotted:  # after `x.` the methods and attributes; after `np.` NumPy's names
+            yield from _matching(dotted.group("word") or "", self._after_dot(dotted.group("prefix")))
+            return
         match = _WORD.search(line)
         prefix = match.group() if match else ""
         if not prefix and not complete_event.completion_requested:
@@ -107,6 +113,15 @@ class MaskDSLCompleter(Completer):
         choices.update({name: f.summary for name, f in FUNCTIONS.items()})
         choices.update(dict.fromkeys(CONSTANTS + OPERATOR_WORDS, "keyword"))
         yield from _matching(prefix, choices)
+
+    def _after_dot(self, prefix: str | None) -> dict[str, str]:
+        if prefix in NAMESPACES and prefix not in self.session.vars:
+            names = {name: f.summary for name, f in FUNCTIONS.items() if f.numpy}
+            names.update(dict.fromkeys(NUMPY_CONSTANTS, "constant"))
+            names.update({name: "dtype" for name in (*DTYPES, *DTYPE_ALIASES) if name not in ("float", "int")})
+            return names
+        return {m.name: ("attribute: " if m.attribute else "method: ") + FUNCTIONS[m.function].summary
+                for m in METHODS.values()}
 
     def _variables(self) -> dict[str, str]:
         return {name: str(array_type(value)) for name, value in self.session.vars.items()}

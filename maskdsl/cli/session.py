@@ -122,6 +122,9 @@ class Session:
         module = parse(text)
         if not module.statements:
             return _Line(text, None)
+        shown = _printed(text, module.statements[-1])
+        if shown is not None:  # `print(x)` ending a line shows x, as Python's REPL does
+            text, module = shown, parse(shown)
         assigned = list(dict.fromkeys(s.name for s in module.statements if isinstance(s, syntax.Assign)))
         last = module.statements[-1]
         if not isinstance(last, syntax.ExprStmt):
@@ -289,6 +292,24 @@ class Session:
     def _no_args(self, rest: str, command: str) -> None:
         if rest.strip():
             raise CommandError(f":{command} takes no arguments")
+
+
+def _printed(text: str, last) -> str | None:
+    """The line with a final `print(expr)` read as `expr` (the call's text blanked, so every column
+    stays where it was typed), or None. print is Python's; the REPL shows a line's final expression."""
+    if not isinstance(last, syntax.ExprStmt) or not isinstance(last.expr, syntax.Call):
+        return None
+    call = last.expr
+    if call.func != "print" or call.method or call.namespace or len(call.args) != 1 or call.kwargs:
+        return None
+    arg = call.args[0].span
+    if call.span is None or arg is None:
+        return None
+
+    def blank(part: str) -> str:
+        return "".join(c if c == "\n" else " " for c in part)
+    return (text[:call.span.start] + blank(text[call.span.start:arg.start]) + text[arg.start:arg.end] +
+            blank(text[arg.end:call.span.end]) + text[call.span.end:])
 
 
 def help_text(width: int) -> str:

@@ -16,7 +16,7 @@ for ops choose_strategy annotates, the lowering of their strategy in tf/strategi
 >>> sorted(op for op, info in OPS.items() if info.risky)[:4]
 ['arccos', 'arcsin', 'cosh', 'exp']
 >>> sorted(PREDICATES - COMPARISONS)
-['isfinite', 'isinf', 'isnan', 'not']
+['isfinite', 'isinf', 'isnan', 'nonzero_mask', 'not']
 >>> OPS["masked_reduce"].arity, OPS["masked_reduce"].masks
 (2, (1,))
 """
@@ -46,6 +46,7 @@ class Family:
     LOGICAL_NOT = "logical_not"   # on booleans, logical negation (`~m`, `not m`)
     UPDATE = "update"             # a new version of its first argument with some elements replaced
     SHAPE_QUERY = "shape_query"   # depends only on its argument's shape (known when the shape is)
+    DATA_SHAPE = "data_shape"     # its result's size depends on its argument's values (nonzero, unique)
 
 
 KINDS = (Family.ELEMENTWISE, Family.REDUCTION, Family.INDEX, Family.SOURCE, Family.STRUCTURAL, Family.SCAN)
@@ -101,6 +102,10 @@ def _reciprocal(x):
     if x.dtype.kind in "iu":
         return np.where(x == 0, np.zeros_like(x), np.reciprocal(np.where(x == 0, np.ones_like(x), x)))
     return np.reciprocal(x)
+
+
+def _nonzero_mask(x):
+    return np.not_equal(x, 0)
 
 
 _COMPARISON = (Family.COMPARISON, Family.PREDICATE)
@@ -208,6 +213,29 @@ _OTHERS = [
     Op("nan_to_num", 1, Family.ELEMENTWISE, DtypeRule.OF_FIRST, numpy=np.nan_to_num),
     # cumulative(x): attributes kind (cumsum or cumprod, a SCANS row) and axis (None: of the flattened x)
     Op("cumulative", 1, Family.SCAN, DtypeRule.REDUCTION, "reduce"),
+    # selections and order statistics (issue 14): results whose size or order depends on the data
+    # nonzero_mask(x): x != 0 as a mask, for `x[where(x)]` (NumPy refuses a 0-d x)
+    Op("nonzero_mask", 1, Family.ELEMENTWISE, DtypeRule.PROMOTE, "compare", frozenset((Family.PREDICATE,)),
+       _nonzero_mask),
+    # argwhere(x): the coordinates of x's non-zero elements, int64[n, ndim]
+    Op("argwhere", 1, Family.INDEX, DtypeRule.INT64, "scatter", frozenset((Family.DATA_SHAPE,))),
+    # nonzero(x): np.nonzero(x)[axis] (attribute axis), int64[n]
+    Op("nonzero", 1, Family.INDEX, DtypeRule.INT64, "scatter", frozenset((Family.DATA_SHAPE,))),
+    # isin(x, values): whether each element of x is among values, bool of x's shape
+    Op("isin", 2, Family.STRUCTURAL, DtypeRule.GIVEN, "reduce"),
+    # select_case(cond, choice, rest): np.select's first-true-wins chain, one condition per node:
+    # np.where element by element, in the dtype NumPy's select gives the whole chain (its result_type
+    # of every choice and the default, attribute leaves; so not PROMOTE)
+    Op("select_case", 3, Family.ELEMENTWISE, DtypeRule.GIVEN, "select", numpy=np.where),
+    # sort(x): sorted along attribute axis, nan last
+    Op("sort", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "reduce"),
+    # unique(x): the distinct values of x, sorted, flattened; nan once, last
+    Op("unique", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "reduce", frozenset((Family.DATA_SHAPE,))),
+    # quantile(x): attributes q (a float or a tuple), kind (median, quantile, percentile), axis, keepdims
+    Op("quantile", 1, Family.REDUCTION, DtypeRule.GIVEN, "reduce"),
+    # masked_quantile(x, mask): quantile(x[mask]) over every element, for a mask over all of x's dims,
+    # with no dynamic shape (choose_strategy makes it from quantile(select(x, mask)))
+    Op("masked_quantile", 2, Family.REDUCTION, DtypeRule.GIVEN, "reduce", masks=(1,)),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _ELEMENTWISE + _OTHERS}
@@ -227,6 +255,7 @@ INDEX_OPS = family(Family.INDEX)
 UPDATES = family(Family.UPDATE)
 SOURCES = family(Family.SOURCE)
 SHAPE_QUERIES = family(Family.SHAPE_QUERY)
+DATA_SHAPED = family(Family.DATA_SHAPE)
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,52 @@ def _cumulative(node: Node, args: list):
 def _nan_to_num(node: Node, args: list):
     x = np.asarray(args[0], dtype=node.dtype)
     return np.nan_to_num(x, nan=node.attr("nan"), posinf=node.attr("posinf"), neginf=node.attr("neginf"))
+# ---- selections and order statistics: NumPy's own functions ----
+
+def _argwhere(node: Node, args: list):
+    return np.argwhere(args[0]).astype(np.int64)
+
+
+def _nonzero(node: Node, args: list):
+    return np.nonzero(args[0])[node.attr("axis")].astype(np.int64)
+
+
+def _isin(node: Node, args: list):
+    return np.isin(args[0], args[1])
+
+
+def _select_case(node: Node, args: list):
+    cond, choice, rest = args
+    if node.args[2].op != "select_case":   # the default: NumPy's np.full, an unsafe cast
+        rest = np.asarray(rest).astype(node.dtype)
+    return np.where(cond, np.asarray(choice).astype(node.dtype), rest).astype(node.dtype)
+
+
+def _sort(node: Node, args: list):
+    return np.sort(args[0], axis=node.attr("axis"))
+
+
+def _unique(node: Node, args: list):
+    return np.unique(args[0])
+
+
+_QUANTILES = {"median": np.median, "quantile": np.quantile, "percentile": np.percentile}
+
+
+def _quantile(node: Node, args: list):
+    x, kind, q = np.asarray(args[0]), node.attr("kind"), node.attr("q")
+    axis = node.attr("axes") if node.attr("axis") is not None else None
+    if node.attr("mode") == "median" and 0 in (x.shape if axis is None else [x.shape[a] for a in axis]):
+        # NumPy's nan without its "Mean of empty slice" warning (as for mean, above)
+        shape = np.sum(x, axis=axis, keepdims=node.attr("keepdims")).shape
+        return _strong(np.full(shape, np.nan), node.dtype)
+    q_arg = () if kind == "median" else (list(q) if isinstance(q, tuple) else q,)
+    return _strong(_QUANTILES[kind](x, *q_arg, axis=axis, keepdims=node.attr("keepdims")), node.dtype)
+
+
+def _masked_quantile(node: Node, args: list):
+    x, mask = np.asarray(args[0]), np.asarray(args[1])
+    return _quantile(node, [x[mask]])
 
 
 RULES = {
@@ -183,6 +229,9 @@ RULES = {
     "arange": _arange, "fill": _fill, "shape": _shape, "size": _size, "expand": _expand,
     "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,
     "cumulative": _cumulative, "nan_to_num": _nan_to_num,  # statistics
+    # selections and order statistics
+    "argwhere": _argwhere, "nonzero": _nonzero, "isin": _isin, "select_case": _select_case, "sort": _sort,
+    "unique": _unique, "quantile": _quantile, "masked_quantile": _masked_quantile,
 }
 
 

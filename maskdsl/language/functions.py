@@ -57,7 +57,8 @@ def _elementwise(name, n, summary):
 
 
 _ENTRIES = [
-    _elementwise("where", 3, "where(c, a, b): a where c is true, else b"),
+    Builtin("where", 1, 3, "where", None, (),
+            "where(c, a, b) or where(c): a where c is true, else b; where(c) is nonzero(c)"),
     _elementwise("abs", 1, "absolute value"),
     _elementwise("sign", 1, "-1, 0 or 1"),
     _elementwise("sqrt", 1, "square root (nan for negatives)"),
@@ -159,6 +160,28 @@ _ENTRIES = [
     Builtin("isclose", 2, 5, "isclose", None, ("rtol", "atol", "equal_nan"),
             "isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False): abs(a - b) <= atol + rtol * abs(b), "
             "element-wise"),
+    # selections and order statistics (issue 14): sizes and orders that depend on the data
+    Builtin("nonzero", 1, 1, "nonzero", None, (),
+            "nonzero(x) or x.nonzero(): the indices of the non-zero elements, a tuple of arrays (one per "
+            "dimension) to index with or take one of: x[nonzero(m)], nonzero(m)[0]"),
+    Builtin("flatnonzero", 1, 1, "nonzero", "flat", (), "indices of the non-zero elements of x.ravel()"),
+    Builtin("argwhere", 1, 1, "argwhere", None, (),
+            "the coordinates of the non-zero elements, one row each (int64[n, ndim])"),
+    Builtin("isin", 2, 2, "isin", None, (),
+            "isin(x, values): true where an element of x is one of values (a list or an array)"),
+    Builtin("select", 2, 3, "select_case", None, ("default",),
+            "select([c1, c2], [a1, a2], default=0): the a of the first true c, else default"),
+    Builtin("sort", 1, 2, "sort", None, ("axis",),
+            "sort(x, axis=-1): sorted along axis (axis=None flattens), nan last"),
+    Builtin("unique", 1, 1, "unique", None, (), "the distinct values, sorted and flattened (nan once, last)"),
+    Builtin("median", 1, 2, "quantile", "median", ("axis", "keepdims"),
+            "median(x, axis=None, keepdims=False): the median (nan if any is nan)"),
+    Builtin("quantile", 2, 3, "quantile", "quantile", ("axis", "keepdims"),
+            "quantile(x, q, axis=None, keepdims=False): q in [0, 1], a number or a list; "
+            "linear interpolation"),
+    Builtin("percentile", 2, 3, "quantile", "percentile", ("axis", "keepdims"),
+            "percentile(x, q, axis=None, keepdims=False): q in [0, 100], a number or a list; "
+            "linear interpolation"),
 ]
 
 FUNCTIONS: dict[str, Builtin] = {b.name: b for b in _ENTRIES}
@@ -173,6 +196,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("shape", "shape", attribute=True),
     Method("size", "size", attribute=True),
     Method("ndim", "ndim", attribute=True),
+    # selections and order statistics
+    Method("nonzero", "nonzero"),
 )}
 """NumPy's array methods and attributes: one row each, every one a function of FUNCTIONS."""
 

@@ -51,7 +51,34 @@ class _DType:
         self.dtype, self.node, self.alias = dtype, node, alias
 
 
+class _Indices:
+    """`nonzero(m)`, `where(m)`: NumPy's tuple of index arrays, one per dimension of m. It is
+    usable as a whole index (`x[where(m)]`, which is `x[m != 0]`) or indexed by a constant
+    (`where(m)[0]`); it is never a value (docs/language.md, "Selections and order statistics")."""
+
+    def __init__(self, source: Node, node):
+        self.source, self.node = source, node
+
+
+class _List:
+    """A list literal of arrays (`[x > 0, x < -1]`): the condition and choice lists of select()."""
+
+    def __init__(self, items: list, node):
+        self.items, self.node = items, node
+
+
+_INDICES_HINT = ("use it as an index (x[where(m)]) or take one array (where(m)[0]); argwhere(m) gives the "
+                 "indices as the columns of one array")
+
+
 def _not_a_value(item):
+    if isinstance(item, _Indices):
+        raise ShapeError("a tuple of index arrays (nonzero, or where with one argument) is not an array",
+                         item.node.span, hint=_INDICES_HINT)
+    if isinstance(item, _List):
+        bad = next(c for c, k in zip(item.node.items, item.items) if not (isinstance(k, Node) and k.op == "const"))
+        raise ParseError("list literals may only hold numbers (or lists of numbers)", bad.span,
+                         hint="use where(...) or arithmetic to combine arrays (select() takes lists of arrays)")
     if isinstance(item, _DType):
         name = item.node.name if isinstance(item.node, syntax.Qualified) else item.node.id
         raise UnknownNameError(f"'{name}' is a dtype: convert with {name}(x) or x.astype({name})", item.node.span)
@@ -68,6 +95,18 @@ _PYTHON_HINTS = {
     "float": "write float64(x) or x.astype(float)",
     "int": "write int64(x) or x.astype(int)",
 }
+
+
+# NumPy's methods that change the array in place and return None: a value-semantics language
+# has no such thing, and the function of the same name gives the new array.
+_REFUSED_METHODS = {
+    "sort": "NumPy's x.sort() sorts x in place and returns None; sort(x) returns the sorted array",
+}
+
+
+def _namespace_assigned(name: str, span) -> ParseError:
+    return ParseError(f"cannot assign to '{name}': {name} is the NumPy prefix ({name}.sum(x), {name}.nan, "
+                      f"{name}.float32), not a name", span, hint="choose another name for the variable")
 
 
 def _close(name: str, names) -> str | None:
@@ -106,8 +145,7 @@ class Lowering:
 
     def write(self, name: str, node: Node, span: Span | None, name_span: Span | None) -> None:
         if name in NAMESPACES:
-            raise ParseError(f"cannot assign to '{name}': it is NumPy's namespace", name_span,
-                             hint="choose another name")
+            raise _namespace_assigned(name, name_span)
         if name in FUNCTION_NAMES:
             raise ParseError(f"cannot assign to '{name}': it is a built-in function", name_span,
                              hint="choose another name")
@@ -133,7 +171,7 @@ class Lowering:
 
     def value(self, root: syntax.Node) -> Node:
         out = self.expr(root)
-        if isinstance(out, _Marker):
+        if isinstance(out, (_Marker, _Indices, _List)):
             _not_a_value(out)
         return out
 
@@ -146,6 +184,10 @@ class Lowering:
             # None is a new axis inside an index, and `axis=None` in a reduction (checked there)
             if isinstance(k, _Marker) and not isinstance(node, syntax.Index) and not (
                     isinstance(node, syntax.Call) and k.kind == IndexKind.NEW_AXIS):
+                _not_a_value(k)
+            # a tuple of index arrays indexes or is indexed; a list of arrays is select()'s argument
+            if isinstance(k, _Indices) and not isinstance(node, syntax.Index) or \
+                    isinstance(k, _List) and not isinstance(node, syntax.Call):
                 _not_a_value(k)
         span = node.span
         if isinstance(node, syntax.Name):
@@ -191,16 +233,19 @@ class Lowering:
         if isinstance(node, syntax.Index):
             if isinstance(kids[0], _Marker):  # `None[0]`: index items are not values
                 _not_a_value(kids[0])
+            if isinstance(kids[0], _Indices):
+                return self.index_array_of(kids[0], node.items, kids[1:], span)
             pattern, operands = self.index_items(node.items, kids[1:])
             return Node("select", (kids[0], *operands), (("index", pattern),), span=span)
         raise ParseError(f"unsupported syntax {type(node).__name__}", span)
 
     def sequence(self, node: syntax.Sequence, kids: list) -> Node:
-        kids = [_literal_arithmetic(k) for k in kids]   # `[2 * 3, 4]`, as Python computes it
-        if not all(k.op == "const" for k in kids):
-            bad = next(c for c, k in zip(node.items, kids) if k.op != "const")
-            raise ParseError("list literals may only hold numbers (or lists of numbers)", bad.span,
-                             hint="use where(...) or arithmetic to combine arrays")
+        kids = [_literal_arithmetic(k) if isinstance(k, Node) else k for k in kids]  # `[2 * 3, 4]`, as Python does
+        if not all(isinstance(k, Node) and k.op == "const" for k in kids):
+            for k in kids:
+                if not isinstance(k, Node):
+                    _not_a_value(k)
+            return _List(kids, node)   # select()'s lists of arrays; an error anywhere else
         depth = 1 + max((len(k.shape) for k in kids), default=0)
         if depth > limits.MAX_LIST_DEPTH:
             raise LimitError(f"list literal nested deeper than {limits.MAX_LIST_DEPTH} levels", node.span)
@@ -216,6 +261,15 @@ class Lowering:
         return const(array.tolist(), dtype=array.dtype.name, weak=False, span=node.span)
 
     def index_items(self, items, lowered):
+        if any(isinstance(low, (_Indices, _List)) for low in lowered):
+            low = next(low for low in lowered if isinstance(low, (_Indices, _List)))
+            if len(lowered) == 1 and isinstance(low, _Indices):
+                # x[where(m)] is x[m != 0] (NumPy's coordinates of m's non-zero elements, in order)
+                return (IndexKind.VALUE,), [Node("nonzero_mask", (low.source,), span=low.node.span)]
+            if isinstance(low, _Indices):
+                raise ShapeError("a tuple of index arrays (nonzero, or where with one argument) must be the "
+                                 "whole index", low.node.span, hint="index with where(m)[0] etc. beside other items")
+            _not_a_value(low)
         pattern, operands = [], []
         for item, low in zip(items, lowered):
             if isinstance(low, _Marker):
@@ -235,6 +289,15 @@ class Lowering:
             raise ShapeError("an index can only have a single ellipsis ('...')",
                              [i for i, p in zip(items, pattern) if p == IndexKind.ELLIPSIS][1].span)
         return tuple(pattern), operands
+
+    def index_array_of(self, indices: _Indices, items, lowered, span) -> Node:
+        """`where(m)[k]`: the k-th array of the tuple (k a constant integer)."""
+        value = lowered[0] if len(lowered) == 1 and isinstance(lowered[0], Node) else None
+        k = value.attr("value") if value is not None and value.op == "const" else None
+        if not isinstance(k, int) or isinstance(k, bool):
+            raise ShapeError("a tuple of index arrays is indexed by one integer constant", items[0].span
+                             if items else span, hint=_INDICES_HINT)
+        return Node("nonzero", (indices.source,), (("axis", k),), span=span)
 
     def qualified(self, node: syntax.Qualified):
         """`np.nan`, `np.newaxis`, `np.float32` (a dtype where one is expected)."""
@@ -270,11 +333,18 @@ class Lowering:
     def method(self, node: syntax.Call, args: list[Node], kwargs: dict[str, Node], kw_nodes):
         """`x.sum(axis=0)`: the method's function with x first."""
         method = METHODS.get(node.func)
+        if node.func in _REFUSED_METHODS:
+            raise UnknownNameError(f"x.{node.func}() is refused: {_REFUSED_METHODS[node.func]}", node.func_span,
+                                   hint=f"write {node.func}(x, ...)")
         if method is None or method.attribute:
             hint = (f"read it without parentheses: x.{node.func}" if method is not None else
                     _close(node.func, [m.name for m in METHODS.values() if not m.attribute]))
             if method is None and node.func in FUNCTIONS:
                 hint = f"call it as a function: {node.func}(x, ...)"
+            elif hint is None:   # no close method: perhaps a function was meant (x.sot() -> sort(x))
+                close = difflib.get_close_matches(node.func, sorted(FUNCTIONS), n=2)
+                hint = f"did you mean {' or '.join(c + '(x)' for c in close)}?" if close else \
+                    "see the methods in docs/language.md"
             raise UnknownNameError(f"arrays have no method '{node.func}' in maskdsl" if method is None else
                                    f"'{node.func}' is an attribute, not a method", node.func_span, hint=hint)
         if method.packs_arguments and len(args) > 2:  # x.reshape(2, 3)
@@ -304,9 +374,13 @@ class Lowering:
         for i, arg in enumerate(args):
             if isinstance(arg, _DType) and not (fn is not None and fn.op == "cast" and fn.variant is None and i == 1):
                 _not_a_value(arg)
+        axis_at = _axis_position(fn)
         for i, arg in enumerate([*args, *kwargs.values()]):
-            if isinstance(arg, _Marker) and not (fn is not None and fn.op in _TAKES_AXIS and (
-                    (i == 1 and len(args) > 1) or (i >= len(args) and list(kwargs)[i - len(args)] == "axis"))):
+            if isinstance(arg, _Marker) and not (axis_at is not None and (
+                    (i == axis_at and len(args) > axis_at) or
+                    (i >= len(args) and list(kwargs)[i - len(args)] == "axis"))):
+                _not_a_value(arg)
+            if isinstance(arg, _List) and not (fn is not None and fn.op == "select_case" and i < 2):
                 _not_a_value(arg)
         if fn is None:
             if node.namespace is not None:
@@ -330,6 +404,94 @@ class Lowering:
         if build is None:  # the op of the same arguments (element-wise functions, shape, size)
             return Node(fn.op, tuple(args), span=span)
         return build(self, fn, args, kwargs, span)
+
+    # ---- selections and order statistics ----
+    def where(self, fn, args, kwargs, span):
+        if len(args) == 2:
+            raise ParseError("where() takes 1 or 3 positional arguments, got 2", span,
+                             hint="where(c, a, b) chooses between a and b; where(c) is nonzero(c)")
+        if len(args) == 3:
+            return Node("where", tuple(args), span=span)
+        return self.nonzero(fn, args, kwargs, span)
+
+    def nonzero(self, fn, args, kwargs, span):
+        if fn.variant == "flat":  # flatnonzero(x): nonzero(x.ravel())[0]
+            flat = Node("reshape", (args[0],), (("shape", (-1,)),), span=span)
+            return Node("nonzero", (flat,), (("axis", 0),), span=span)
+        return _Indices(args[0], _Spanned(span))
+
+    def isin(self, fn, args, kwargs, span):
+        return Node("isin", (args[0], args[1]), span=span)
+
+    def select(self, fn, args, kwargs, span):
+        """select([c1, c2], [a1, a2], default): where(c1, a1, where(c2, a2, default)), typed as one."""
+        default = kwargs.get("default", args[2] if len(args) > 2 else None)
+        if len(args) > 2 and "default" in kwargs:
+            raise ParseError("select() got default twice", span)
+        conditions, choices = (_listed(a) for a in args[:2])
+        if len(conditions) != len(choices):
+            raise ValueDSLError("list of cases must be same length as list of conditions", span)
+        if not conditions:
+            raise ValueDSLError("select with an empty condition list is not possible", span)
+        rest = const(0, span=span) if default is None else default
+        for entry in reversed(range(len(conditions))):
+            rest = Node("select_case", (conditions[entry], choices[entry], rest), (("entry", entry),), span=span)
+        return rest
+
+    def sort(self, fn, args, kwargs, span):
+        axis = self.axis_argument(fn, args, kwargs, 1, span, default=-1)
+        x = args[0]
+        if axis is None:
+            x, axis = Node("reshape", (x,), (("shape", (-1,)),), span=span), -1
+        elif len(axis) != 1:
+            raise DTypeError("sort() takes one axis (an integer) or None", span)
+        else:
+            axis = axis[0]
+        return Node("sort", (x,), (("axis", axis),), span=span)
+
+    def unique(self, fn, args, kwargs, span):
+        return Node("unique", (args[0],), span=span)
+
+    def quantile(self, fn, args, kwargs, span):
+        q = None
+        if fn.variant != "median":
+            q_node = _literal_arithmetic(args[1])
+            q = _const_value(q_node, f"{fn.name}() takes q as a number or a list of numbers")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in _flat(q)):
+                raise DTypeError(f"{fn.name}() takes q as a number or a list of numbers", q_node.span or span)
+            if isinstance(q, tuple) and any(isinstance(v, tuple) for v in q):
+                raise ShapeError("q must be a scalar or 1d", q_node.span or span)
+            top = 100 if fn.variant == "percentile" else 1
+            if not all(0 <= v <= top for v in _flat(q)):
+                raise ValueDSLError(f"{'Percentiles' if top == 100 else 'Quantiles'} must be in the range "
+                                    f"[0, {top}]", q_node.span or span)
+        axis = self.axis_argument(fn, args, kwargs, 1 if fn.variant == "median" else 2, span)
+        keepdims = self.keepdims_argument(kwargs)
+        return Node("quantile", (args[0],), (("axis", axis), ("keepdims", keepdims), ("kind", fn.variant),
+                                             ("q", q)), span=span)
+
+    def axis_argument(self, fn, args, kwargs, position, span, default=None):
+        """`axis=` (or the argument at position): None, or a tuple of integer constants."""
+        axis_node = kwargs.get("axis", args[position] if len(args) > position else None)
+        if len(args) > position and "axis" in kwargs:
+            raise ParseError(f"{fn.name}() got axis twice", span)
+        if axis_node is None:
+            return None if default is None else (default,)
+        if isinstance(axis_node, _Marker):  # axis=None
+            return None
+        axis = _const_value(axis_node, "axis must be an integer or a tuple of integers")
+        axis = None if axis is None else tuple(axis) if isinstance(axis, tuple) else (axis,)
+        if axis is not None and not all(isinstance(a, int) and not isinstance(a, bool) for a in axis):
+            raise DTypeError("axis must be an integer or a tuple of integers", axis_node.span)
+        return axis
+
+    @staticmethod
+    def keepdims_argument(kwargs) -> bool:
+        keep = kwargs.get("keepdims")
+        keepdims = False if keep is None else _const_value(keep, "keepdims must be True or False")
+        if not isinstance(keepdims, bool):
+            raise DTypeError("keepdims must be True or False", keep.span)
+        return keepdims
 
     def cast(self, fn, args, kwargs, span):
         dtype = fn.variant
@@ -467,7 +629,9 @@ class Lowering:
             self.write(stmt.name, self.value(stmt.value), stmt.span, stmt.name_span)
             return
         # `where[m] = 1`, `abs += 1`, `np += 1`: the same error as `where = 1`
-        if stmt.name in FUNCTION_NAMES or stmt.name in NAMESPACES:
+        if stmt.name in NAMESPACES:
+            raise _namespace_assigned(stmt.name, stmt.name_span)
+        if stmt.name in FUNCTION_NAMES:
             raise ParseError(f"cannot assign to '{stmt.name}': it is a built-in function", stmt.name_span,
                              hint="choose another name")
         # read left to right (target, index, value): inputs are numbered in reading order
@@ -510,10 +674,12 @@ class Lowering:
 
 # How a call becomes IR, by the op its function lowers to (other ops take the arguments as they are).
 CALLS = {"cast": Lowering.cast, "arange": Lowering.arange, "fill": Lowering.fill, "reduce": Lowering.reduction,
-         "copy": Lowering.copy, "reshape": Lowering.reshape}
-CALLS.update({"cumulative": Lowering.cumulative, "nan_to_num": Lowering.nan_to_num,  # statistics
-              "isclose": Lowering.isclose})
-_TAKES_AXIS = ("reduce", "cumulative")  # functions whose axis may be None
+         "copy": Lowering.copy, "reshape": Lowering.reshape,
+         # statistics
+         "cumulative": Lowering.cumulative, "nan_to_num": Lowering.nan_to_num, "isclose": Lowering.isclose,
+         # selections and order statistics
+         "where": Lowering.where, "nonzero": Lowering.nonzero, "isin": Lowering.isin, "select_case": Lowering.select,
+         "sort": Lowering.sort, "unique": Lowering.unique, "quantile": Lowering.quantile}
 _FLOAT_DTYPE_ONLY = ("nanmean", "std", "var", "nanstd", "nanvar")  # NumPy's integer dtype= here is not a mean
 _NAN_FILL = {"nansum": 0.0, "nanprod": 1.0}
 
@@ -532,6 +698,39 @@ def _ddof(node: Node | None, span) -> float | int:
 def _nan_replaced(x: Node, value: float, span) -> Node:
     """x with nan replaced by value (NumPy's nan-functions do this first; infinities stay)."""
     return Node("nan_to_num", (x,), (("nan", value), ("posinf", math.inf), ("neginf", -math.inf)), span=span)
+
+
+_AXIS_POSITIONS = {"reduce": 1, "cumulative": 1, "sort": 1, "quantile": 2}
+"""Where a function takes `axis` positionally (a None there means every axis, not a new one)."""
+
+
+def _axis_position(fn) -> int | None:
+    if fn is None:
+        return None
+    if fn.op == "quantile" and fn.variant == "median":
+        return 1
+    return _AXIS_POSITIONS.get(fn.op)
+
+
+class _Spanned:
+    """Something with a span (a call's), where a marker wants a syntax node."""
+
+    def __init__(self, span):
+        self.span = span
+
+
+def _listed(arg) -> list[Node]:
+    """select()'s list argument: a list of arrays, or a list literal of numbers (one choice each)."""
+    if isinstance(arg, _List):
+        return list(arg.items)
+    if isinstance(arg, Node) and arg.op == "const" and isinstance(arg.attr("value"), tuple):
+        return [const(v, span=arg.span) if not isinstance(v, tuple) else
+                const(v, dtype=arg.dtype, weak=False, span=arg.span) for v in arg.attr("value")]
+    raise DTypeError("select() takes lists: select([c1, c2], [a1, a2])", arg.span)
+
+
+def _flat(value):
+    return [w for v in value for w in _flat(v)] if isinstance(value, tuple) else [value]
 
 
 def _to_list(v):

@@ -210,6 +210,21 @@ def _choose_reduce(node: Node, forced: str = AUTO) -> Node:
     return node.with_attrs(strategy=PLAIN.name, reason="reduction")
 
 
+def _choose_quantile(node: Node, forced: str = AUTO, xla: bool = False) -> Node:
+    """Under XLA, median/quantile of a whole selection x[m] (m over all of x's dims) reads x and m
+    where they are, sorting the masked-out elements last: no dynamic shape, as a masked reduction.
+    Elsewhere the selection stays: sorting only the selected elements is faster
+    (benchmarks/order_statistics.py), and without XLA a dynamic shape costs nothing."""
+    x = node.args[0]
+    if not xla or forced == BOOLEAN_MASK.name or x.op != "select" or x.attr("strategy") != BOOLEAN_MASK.name \
+            or node.attr("keepdims"):
+        return node
+    item = node_plan(x).mask_item
+    if item.dims != tuple(range(len(x.args[0].shape))) or len(x.args[0].shape) == 0:
+        return node
+    return node.replace(op="masked_quantile", args=(x.args[0], index_operands(x)[item.operands[0]]))
+
+
 def choose_strategy(program: Program, strategy: str = AUTO, xla: bool = False,
                     xla_branch: bool = False) -> Program:
     """Annotate index and reduction nodes with a strategy, a reason and estimated costs.
@@ -229,6 +244,8 @@ def choose_strategy(program: Program, strategy: str = AUTO, xla: bool = False,
             return _choose_select(node)
         if node.op == "reduce":
             return _choose_reduce(node, strategy)
+        if node.op == "quantile":
+            return _choose_quantile(node, strategy, xla)
         return node
 
     return rewrite(program, choose)

@@ -21,7 +21,7 @@ import numpy as np
 from maskdsl import limits
 from maskdsl.ir.dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_shapes, can_cast, check_literal_fits,
                       dtype_kind, result_dtype, shape_text)
-from maskdsl.errors import DTypeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
 from maskdsl.ir.indexing import IndexKind, operand_facts, plan_index
 from maskdsl.ir.nodes import IRError, Node, Program, const, format_program, rewrite
 from maskdsl.ir.ops import COMPARISONS, OPS, PREDICATES, REDUCTIONS, SCANS, DtypeRule
@@ -382,6 +382,115 @@ def _cumulative(node: Node, args) -> Node:
 def _nan_to_num(node: Node, args) -> Node:
     x = args[0]
     return _typed(node, args, x.dtype, x.shape)
+# ---- selections and order statistics ----
+
+def _nonzero_mask(node: Node, args) -> Node:
+    if args[0].shape == ():
+        raise ValueDSLError("Calling nonzero on 0d arrays is not allowed", node.span,
+                            hint="index with a mask of at least one dimension")
+    return _elementwise(node, args)
+
+
+def _argwhere(node: Node, args) -> Node:
+    return _typed(node, args, "int64", (None, len(args[0].shape)))
+
+
+def _nonzero(node: Node, args) -> Node:
+    rank, k = len(args[0].shape), node.attr("axis")
+    if rank == 0:
+        raise ValueDSLError("Calling nonzero on 0d arrays is not allowed", node.span,
+                            hint="nonzero of a 0-d value has no indices to give; compare it instead")
+    if not -rank <= k < rank:
+        raise IndexOutOfRangeError(f"tuple index {k} out of range: nonzero of a {rank}-d array gives {rank} "
+                                   f"array{'s' if rank > 1 else ''}", node.span)
+    return _typed(node, args, "int64", (None,), axis=k % rank)
+
+
+def _isin(node: Node, args) -> Node:
+    x, values = args
+    for a in args:
+        if dtype_kind(a.dtype) not in "biuf":
+            raise DTypeError(f"isin is not defined for {a.dtype}", a.span or node.span)
+    compute = np.result_type(np.dtype(x.dtype), np.dtype(values.dtype)).name  # both as NumPy arrays
+    return _typed(node, args, "bool", x.shape, compute=compute)
+
+
+def _weak_sample(dtype: str, weak: bool):
+    return WEAK_SAMPLE[dtype] if weak else np.dtype(dtype)
+
+
+def _select_case(node: Node, args) -> Node:
+    cond, choice, rest = args
+    if cond.dtype != "bool":
+        raise DTypeError(f"invalid entry {node.attr('entry')} in condlist: should be boolean ndarray",
+                         cond.span or node.span)
+    # leaves: (dtype, weak, the choice's entry or None for the default), the whole chain's from entry 0
+    leaves = ((choice.dtype, choice.weak, node.attr("entry")),) + (
+        rest.attr("leaves") if rest.op == "select_case" else ((rest.dtype, rest.weak, None),))
+    try:
+        dtype = np.result_type(*(_weak_sample(d, w) for d, w, _ in leaves)).name
+    except TypeError as e:
+        raise DTypeError(f"Choicelist and default value do not have a common dtype: {e}", node.span) from None
+    # NumPy fills the result with the default (an unsafe cast, as assignment) and copies each choice
+    # in with casting='same_kind', a Python number as its default dtype (int64, float64, bool)
+    for d, _, entry in leaves if node.attr("entry") == 0 else ():
+        if entry is not None and not can_cast(d, dtype, "same_kind"):
+            raise DTypeError(f"Cannot cast array data from dtype('{d}') to dtype('{dtype}') according to "
+                             f"the rule 'same_kind'", node.span,
+                             hint=f"choice {entry} does not fit the result's {dtype}: convert it first")
+    shape = broadcast_or_raise([cond.shape, choice.shape, rest.shape], node.span)
+    return _typed(node, args, dtype, shape, leaves=leaves)
+
+
+def _axes(node: Node, axis, rank: int) -> tuple:
+    """axis (None: every axis) as sorted non-negative axes; NumPy's AxisError as a ShapeError."""
+    if axis is None:
+        return tuple(range(rank))
+    axes = []
+    for a in axis:
+        if not -rank <= a < rank:
+            raise ShapeError(f"axis {a} is out of bounds for array of dimension {rank}", node.span)
+        axes.append(a % rank)
+    if len(set(axes)) != len(axes):
+        raise ShapeError("duplicate value in 'axis'", node.span)
+    return tuple(sorted(axes))
+
+
+def _sort(node: Node, args) -> Node:
+    x = args[0]
+    if x.shape == () and x.weak:
+        x = x.replace(weak=False)
+    (axis,) = _axes(node, (node.attr("axis"),), len(x.shape))
+    return _typed(node, args, args[0].dtype, x.shape, axis=axis)
+
+
+def _unique(node: Node, args) -> Node:
+    return _typed(node, args, args[0].dtype, (None,))
+
+
+def _quantile(node: Node, args) -> Node:
+    x, kind, q = args[0], node.attr("kind"), node.attr("q")
+    axes = _axes(node, node.attr("axis"), len(x.shape))
+    if kind == "median":
+        mode, dtype = "median", result_dtype("mean", [Type(x.dtype, (), False)])[0]
+    elif kind == "quantile" and all(isinstance(v, int) for v in (q if isinstance(q, tuple) else (q,))):
+        mode, dtype = "take", x.dtype           # integer q (0 or 1): NumPy takes the element
+    else:
+        if x.dtype == "bool":
+            raise DTypeError("numpy boolean subtract, the `-` operator, is not supported: "
+                             f"{kind} interpolates between elements", node.span, hint=f"{kind}(int8(x), ...)")
+        weak_q = not isinstance(q, tuple)       # NumPy: a Python number q keeps float32 float32
+        mode = "lerp"
+        dtype = np.result_type(np.dtype(x.dtype), 0.0 if weak_q else np.dtype("float64")).name
+    reduced = [x.shape[a] for a in axes]
+    if 0 in reduced and mode != "median":       # NumPy indexes the empty sorted axis at -1
+        raise IndexOutOfRangeError("index -1 is out of bounds for axis 0 with size 0", node.span,
+                                   hint=f"{kind} of nothing has no value")
+    keepdims = node.attr("keepdims")
+    kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else \
+        tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    q_shape = (len(q),) if isinstance(q, tuple) else ()
+    return _typed(node, args, dtype, q_shape + kept, axes=axes, mode=mode)
 
 
 RULES = {
@@ -391,6 +500,9 @@ RULES = {
     "update": _update, "arange": _arange, "fill": _fill, "shape": _shape, "size": _size,
     "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,
     "cumulative": _cumulative, "nan_to_num": _nan_to_num,  # statistics
+    # selections and order statistics
+    "nonzero_mask": _nonzero_mask, "argwhere": _argwhere, "nonzero": _nonzero, "isin": _isin,
+    "select_case": _select_case, "sort": _sort, "unique": _unique, "quantile": _quantile,
 }
 """Type rules by op. The ops choose_strategy makes (masked_reduce, dense_update, ...) have none:
 they are typed when made, after this pass."""

@@ -192,7 +192,7 @@ def program_error(config: PipelineConfig, e: MaskDSLError) -> MaskDSLError:
     """An error of the joined program in the pipeline's words, moved into the file."""
     if e.option == "jit_compile":  # the option is what to change (the message names the statement)
         return config.error(e.message, config.option_node("jit_compile"), cls=ConfigError, option=e.option,
-                            code=e.code)
+                            code=e.code, hint=e.hint)
     if e.code == NOT_IN_SIGNATURE:
         e = UnknownNameError(f"unknown name '{e.name}': it is read before it is assigned and is not an "
                              f"input or a constant of the pipeline", e.span, source=e.source,

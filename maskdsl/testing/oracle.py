@@ -271,6 +271,12 @@ ALLOWED = [
               "zero-size array to reduction", "of an empty sequence", "Integers to negative integer powers")(f))),
     Known("transcendental functions differ in the last bit, and what follows may amplify it",
           "docs/language.md (deliberate difference 3)", ("value",), _output_tags("transcendental")),
+    Known("-0.0 and 0.0 are equal to a sort: their order, and a median's sign of zero, is the algorithm's",
+          "docs/language.md#selections-and-order-statistics", ("value",),
+          lambda f: _output_tags("order_statistic")(f) and _only_signed_zero(f)),
+    Known("XLA fuses a multiply feeding an add (quantile's interpolation) into one rounding",
+          "docs/language.md#4-what-gives-numpys-bits-and-what-does-not", ("value",),
+          lambda f: _jit(f) and _output_tags("interpolation")(f)),
 ]
 
 # Known bugs, one entry per category, each with the issue-13 item it belongs to ("new"

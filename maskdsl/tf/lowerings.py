@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maskdsl.errors import DTypeError, ValueDSLError
+import numpy as np
+
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, ValueDSLError
 from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError
 from maskdsl.ir.ops import PREDICATES
@@ -211,6 +213,72 @@ def _nan_to_num(emitter, node):
     values = ", ".join("None" if node.attr(key) is None else literal(node.attr(key))  # None: NumPy's default
                        for key in ("nan", "posinf", "neginf"))
     emitter.emit(node, f"rt.nan_to_num({emitter.ref(node.args[0])}, {values})")
+# ---- selections and order statistics ----
+
+def _argwhere(emitter, node):
+    emitter.emit(node, f"rt.argwhere({emitter.ref(node.args[0])})")
+
+
+def _nonzero(emitter, node):
+    emitter.emit(node, f"rt.nonzero({emitter.ref(node.args[0])}, {int(node.attr('axis'))})")
+
+
+def _isin(emitter, node):
+    compute = node.attr("compute")
+    x, values = (emitter.as_dtype(a, compute) for a in node.args)
+    emitter.emit(node, f"rt.isin({x}, {values})")
+
+
+def _select_case(emitter, node):
+    cond, choice, rest = node.args
+    if rest.op == "const" and not isinstance(rest.attr("value"), tuple):  # the default: an unsafe cast
+        with np.errstate(all="ignore"):
+            value = np.array(rest.attr("value")).astype(node.dtype).item()
+        default = f"tf.constant({literal(value)}, {tf_dtype(node.dtype)})"
+    else:
+        default = emitter.as_dtype(rest, node.dtype)
+    emitter.emit(node, f"tf.where({_as_bool(emitter, cond)}, {emitter.as_dtype(choice, node.dtype)}, {default})")
+
+
+def _sort(emitter, node):
+    emitter.emit(node, f"rt.sort({emitter.ref(node.args[0])}, {int(node.attr('axis'))})")
+
+
+def _unique(emitter, node):
+    emitter.emit(node, f"rt.unique({emitter.ref(node.args[0])})")
+
+
+def _quantile(emitter, node):
+    x, mode, q = node.args[0], node.attr("mode"), node.attr("q")
+    if node.attr("kind") == "percentile":   # NumPy divides q by 100 in float64 first
+        q = tuple(v / 100 for v in q) if isinstance(q, tuple) else q / 100
+    axes = tuple(int(a) for a in node.attr("axes"))
+    tag = None
+    if mode != "median" and any(x.shape[a] is None for a in axes):
+        tag = emitter.check(IndexOutOfRangeError, "index -1 is out of bounds for axis 0 with size 0", node.span)
+    emitter.emit(node, f"rt.quantile({emitter.ref(x)}, {axes!r}, {_q_text(q, mode)}, {mode!r}, "
+                       f"{bool(node.attr('keepdims'))}, {tf_dtype(node.dtype)}, {tag})")
+
+
+def _masked_quantile(emitter, node):
+    x, mask = node.args
+    q, mode = node.attr("q"), node.attr("mode")
+    if node.attr("kind") == "percentile":
+        q = tuple(v / 100 for v in q) if isinstance(q, tuple) else q / 100
+    tag = None if mode == "median" else \
+        emitter.check(IndexOutOfRangeError, "index -1 is out of bounds for axis 0 with size 0", node.span)
+    m = emitter.mask_checked(mask, x, 0, node.span)
+    emitter.emit(node, f"rt.masked_quantile({emitter.ref(x)}, {m}, {_q_text(q, mode)}, {mode!r}, "
+                       f"{tf_dtype(node.dtype)}, {tag})")
+
+
+def _q_text(q, mode) -> str:
+    """q as a Python literal (numbers only: checked when the program was lowered)."""
+    if q is None:
+        return "None"
+    if isinstance(q, tuple):
+        return repr(tuple(int(v) if mode == "take" else float(v) for v in q))
+    return repr(int(q) if mode == "take" else float(q))
 
 
 def _by_strategy(emitter, node):
@@ -298,6 +366,16 @@ LOWERINGS = {
     "expand": _expand,
     "shape": _shape,
     "size": _size,
+    # selections and order statistics
+    "nonzero_mask": Elementwise("rt.truth"),
+    "argwhere": _argwhere,
+    "nonzero": _nonzero,
+    "isin": _isin,
+    "select_case": _select_case,
+    "sort": _sort,
+    "unique": _unique,
+    "quantile": _quantile,
+    "masked_quantile": _masked_quantile,
     **dict.fromkeys(STRATEGIC_OPS, _by_strategy),
     "cumulative": _cumulative, "nan_to_num": _nan_to_num,  # statistics
 }

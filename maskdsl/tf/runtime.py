@@ -6,6 +6,8 @@ program maps the tag back to a MaskDSLError with the span of the DSL expression.
 
 from __future__ import annotations
 
+import math
+
 from maskdsl.tf.quiet import quiet_start
 
 # TensorFlow's start-up log is not for our users: hidden unless TF_CPP_MIN_LOG_LEVEL is 0 or 1
@@ -915,3 +917,175 @@ def nan_to_num(x, nan_value, posinf, neginf):
     x = tf.where(tf.math.is_nan(x), values[0], x)
     x = tf.where(positive, values[1], x)
     return tf.where(negative, values[2], x)
+# ---- selections and order statistics (NumPy's nonzero, sort, unique, isin, median, quantile) ----
+
+def truth(x):
+    """x != 0 as a mask (nan is true, as in NumPy's nonzero)."""
+    return x if x.dtype == tf.bool else tf.not_equal(x, tf.zeros([], x.dtype))
+
+
+def argwhere(x):
+    """np.argwhere: the coordinates of the non-zero elements, int64[n, ndim] (tf.where refuses 0-d)."""
+    t = truth(x)
+    if t.shape.rank == 0:
+        return tf.where(tf.reshape(t, [1]))[:, :0]
+    return tf.where(t)
+
+
+def nonzero(x, axis: int):
+    """np.nonzero(x)[axis]: one array of the tuple (row-major order, as NumPy)."""
+    return tf.where(truth(x))[:, axis]
+
+
+def _along(n, axis: int, rank: int):
+    """0, 1, ..., n-1 shaped to broadcast along `axis` of an array of `rank` dims."""
+    shape = [1] * rank
+    shape[axis] = -1
+    return tf.reshape(tf.range(n), shape)
+
+
+_SORTED_AS = {tf.bool: tf.int8, tf.uint16: tf.int32}
+
+
+def sort(x, axis: int):
+    """np.sort along axis: nan last (tf.sort places nan anywhere), booleans as int8. -0.0 and 0.0
+    are equal, so their order among themselves is unspecified, as in NumPy."""
+    if x.dtype in _SORTED_AS:   # no sort kernel (bool), or none under XLA (uint16): an order-keeping cast
+        return tf.cast(tf.sort(tf.cast(x, _SORTED_AS[x.dtype]), axis=axis), x.dtype)
+    if not x.dtype.is_floating:
+        return tf.sort(x, axis=axis)
+    is_nan = tf.math.is_nan(x)
+    ordered = tf.sort(tf.where(is_nan, tf.constant(inf, x.dtype), x), axis=axis)
+    n = tf.shape(x)[axis]
+    nans = tf.reduce_sum(tf.cast(is_nan, tf.int32), axis=axis, keepdims=True)
+    last = tf.greater_equal(_along(n, axis, x.shape.rank), n - nans)   # the last `nans` places hold nan
+    return tf.where(last, tf.constant(nan, x.dtype), ordered)
+
+
+def unique(x):
+    """np.unique: sorted distinct values of the flattened x; every nan collapses to one, last (NumPy 2)."""
+    s = sort(tf.reshape(x, [-1]), 0)
+    later, earlier = s[1:], s[:-1]
+    if s.dtype == tf.bool:
+        new = tf.not_equal(later, earlier)
+    else:
+        new = tf.not_equal(later, earlier)
+        if s.dtype.is_floating:
+            new = tf.logical_and(new, tf.logical_not(tf.logical_and(tf.math.is_nan(later), tf.math.is_nan(earlier))))
+    first = tf.ones([tf.minimum(tf.size(s), 1)], tf.bool)
+    return tf.boolean_mask(s, tf.concat([first, new], 0))
+
+
+def isin(x, values):
+    """np.isin: x and values already in the dtype NumPy compares them in. A binary search in the
+    sorted values, so large value arrays cost O((n + k) log k), not n * k."""
+    if x.dtype == tf.bool:
+        x, values = tf.cast(x, tf.int8), tf.cast(values, tf.int8)
+    v = sort(tf.reshape(values, [-1]), 0)
+    flat = tf.reshape(x, [-1])
+    place = tf.searchsorted(v, flat, side="left", out_type=tf.int64)
+    padded = tf.concat([v, tf.zeros([1], v.dtype)], 0)          # place may be len(v): read a stand-in
+    found = tf.logical_and(tf.less(place, tf.size(v, out_type=tf.int64)), tf.equal(tf.gather(padded, place), flat))
+    return tf.reshape(found, tf.shape(x))
+
+
+def _last_axis(x, axes):
+    """x with `axes` flattened into one last axis, the others kept in order; and the kept shape."""
+    rank = x.shape.rank
+    kept = [a for a in range(rank) if a not in axes]
+    if kept + list(axes) != list(range(rank)):
+        x = tf.transpose(x, kept + list(axes))
+    kept_shape = tf.gather(tf.shape(x), list(range(len(kept)))) if kept else tf.zeros([0], tf.int32)
+    return tf.reshape(x, tf.concat([kept_shape, [-1]], 0)), kept_shape
+
+
+def quantile(x, axes, q, mode: str, keepdims: bool, dtype, tag):
+    """np.median / np.quantile / np.percentile (method "linear") of x over axes, following NumPy's own
+    arithmetic so the results agree: median is the mean of the middle one or two elements (in mean's
+    accumulator), quantile interpolates with NumPy's _lerp from index (n - 1) * q; a slice holding nan
+    gives nan. q: None (median), a number, or a tuple (a leading axis). tag: the check that the axis
+    is not empty (NumPy's IndexError), None when it cannot be."""
+    shape = tf.shape(x)
+    flat, kept_shape = _last_axis(x, axes)
+    s = sort(flat, -1)
+    static_n = s.shape[-1] if s.shape.rank and s.shape[-1] else None
+    out = _statistic(s, tf.shape(s)[-1], kept_shape, q, mode, dtype, tag, static_n)
+    if keepdims:
+        rank = x.shape.rank
+        dims = tf.where(tf.constant([a in axes for a in range(rank)], tf.bool), tf.ones([rank], tf.int32), shape)
+        lead = [len(q)] if isinstance(q, tuple) else []
+        out = tf.reshape(out, tf.concat([tf.constant(lead, tf.int32), dims], 0))
+    return out
+
+
+def masked_quantile(x, m, q, mode: str, dtype, tag):
+    """quantile(x[m]) (every element, m over all of x's dims) with no dynamic shape: the elements
+    masked out sort last (as nan, or the dtype's largest value, which the first count(m) sorted
+    elements equal where they reach it), and only the first count(m) places are read."""
+    flat, keep = tf.reshape(x, [-1]), tf.reshape(m, [-1])
+    filler = tf.constant(nan, x.dtype) if x.dtype.is_floating else tf.ones([], x.dtype) if x.dtype == tf.bool \
+        else tf.constant(x.dtype.max, x.dtype)
+    s = sort(tf.where(keep, flat, filler), 0)
+    n = tf.reduce_sum(tf.cast(keep, tf.int32))
+    return _statistic(s, n, tf.zeros([0], tf.int32), q, mode, dtype, tag, None)
+
+
+def _statistic(s, n, kept_shape, q, mode: str, dtype, tag, static_n):
+    """The median or quantiles of the first n elements of each row of s (sorted, nan last)."""
+    padded = tf.concat([s, tf.zeros(tf.concat([kept_shape, [1]], 0), s.dtype)], -1)  # n == 0 reads padding
+
+    def at(i):
+        return tf.gather(padded, tf.clip_by_value(i, 0, n), axis=-1)
+
+    has_nan = tf.math.is_nan(at(n - 1)) if s.dtype.is_floating else None
+    if mode == "median":
+        acc = tf.float32 if s.dtype == tf.float16 else dtype   # np.mean's accumulator
+        lo, hi = tf.cast(at((n - 1) // 2), acc), tf.cast(at(n // 2), acc)
+        value = tf.cast(tf.where(tf.equal(n % 2, 1), lo, (lo + hi) / tf.constant(2, acc)), dtype)
+        empty = tf.equal(n, 0)
+        bad = empty if has_nan is None else tf.logical_or(empty, has_nan)
+        results, qs = [tf.where(bad, tf.constant(nan, dtype), value)], None
+    else:
+        checks = [] if tag is None else [tf.debugging.assert_greater(n, 0, message=tag)]
+        with tf.control_dependencies(checks):
+            n = tf.identity(n)
+        qs = q if isinstance(q, tuple) else (q,)
+        results = [_quantile_one(at, n, value, mode, dtype, static_n) for value in qs]
+        if has_nan is not None:
+            results = [tf.where(has_nan, tf.constant(nan, dtype), r) for r in results]
+    return tf.stack(results, 0) if isinstance(q, tuple) else results[0]
+
+
+def _quantile_one(at, n, q, mode: str, dtype, static_n=None):
+    if mode == "take":           # an integer q (0 or 1): NumPy takes the element, in x's dtype
+        return at((n - 1) * int(q))
+    if static_n:                 # the weights in Python, as NumPy computes them (no fused multiply-add)
+        virtual = (static_n - 1) * float(q)
+        above = virtual >= static_n - 1
+        previous = -1.0 if above else math.floor(virtual)
+        gamma = virtual - previous
+        last = static_n - 1
+        i, j = (last, last) if above else (int(previous), int(previous) + 1)
+        a, b = at(tf.constant(i)), at(tf.constant(j))
+        diff = tf.cast(b - a, dtype)
+        t, u = tf.constant(gamma, tf.float64), tf.constant(1 - gamma, tf.float64)
+        return _lerp(a, b, diff, tf.cast(t, dtype), tf.cast(u, dtype), gamma >= 0.5, dtype)
+    n64 = tf.cast(n, tf.float64)
+    virtual = (n64 - 1) * tf.constant(float(q), tf.float64)
+    previous = tf.floor(virtual)
+    above = tf.greater_equal(virtual, n64 - 1)               # NumPy reads index -1 (the last) for both
+    previous = tf.where(above, tf.constant(-1.0, tf.float64), previous)
+    nxt = tf.where(above, tf.constant(-1.0, tf.float64), previous + 1)
+    gamma = virtual - previous
+    last = n - 1
+    a = at(tf.where(above, last, tf.cast(previous, tf.int32)))
+    b = at(tf.where(above, last, tf.cast(nxt, tf.int32)))
+    diff = tf.cast(b - a, dtype)                             # in x's dtype first, as NumPy's b - a
+    return _lerp(a, b, diff, tf.cast(gamma, dtype), tf.cast(1 - gamma, dtype), gamma >= 0.5, dtype)
+
+
+def _lerp(a, b, diff, t, u, upper, dtype):
+    """NumPy's _lerp: a + (b - a) * t, or b - (b - a) * (1 - t) where t >= 0.5."""
+    low = tf.cast(a, dtype) + diff * t
+    high = tf.cast(b, dtype) - diff * u
+    return tf.where(upper, high, low)
