@@ -157,6 +157,8 @@ REPRODUCERS = [
           fails="division by a constant becomes multiplication by its reciprocal"),
     Repro("float64 x / 0.1", "13.1", "x / 0.1", {"x": np.array([0.37, 0.74, 1.48])}, lambda x: x / 0.1,
           fails="division by a constant becomes multiplication by its reciprocal"),
+    Repro("float64 x / 6 under XLA", "13.1", "x / 6", {"x": np.array([-2.5, -9.5])}, lambda x: x / 6,
+          modes=(JIT,), fails="XLA's simplifier also turns division by a constant into a multiplication"),
     Repro("count(x / 3 <= t)", "13.1", "count(x / 3 <= t)", {"x": X32, "t": X32 / np.float32(3)},
           lambda x, t: np.count_nonzero(x / 3 <= t),
           fails="division by a constant becomes multiplication by its reciprocal"),

@@ -285,7 +285,8 @@ ALLOWED = [
 KNOWN: list[Known] = [
     Known("TensorFlow reads subnormal floats as zero (comparisons, count, pow, ...)", "new",
           ("value", "refused"), _subnormals_as_zero),
-    Known("division by a constant becomes multiplication by its reciprocal (graph optimiser)", "13.1",
+    Known("division by a constant becomes multiplication by its reciprocal (graph optimiser; under XLA its "
+          "algebraic simplifier)", "13.1",
           ("value",), _output_tags("div_by_const")),
     Known("not/^True of a comparison rewritten to the opposite comparison, wrong for nan (graph optimiser)",
           "13.2", ("value",), lambda f: _output_tags("negated_cmp")(f) and "nan" in f.case.tags),
