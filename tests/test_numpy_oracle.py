@@ -160,6 +160,8 @@ REPRODUCERS = [
     Repro("float16 x / 7", "13.1", "x / 7", {"x": np.array([5.0], f16)}, lambda x: x / 7, modes=EVERY),
     Repro("float32 x / 3", "13.1", "x / 3", {"x": X32}, lambda x: x / 3, modes=EVERY),
     Repro("float64 x / 0.1", "13.1", "x / 0.1", {"x": np.array([0.37, 0.74, 1.48])}, lambda x: x / 0.1, modes=EVERY),
+    Repro("float64 x / 6 under XLA", "13.1", "x / 6", {"x": np.array([-2.5, -9.5])}, lambda x: x / 6,
+          modes=(JIT,)),
     Repro("count(x / 3 <= t)", "13.1", "count(x / 3 <= t)", {"x": X32, "t": X32 / np.float32(3)},
           lambda x, t: np.count_nonzero(x / 3 <= t), modes=EVERY),
     # 2. nan with ^ True
