@@ -116,7 +116,8 @@ def _where(emitter, node):
 
 def _clip(emitter, node):
     x, lo, hi = (emitter.as_dtype(a, node.dtype) for a in node.args)
-    emitter.emit(node, f"rt.minimum(rt.maximum({x}, {lo}), {hi})")
+    scalar_bounds = node.args[1].shape == () and node.args[2].shape == ()  # NumPy's loop depends on it
+    emitter.emit(node, f"rt.clip({x}, {lo}, {hi}, {scalar_bounds})")
 
 
 def _not(emitter, node):
@@ -222,7 +223,7 @@ LOWERINGS = {
     "invert": Elementwise("tf.bitwise.invert", on_bool="rt.logical_not"),
     "not": _not,
     "abs": Elementwise("tf.abs", on_bool="tf.identity"),
-    "sign": Elementwise("tf.sign"),
+    "sign": Elementwise("tf.sign", on_float="rt.sign_float"),
     "sqrt": Elementwise("tf.sqrt"),
     "exp": Elementwise("tf.exp"),
     "log": Elementwise("tf.math.log"),

@@ -130,15 +130,37 @@ def isfinite_any(x):
 
 
 # NaN wins in NumPy's maximum/minimum and max/min; XLA's kernels let the number win.
+# Equal operands (0.0 and -0.0) give the sign of one of them, and NumPy's choice is fixed:
+# its float16 loop returns the first operand, its float32/float64 loops (SIMD min/max
+# instructions) the second; clip returns x. TensorFlow's kernels (and XLA's) pick either.
+
+def _numpy_extreme(pick, a, b, first_on_tie):
+    out = pick(a, b)
+    if not out.dtype.is_floating:
+        return out
+    out = tf.where(tf.equal(a, b), a if first_on_tie else b, out)
+    return tf.where(tf.math.is_nan(a) | tf.math.is_nan(b), a + b, out)
+
 
 def maximum(a, b):
-    out = tf.maximum(a, b)
-    return tf.where(tf.math.is_nan(a) | tf.math.is_nan(b), a + b, out) if out.dtype.is_floating else out
+    return _numpy_extreme(tf.maximum, a, b, a.dtype == tf.float16)
 
 
 def minimum(a, b):
-    out = tf.minimum(a, b)
-    return tf.where(tf.math.is_nan(a) | tf.math.is_nan(b), a + b, out) if out.dtype.is_floating else out
+    return _numpy_extreme(tf.minimum, a, b, a.dtype == tf.float16)
+
+
+def clip(x, lo, hi, scalar_bounds):
+    """np.clip, nan if any operand is nan. On equal operands NumPy's loop for 0-d bounds (and
+    every float16 loop) returns x: clip(-0.0, 0.0, 1.0) is -0.0; with array bounds its
+    float32/float64 loop is maximum then minimum: 0.0."""
+    first = scalar_bounds or x.dtype == tf.float16
+    return _numpy_extreme(tf.minimum, _numpy_extreme(tf.maximum, x, lo, first), hi, first)
+
+
+def sign_float(x):
+    """np.sign on floats: sign(-0.0) is 0.0 (XLA's sign keeps the zero's sign)."""
+    return tf.where(tf.equal(x, 0), tf.zeros_like(x), tf.sign(x))
 
 
 def reduce_max(x, axis=None, keepdims=False):
