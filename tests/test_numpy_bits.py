@@ -5,6 +5,8 @@ path and under XLA (jit_compile=True). docs/language.md states the guarantees.""
 from __future__ import annotations
 
 
+import math
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,93 @@ def test_clip_of_zeros_with_scalar_and_array_bounds(dtype):
             src = f"clip(x, {a!r}, {b!r})"
             got = _run("r = " + src, ["r"], {"x": x}, jit)
             _assert_bits(got["r"], np.clip(x, np.array(a, dtype), np.array(b, dtype)), f"{dtype} {src} jit={jit}")
+
+
+# ---- float reductions: at least as accurate as NumPy's pairwise sum ----
+
+def _cancelling(rng, dtype, n):
+    """Terms of widely spread magnitudes that mostly cancel: where summation order shows."""
+    x = rng.standard_normal(n) * np.exp(rng.standard_normal(n) * (2 if dtype == "float16" else 6))
+    x = np.concatenate([x, -x[: n * 9 // 10] * (1 + rng.standard_normal(n * 9 // 10) * 1e-3)])
+    rng.shuffle(x)
+    x = x.astype(dtype)
+    info = np.finfo(dtype)
+    return x[np.isfinite(x) & ((x == 0) | (np.abs(x) >= info.smallest_normal))]
+
+
+REDUCTION_FORMS = {
+    "whole": ("sum(x)", lambda x, m: np.sum(x)),
+    "masked": ("sum(x[m])", lambda x, m: np.sum(x[m])),
+    "average": ("mean(x)", lambda x, m: np.mean(x)),
+    "masked_mean": ("mean(x[m])", lambda x, m: np.mean(x[m])),
+}
+
+
+def _exact(values) -> float:
+    return math.fsum(np.asarray(values, np.float64).ravel())
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_float_sums_are_at_least_as_accurate_as_numpys(dtype):
+    """Against the exact sum (math.fsum): sums and means, whole and masked, plain and XLA."""
+    rng = np.random.default_rng(7)
+    source = "\n".join(f"{name} = {text}" for name, (text, _) in REDUCTION_FORMS.items())
+    for trial in range(6):
+        x = _cancelling(rng, dtype, 300)
+        m = rng.random(x.shape) < 0.7
+        exact = {"whole": _exact(x), "masked": _exact(x[m])}
+        exact["average"], exact["masked_mean"] = exact["whole"] / x.size, exact["masked"] / m.sum()
+        for jit in PATHS:
+            got = _run(source, list(REDUCTION_FORMS), {"x": x, "m": m}, jit)
+            for name, (text, numpy) in REDUCTION_FORMS.items():
+                want = np.asarray(numpy(x, m))
+                have = got[name]
+                assert have.dtype == want.dtype, f"{text}: {have.dtype}, NumPy {want.dtype}"
+                assert abs(float(have) - exact[name]) <= abs(float(want) - exact[name]), \
+                    f"{dtype} {text} jit={jit} trial {trial}: {have!r}, NumPy {want!r}, exact {exact[name]!r}"
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_float_sums_along_an_axis(dtype):
+    """sum/mean/prod with axis=, masked and not: NumPy's dtype and shape, and within the
+    stated bound of the exact value."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((4, 30, 3)) * 10).astype(dtype)
+    m = rng.random(4) < 0.6
+    m[0] = True
+    programs = {
+        "s1": ("sum(x, axis=1)", lambda: np.sum(x, axis=1), lambda: np.sum(x.astype(np.float64), axis=1)),
+        "s02": ("sum(x, axis=(0, 2), keepdims=True)", lambda: np.sum(x, axis=(0, 2), keepdims=True),
+                lambda: np.sum(x.astype(np.float64), axis=(0, 2), keepdims=True)),
+        "me": ("mean(x, axis=-1)", lambda: np.mean(x, axis=-1), lambda: np.mean(x.astype(np.float64), axis=-1)),
+        "ms": ("sum(x[m], axis=0)", lambda: np.sum(x[m], axis=0), lambda: np.sum(x[m].astype(np.float64), axis=0)),
+        "mm": ("mean(x[m], axis=0)", lambda: np.mean(x[m], axis=0), lambda: np.mean(x[m].astype(np.float64), axis=0)),
+        "pr": ("prod(x[:, :3], axis=1)", lambda: np.prod(x[:, :3], axis=1),
+               lambda: np.prod(x[:, :3].astype(np.float64), axis=1)),
+    }
+    source = "\n".join(f"{name} = {text}" for name, (text, _, _) in programs.items())
+    u = {"float16": 2.0 ** -11, "float32": 2.0 ** -24, "float64": 2.0 ** -53}[dtype]
+    for jit in PATHS:
+        got = _run(source, list(programs), {"x": x, "m": m}, jit)
+        for name, (text, numpy, wide) in programs.items():
+            want, close = numpy(), wide()
+            have = got[name]
+            assert (have.dtype, have.shape) == (want.dtype, want.shape), f"{text}: {have!r}, NumPy {want!r}"
+            # one rounding to the result's dtype (float64: the float64 sum itself is the reference)
+            tolerance = 2 * u * np.abs(close) + (1e-12 * np.abs(close) if dtype == "float64" else 0)
+            assert np.all(np.abs(have.astype(np.float64) - close) <= tolerance), f"{dtype} {text} jit={jit}"
+
+
+def test_the_issues_sums():
+    """float16 sum of 1000 x 0.1 is 100.0 (NumPy's); sum([1e16, 1 (x20), -1e16]) is 20.0,
+    the exact sum (NumPy 16.0); a float32 version of it too."""
+    tenths = np.full(1000, 0.1, np.float16)
+    big = np.array([1e16] + [1.0] * 20 + [-1e16])
+    big32 = np.array([1e8] + [1.0] * 20 + [-1e8], np.float32)
+    for jit in PATHS:
+        got = _run("a = sum(t)\nb = sum(y)\nc = sum(z)\nd = mean(y)", ["a", "b", "c", "d"],
+                   {"t": tenths, "y": big, "z": big32}, jit)
+        assert got["a"] == np.sum(tenths) == np.float16(100.0)
+        assert got["b"] == _exact(big) == 20.0
+        assert got["c"] == np.float32(_exact(big32))
+        assert got["d"] == np.float64(20.0) / 22

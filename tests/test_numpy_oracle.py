@@ -256,9 +256,9 @@ REPRODUCERS = [
     Repro("sign(-0.0) under XLA", "13 bits", "sign(x)", {"x": np.array([-0.0, 0.0])}, lambda x: np.sign(x),
           modes=(JIT,)),
     Repro("float16 sum of 1000 x 0.1", "13 bits", "sum(x)", {"x": np.full(1000, 0.1, f16)}, lambda x: np.sum(x),
-          accuracy=True, fails="float16 sums accumulate in float16"),
+          accuracy=True, modes=EVERY),
     Repro("sum([1e16, 1 x 20, -1e16])", "13 bits", "sum(x)", {"x": np.array([1e16] + [1.0] * 20 + [-1e16])},
-          lambda x: np.sum(x), accuracy=True, fails="summation less accurate than NumPy's pairwise sum"),
+          lambda x: np.sum(x), accuracy=True, modes=EVERY),
 ]
 # Found by the oracle beyond issue 13's list (KNOWN's "new" entries).
 REPRODUCERS += [

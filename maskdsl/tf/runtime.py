@@ -423,7 +423,40 @@ def _count(bools):
 # elements of ms (xs is not read).
 
 def _sum_parts(xs, ms, acc):  # select before widening (int32 -> int64): half the bytes written
-    return (tf.reduce_sum(cast(tf.where(ms, xs, tf.zeros([], xs.dtype)), acc)),)
+    chosen = tf.where(ms, xs, tf.zeros([], xs.dtype))
+    if not acc.is_floating:
+        return (tf.reduce_sum(cast(chosen, acc)),)
+    return _float_sum_parts(chosen if xs.dtype.is_floating else tf.cast(chosen, tf.float64))
+
+
+def _float_sum_parts(v):
+    """A float chunk's sum as float64 (high, low), as float_sum computes it."""
+    if v.dtype != tf.float64:
+        return tf.reduce_sum(tf.cast(v, tf.float64)), tf.zeros([], tf.float64)
+    largest = tf.reduce_max(tf.abs(v))
+    high, low = _extracted_sum(v, None, False)
+    usable = tf.math.is_finite(largest) & (largest < 2.0 ** 960) & (largest > 0)
+    return tf.where(usable, high, tf.reduce_sum(v)), tf.where(usable, low, tf.zeros([], tf.float64))
+
+
+def _two_sum(a, b):
+    """a + b rounded, and its rounding error (Knuth's TwoSum, exact for finite a and b)."""
+    s = a + b
+    b_part = s - a
+    return s, (a - (s - b_part)) + (b - b_part)
+
+
+def _sums_added(a, b):
+    """Two chunks' sums combined: (total,) for integers; (high, low[, count]) for floats."""
+    if len(a) == 1:
+        return (a[0] + b[0],)
+    high, error = _two_sum(a[0], b[0])
+    return (high, a[1] + b[1] + error) + tuple(p + q for p, q in zip(a[2:], b[2:]))
+
+
+def _joined(high, low):
+    """high + low, where high alone where it is not finite (low is then nan)."""
+    return tf.where(tf.math.is_finite(high), high + low, high)
 
 
 def _extreme_parts(reducer, fill):
@@ -445,9 +478,10 @@ def _extreme_combined(pick):
 
 CHUNK_PARTS = {
     "true": (lambda xs, ms, acc: (_count(ms),), _added),
-    "sum": (_sum_parts, _added),
-    "mean": (lambda xs, ms, acc: _sum_parts(xs, ms, acc) + (_count(ms),), _added),  # (total, count)
-    "prod": (lambda xs, ms, acc: (tf.reduce_prod(cast(tf.where(ms, xs, tf.ones([], xs.dtype)), acc)),),
+    "sum": (_sum_parts, _sums_added),
+    "mean": (lambda xs, ms, acc: _sum_parts(xs, ms, tf.float64) + (_count(ms),), _sums_added),  # (high, low, count)
+    "prod": (lambda xs, ms, acc: (tf.reduce_prod(cast(tf.where(ms, xs, tf.ones([], xs.dtype)),
+                                                      tf.float64 if acc.is_floating else acc)),),
              lambda a, b: (a[0] * b[0],)),
     "count": (lambda xs, ms, acc: (_count(tf.logical_and(ms, tf.not_equal(xs, tf.zeros([], xs.dtype)))),), _added),
     "any": (lambda xs, ms, acc: (tf.reduce_any(tf.logical_and(ms, cast(xs, tf.bool))),),
@@ -492,7 +526,7 @@ def _chunked(kind, x, m, acc):
 def masked_reduce(kind, x, m, acc, tag=None):
     """reduce_kind(x[m]) over the whole array (x and m of one shape), NumPy's semantics.
 
-    `acc` is the accumulator dtype (NumPy's result dtype; float32 for float16 means).
+    `acc` is the result dtype (NumPy's); float sums and means accumulate as rt.float_sum.
     min / max fail with `tag` when nothing is selected, as NumPy raises.
 
     >>> float(masked_reduce("mean", tf.constant([1., 2., 6.]), tf.constant([True, False, True]), tf.float32))
@@ -511,7 +545,9 @@ def _nonempty_extreme(parts, acc, tag):
 
 # The result from the combined partial results, where it is not the first of them.
 CHUNK_RESULT = {
-    "mean": lambda parts, acc, tag: parts[0] / tf.cast(parts[1], acc),
+    "sum": lambda parts, acc, tag: parts[0] if len(parts) == 1 else tf.cast(_joined(*parts), acc),
+    "mean": lambda parts, acc, tag: tf.cast(_joined(parts[0], parts[1]) / tf.cast(parts[2], tf.float64), acc),
+    "prod": lambda parts, acc, tag: tf.cast(parts[0], acc),
     "max": _nonempty_extreme,
     "min": _nonempty_extreme,
 }
@@ -628,3 +664,87 @@ def hypot(a, b):
 def reciprocal_float(x):
     """np.reciprocal on floats: an exact division (tf.math.reciprocal is an approximation on float32)."""
     return tf.math.truediv(tf.ones_like(x), x)
+
+
+# ---- float sums with a stated accuracy (docs/language.md, "What gives NumPy's bits") ----
+#
+# NumPy adds pairwise (blocks of 8), TensorFlow and XLA in their own blocked orders, and
+# TensorFlow accumulates float16 in float16: the orders cannot be made the same, so
+# maskdsl's sums are at least as accurate as NumPy's instead. float16 and float32 are
+# summed in float64 and rounded once. float64, which has no wider type, is summed by
+# error-free extraction (Rump, Ogita and Oishi's AccSum): with sigma a power of two of at
+# least (n + 2) * max|x|, q = (sigma + x) - sigma is x rounded to a multiple of
+# ulp(sigma) / 2, and both sum(q) and x - q are exact; two such levels, then a plain sum
+# of what is left, make the error at most half an ulp of the result plus 2 n^2 u^2 max|x|
+# (u = 2^-53), against NumPy's log2(n) u sum|x|.
+
+EXTRACTION_LEVELS = 2
+
+
+def _power_of_two_above(v):
+    """A power of two > v, for finite float64 v >= 0 (twice the power of two at or below it)."""
+    bits = tf.bitwise.bitwise_and(tf.bitcast(v, tf.int64), tf.constant(0x7FF0000000000000, tf.int64))
+    return tf.bitcast(bits, tf.float64) * 2
+
+
+def _extracted_sum(x, axis, keepdims):
+    """sum(x) over axis for float64 x, as (high, low): high is exact, low carries the rest."""
+    n = tf.cast(tf.size(x), tf.float64) / tf.cast(tf.maximum(tf.size(tf.reduce_sum(x, axis, keepdims=True)), 1),
+                                                  tf.float64)
+    spread = _power_of_two_above(n + 2)
+    rest, high = x, None
+    for _ in range(EXTRACTION_LEVELS):
+        sigma = _power_of_two_above(tf.reduce_max(tf.abs(rest), axis, keepdims=True)) * spread
+        q = (sigma + rest) - sigma
+        rest = rest - q
+        part = tf.reduce_sum(q, axis, keepdims=keepdims)
+        high = part if high is None else high + part  # exact: level 2's part is tiny beside level 1's
+    return high, tf.reduce_sum(rest, axis, keepdims=keepdims)
+
+
+def float_sum(x, axis=None, keepdims=False, dtype=None):
+    """sum(x) over axis, as `dtype` (default x's), at least as accurate as NumPy's pairwise sum."""
+    dtype = dtype or x.dtype
+    if x.dtype != tf.float64:
+        return tf.cast(tf.reduce_sum(tf.cast(x, tf.float64), axis, keepdims=keepdims), dtype)
+    plain = tf.reduce_sum(x, axis, keepdims=keepdims)
+    largest = tf.reduce_max(tf.abs(x), axis, keepdims=keepdims)
+    high, low = _extracted_sum(x, axis, keepdims)
+    # inf and nan, a sum near the float64 limit (sigma overflows) and all zeros (the sign of
+    # the zero) are the plain sum's
+    usable = tf.math.is_finite(largest) & (largest < 2.0 ** 960) & (largest > 0)
+    return tf.cast(tf.where(usable, high + low, plain), dtype)
+
+
+def float_prod(x, axis=None, keepdims=False):
+    """prod(x) over axis: float16 and float32 multiplied in float64 and rounded once."""
+    if x.dtype == tf.float64:
+        return tf.reduce_prod(x, axis, keepdims=keepdims)
+    return tf.cast(tf.reduce_prod(tf.cast(x, tf.float64), axis, keepdims=keepdims), x.dtype)
+
+
+def float_mean(x, axis=None, keepdims=False, dtype=tf.float64, count=None):
+    """mean(x) over axis as `dtype`: float_sum in float64 divided by the count in float64.
+
+    `count`: how many elements each result averages (default: all the axis holds). A count
+    known when the program is traced is an opaque constant: XLA would otherwise multiply
+    by its reciprocal."""
+    total = float_sum(x, axis, keepdims, tf.float64)
+    if count is None:
+        reduced = [d for i, d in enumerate(x.shape) if axis is None or i in _axes(axis, x.shape.rank)]
+        if None not in reduced:
+            count = opaque(float(_product(reduced)), tf.float64)
+        else:
+            count = tf.cast(tf.size(x), tf.float64) / tf.cast(tf.maximum(tf.size(total), 1), tf.float64)
+    return tf.cast(total / tf.cast(count, tf.float64), dtype)
+
+
+def _axes(axis, rank):
+    return {a % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])}
+
+
+def _product(dims):
+    out = 1
+    for d in dims:
+        out *= d
+    return out
