@@ -178,3 +178,62 @@ def test_the_issues_sums():
         assert got["b"] == _exact(big) == 20.0
         assert got["c"] == np.float32(_exact(big32))
         assert got["d"] == np.float64(20.0) / 22
+
+
+# ---- ** ----
+
+POW_EDGES = [0.0, -0.0, 1.0, -1.0, 2.5, -2.0, 7.0, 1e-3, 3e4, np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_float_pow_by_numpys_exact_exponents(dtype):
+    """x ** 2, 0.5, -1, 1, 0 (a literal, or a 0-d input) are NumPy's exact x * x, sqrt, 1 / x,
+    x and 1, with no graph-optimiser rewrite (x ** -1 as an inexact reciprocal); x ** -0.5
+    and 1 / x keep NumPy's values at -inf and -0.0; arrays of 20 or more elements (where
+    TensorFlow's vectorised kernels apply)."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([POW_EDGES, rng.standard_normal(40) * 30]).astype(dtype)
+    exponents = (2, 0.5, -1, 1, 0)
+    programs = {f"p{i}": (f"x ** {e!r}", lambda x, e=e: x ** np.asarray(e, x.dtype)) for i, e in enumerate(exponents)}
+    programs["inv"] = ("1 / x", lambda x: 1 / x)
+    programs["invb"] = ("True / x", lambda x: True / x)
+    source = "\n".join(f"{name} = {text}" for name, (text, _) in programs.items())
+    for jit in PATHS:
+        got = _run(source, list(programs), {"x": x}, jit)
+        for name, (text, numpy) in programs.items():
+            with np.errstate(all="ignore"):
+                want = np.asarray(numpy(x))
+            _assert_bits(got[name], want, f"{dtype} {text} jit={jit}")
+        f = maskdsl.compile("x ** e", signature={"x": f"{dtype}[{len(x)}]", "e": f"{dtype}[]"},
+                            jit_compile=True if jit else "auto")
+        for e in exponents:
+            with np.errstate(all="ignore"):
+                want = x ** np.asarray(e, dtype)
+            _assert_bits(np.asarray(f(x=x, e=np.asarray(e, dtype))), want, f"{dtype} x ** e, e = {e} jit={jit}")
+
+
+def test_float_pow_at_negative_zero_and_infinity():
+    """Exponents the graph optimiser rewrote (x ** -0.5 to rsqrt): NumPy's values at the
+    edges, where the results are exact (0, inf, nan)."""
+    x = np.array([-np.inf, -0.0, 0.0, np.inf, np.nan, 4.0, 0.25])
+    for e in (-0.5, -2, 3, -3, 0.25, -1.5):
+        for jit in PATHS:
+            got = _run(f"r = x ** {e!r}", ["r"], {"x": x}, jit)["r"]
+            with np.errstate(all="ignore"):
+                want = x ** e
+            _assert_bits(got, want, f"x ** {e} jit={jit}")
+
+
+@pytest.mark.parametrize("dtype", ("int8", "int16", "int32", "int64"))
+def test_integer_powers_of_64_and_more_wrap_as_numpy(dtype):
+    """XLA's integer power stopped after 64 squarings (x ** 64 gave 1): literal and array
+    exponents, plain and XLA, wrap as NumPy."""
+    x = np.array([0, 1, 2, 3, 5, 7, 100, -3, -7], dtype) if dtype[0] == "i" else np.array([0, 1, 2, 3, 5, 7, 100],
+                                                                                          dtype)
+    info = np.iinfo(dtype)
+    e = np.array([64, 65, 100, 127, 1, 0, 63, int(info.max), 99][: len(x)], dtype)
+    for jit in PATHS:
+        got = _run("a = x ** 64\nb = x ** 101\nc = x ** e", ["a", "b", "c"], {"x": x, "e": e}, jit)
+        _assert_bits(got["a"], x ** 64, f"{dtype} x ** 64 jit={jit}")
+        _assert_bits(got["b"], x ** 101, f"{dtype} x ** 101 jit={jit}")
+        _assert_bits(got["c"], x ** e, f"{dtype} x ** e jit={jit}")

@@ -108,7 +108,42 @@ def pow_int(a, b, tag):
     """a ** b for integers; a negative exponent is an error, as in NumPy."""
     check = tf.debugging.assert_greater_equal(b, tf.zeros_like(b), message=tag)
     with tf.control_dependencies([check]):
-        return tf.pow(a, b)
+        if a.dtype == tf.bool:
+            return tf.pow(a, b)
+        # XLA's integer power stops after 64 squarings: x ** 64 would be 1
+        return tf.cond(tf.reduce_any(b >= 64), lambda: pow_by_squaring(a, b), lambda: tf.pow(a, b))
+
+
+def pow_by_squaring(a, b):
+    """a ** b for integers and b >= 0, wrapping as NumPy's (and TensorFlow's) multiplication does."""
+    shape = tf.broadcast_dynamic_shape(tf.shape(a), tf.shape(b))
+    base, e = tf.broadcast_to(a, shape), tf.broadcast_to(b, shape)
+    one = tf.ones_like(base)
+    result = one
+    for _ in range(e.dtype.size * 8 - (0 if e.dtype.is_unsigned else 1)):
+        result = tf.where(tf.equal(tf.bitwise.bitwise_and(e, tf.ones_like(e)), 1), result * base, result)
+        base = base * base
+        e = tf.bitwise.right_shift(e, tf.ones_like(e))
+    return result
+
+
+def power_half(x):
+    """x ** 0.5 as NumPy: sqrt for float32 and float64; its float16 loop is C's powf, for
+    which (-0.0) ** 0.5 is 0.0 and (-inf) ** 0.5 is inf (elsewhere the same as sqrt)."""
+    if x.dtype != tf.float16:
+        return tf.sqrt(x)
+    return tf.where(tf.equal(x, 0) | tf.math.is_inf(x), tf.abs(x), tf.sqrt(x))
+
+
+def pow_float(x, e):
+    """x ** e for floats and a 0-d exponent e known only at run time: NumPy's loop computes
+    the exponents 2, 0.5, -1, 1 and 0 exactly (x * x, sqrt, 1 / x, x, 1), others by pow."""
+    out = tf.pow(x, e)
+    for value, exact in ((2, lambda: x * x), (0.5, lambda: power_half(x)),
+                         (-1, lambda: tf.math.truediv(opaque(1, x.dtype), x)), (1, lambda: x),
+                         (0, lambda: tf.ones_like(x))):
+        out = tf.where(tf.equal(e, value), exact(), out)
+    return out
 
 
 def logical_not(x):
