@@ -237,3 +237,56 @@ def test_integer_powers_of_64_and_more_wrap_as_numpy(dtype):
         _assert_bits(got["a"], x ** 64, f"{dtype} x ** 64 jit={jit}")
         _assert_bits(got["b"], x ** 101, f"{dtype} x ** 101 jit={jit}")
         _assert_bits(got["c"], x ** e, f"{dtype} x ** e jit={jit}")
+
+
+@pytest.mark.parametrize("signature", ("exact", "dynamic"))
+def test_chunked_masked_sums_keep_the_accuracy(monkeypatch, signature):
+    """Whole-array masked sums and means are reduced chunk by chunk (rt.masked_reduce):
+    chunks combine exactly (TwoSum), unrolled (static shapes) or in a loop (None)."""
+    from maskdsl.tf import runtime
+    monkeypatch.setattr(runtime, "CHUNK", 8)
+    rng = np.random.default_rng(11)
+    big = np.array([1e16] + [1.0] * 20 + [-1e16] + [3.0] * 17)
+    cases = [big, _cancelling(rng, "float64", 20), _cancelling(rng, "float32", 20)]
+    for x in cases:
+        m = np.ones(x.shape, bool)
+        m[-3:] = False
+        shape = "None" if signature == "dynamic" else str(len(x))
+        for jit in (False, True) if signature == "exact" and x is big else (False,):
+            f = maskdsl.compile("a = sum(x[m])\nb = mean(x[m])", signature={"x": f"{x.dtype}[{shape}]",
+                                                                          "m": f"bool[{shape}]"},
+                                jit_compile=True if jit else "auto")
+            got = {k: np.asarray(v) for k, v in f(x=x, m=m).items()}
+            exact = _exact(x[m])
+            assert abs(float(got["a"]) - exact) <= abs(float(np.sum(x[m])) - exact), (x.dtype, got["a"], exact)
+            assert abs(float(got["b"]) - exact / m.sum()) <= abs(float(np.mean(x[m])) - exact / m.sum()) + \
+                1e-300, (x.dtype, got["b"], exact / m.sum())
+
+
+def test_streamed_pipeline_sums_follow_the_same_rule():
+    """The pipeline's batch-by-batch reductions (maskdsl/pipeline/reductions.py): float64
+    sums by extraction with TwoSum across batches, float16 in float64, products widened."""
+    from maskdsl.pipeline.reductions import Accumulator
+    rng = np.random.default_rng(2)
+    big = np.array([1e16] + [1.0] * 20 + [-1e16])
+    for batches in range(1, 8):
+        acc = Accumulator("sum", None, False, "float64", ())
+        for part in np.array_split(big, batches):
+            acc.add(part)
+        assert acc.result() == 20.0
+    for _ in range(5):
+        x = _cancelling(rng, "float64", 500)
+        for kind, numpy, exact in (("sum", np.sum, _exact(x)), ("mean", np.mean, _exact(x) / x.size)):
+            acc = Accumulator(kind, None, False, "float64", ())
+            for part in np.array_split(x, 6):
+                acc.add(part)
+            assert abs(float(acc.result()) - exact) <= abs(float(numpy(x)) - exact)
+    tenths = np.full(1000, 0.1, np.float16)
+    acc = Accumulator("sum", None, False, "float16", ())
+    for part in np.array_split(tenths, 7):
+        acc.add(part)
+    assert acc.result() == np.sum(tenths) and acc.result().dtype == np.float16
+    tiny = np.array([1e-30, 1e-30, 1e30, 1e30], np.float32)
+    acc = Accumulator("prod", None, False, "float32", ())
+    acc.add(tiny)
+    assert acc.result() == np.float32(np.prod(tiny.astype(np.float64)))  # 1.0; NumPy's float32 product is 0.0

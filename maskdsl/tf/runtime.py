@@ -469,9 +469,8 @@ def _float_sum_parts(v):
     if v.dtype != tf.float64:
         return tf.reduce_sum(tf.cast(v, tf.float64)), tf.zeros([], tf.float64)
     largest = tf.reduce_max(tf.abs(v))
-    high, low = _extracted_sum(v, None, False)
-    usable = tf.math.is_finite(largest) & (largest < 2.0 ** 960) & (largest > 0)
-    return tf.where(usable, high, tf.reduce_sum(v)), tf.where(usable, low, tf.zeros([], tf.float64))
+    return tf.cond(_usable(largest), lambda: _extracted_sum(v, None, False, largest),
+                   lambda: (tf.reduce_sum(v), tf.zeros([], tf.float64)))
 
 
 def _two_sum(a, b):
@@ -514,6 +513,7 @@ def _extreme_combined(pick):
 CHUNK_PARTS = {
     "true": (lambda xs, ms, acc: (_count(ms),), _added),
     "sum": (_sum_parts, _sums_added),
+    "float_total": (lambda xs, ms, acc: _float_sum_parts(xs), _sums_added),  # float_sum of a whole array
     "mean": (lambda xs, ms, acc: _sum_parts(xs, ms, tf.float64) + (_count(ms),), _sums_added),  # (high, low, count)
     "prod": (lambda xs, ms, acc: (tf.reduce_prod(cast(tf.where(ms, xs, tf.ones([], xs.dtype)),
                                                       tf.float64 if acc.is_floating else acc)),),
@@ -722,33 +722,47 @@ def _power_of_two_above(v):
     return tf.bitcast(bits, tf.float64) * 2
 
 
-def _extracted_sum(x, axis, keepdims):
-    """sum(x) over axis for float64 x, as (high, low): high is exact, low carries the rest."""
-    n = tf.cast(tf.size(x), tf.float64) / tf.cast(tf.maximum(tf.size(tf.reduce_sum(x, axis, keepdims=True)), 1),
-                                                  tf.float64)
+def _extracted_sum(x, axis, keepdims, largest):
+    """sum(x) over axis for float64 x, as (high, low): high + low is the sum within the bound
+    above (high is the extracted parts' sum, low the rest and their rounding errors).
+    `largest`: max|x| over axis (keepdims)."""
+    n = tf.cast(tf.size(x), tf.float64) / tf.cast(tf.maximum(tf.size(largest), 1), tf.float64)
     spread = _power_of_two_above(n + 2)
-    rest, high = x, None
-    for _ in range(EXTRACTION_LEVELS):
-        sigma = _power_of_two_above(tf.reduce_max(tf.abs(rest), axis, keepdims=True)) * spread
+    rest, high, errors = x, None, None
+    for level in range(EXTRACTION_LEVELS):
+        top = largest if level == 0 else tf.reduce_max(tf.abs(rest), axis, keepdims=True)
+        sigma = _power_of_two_above(top) * spread
         q = (sigma + rest) - sigma
         rest = rest - q
-        part = tf.reduce_sum(q, axis, keepdims=keepdims)
-        high = part if high is None else high + part  # exact: level 2's part is tiny beside level 1's
-    return high, tf.reduce_sum(rest, axis, keepdims=keepdims)
+        part = tf.reduce_sum(q, axis, keepdims=keepdims)  # exact
+        if high is None:
+            high = part
+        else:
+            high, errors = _two_sum(high, part)
+    low = tf.reduce_sum(rest, axis, keepdims=keepdims)
+    return high, low if errors is None else low + errors
+
+
+def _usable(largest):
+    """Extraction applies: not inf or nan, sigma cannot overflow, not all zeros (whose sum's
+    sign is the plain sum's)."""
+    return tf.math.is_finite(largest) & (largest < 2.0 ** 960) & (largest > 0)
 
 
 def float_sum(x, axis=None, keepdims=False, dtype=None):
-    """sum(x) over axis, as `dtype` (default x's), at least as accurate as NumPy's pairwise sum."""
+    """sum(x) over axis, as `dtype` (default x's), at least as accurate as NumPy's pairwise sum.
+    A whole array is summed in chunks (rt._chunked): full-size float64 temporaries would
+    cost more than the arithmetic."""
     dtype = dtype or x.dtype
+    if axis is None:
+        total = _joined(*_chunked("float_total", x, x, tf.float64))
+        return tf.cast(tf.reshape(total, [1] * x.shape.rank) if keepdims else total, dtype)
     if x.dtype != tf.float64:
         return tf.cast(tf.reduce_sum(tf.cast(x, tf.float64), axis, keepdims=keepdims), dtype)
-    plain = tf.reduce_sum(x, axis, keepdims=keepdims)
-    largest = tf.reduce_max(tf.abs(x), axis, keepdims=keepdims)
-    high, low = _extracted_sum(x, axis, keepdims)
-    # inf and nan, a sum near the float64 limit (sigma overflows) and all zeros (the sign of
-    # the zero) are the plain sum's
-    usable = tf.math.is_finite(largest) & (largest < 2.0 ** 960) & (largest > 0)
-    return tf.cast(tf.where(usable, high + low, plain), dtype)
+    largest = tf.reduce_max(tf.abs(x), axis, keepdims=True)
+    high, low = _extracted_sum(x, axis, keepdims, largest)
+    usable = _usable(largest if keepdims else tf.reduce_max(largest, axis))
+    return tf.cast(tf.where(usable, high + low, tf.reduce_sum(x, axis, keepdims=keepdims)), dtype)
 
 
 def float_prod(x, axis=None, keepdims=False):
