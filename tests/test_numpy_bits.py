@@ -290,3 +290,14 @@ def test_streamed_pipeline_sums_follow_the_same_rule():
     acc = Accumulator("prod", None, False, "float32", ())
     acc.add(tiny)
     assert acc.result() == np.float32(np.prod(tiny.astype(np.float64)))  # 1.0; NumPy's float32 product is 0.0
+
+
+def test_mean_under_xla_divides_by_the_count():
+    """XLA multiplied sum(x) by 1/n (a constant divisor); the count is opaque now:
+    mean([2, 2, 1]) in float32 is NumPy's 1.6666666, not 1.6666667."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(-9, 9, (60, 3)).astype(np.float32)
+    x[0] = [2, 2, 1]
+    for jit in PATHS:
+        got = _run("r = mean(x, axis=1)", ["r"], {"x": x}, jit)["r"]
+        _assert_bits(got, np.mean(x, axis=1), f"mean(x, axis=1) jit={jit}")

@@ -263,9 +263,9 @@ REPRODUCERS = [
 # Found by the oracle beyond issue 13's list (KNOWN's "new" entries).
 REPRODUCERS += [
     Repro("count of a subnormal float32", "new", "count(x)", {"x": np.array([1.4e-45, 0.0], f32)},
-          lambda x: np.count_nonzero(x), fails="TensorFlow reads subnormal floats as zero"),
+          lambda x: np.count_nonzero(x), fails="documented: TensorFlow reads subnormal floats as zero"),
     Repro("subnormal float64 > 0", "new", "x > 0", {"x": np.array([5e-324, -5e-324])}, lambda x: x > 0,
-          fails="TensorFlow reads subnormal floats as zero"),
+          fails="documented: TensorFlow reads subnormal floats as zero"),
     Repro("where(m, -1, uint8)", "new", "where(m, -1, x)",
           {"m": np.array([True, False]), "x": np.array([3, 4], np.uint8)}, lambda m, x: np.where(m, -1, x),
           fails="where() with a literal outside the array's dtype refused"),
