@@ -71,6 +71,7 @@ def _interrupt(signum, frame):
 def worker(task) -> dict:
     """Run programs [start, start + count) of the campaign; return their findings by category."""
     seed, start, count, timeout, deadline, avoid, no_grappler = task
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is for the parent
     config = Config(avoid=frozenset(avoid))
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")

@@ -175,6 +175,7 @@ class Accumulator:
     dtype: str
     shape: tuple
     value: object = None
+    low: object = None          # float sums: what `value` (the high part) leaves out
     count: object = None
     seen: bool = False
     _float: bool = field(default=False, init=False)
@@ -197,16 +198,19 @@ class Accumulator:
                 self._combine(value, None)
                 return
             if kind in ("sum", "nansum", "mean", "nanmean"):
-                accumulate = np.float64 if self._float or kind in ("mean", "nanmean") else self.dtype
                 source = np.where(np.isnan(part), 0, part) if kind in ("nansum", "nanmean") and \
                     part.dtype.kind == "f" else part
-                value = np.sum(source, axis=axes, keepdims=True, dtype=accumulate)
+                if self._float or kind in ("mean", "nanmean"):
+                    value, low = accurate_sum(source, axes)
+                    self.low = low if self.low is None else self.low + low
+                else:
+                    value = np.sum(source, axis=axes, keepdims=True, dtype=self.dtype)
                 if kind in ("mean", "nanmean"):
                     count = (np.sum(~np.isnan(part), axis=axes, keepdims=True, dtype=np.int64)
                              if kind == "nanmean" and part.dtype.kind == "f" else np.int64(reduced))
             elif kind in ("prod", "nanprod"):
                 source = np.where(np.isnan(part), 1, part) if kind == "nanprod" and part.dtype.kind == "f" else part
-                value = np.prod(source, axis=axes, keepdims=True, dtype=self.dtype)
+                value = np.prod(source, axis=axes, keepdims=True, dtype=np.float64 if self._float else self.dtype)
             elif kind == "any":
                 value = np.any(part, axis=axes, keepdims=True)
             elif kind == "all":
@@ -222,6 +226,8 @@ class Accumulator:
         combiner's are): the same as having added its batches here."""
         if other.value is not None:
             with np.errstate(all="ignore"):
+                if other.low is not None:
+                    self.low = other.low if self.low is None else self.low + other.low
                 self._combine(other.value, other.count)
 
     def _combine(self, value, count) -> None:
@@ -232,6 +238,9 @@ class Accumulator:
             self.value = value
         elif kind in _COMBINE:
             self.value = _COMBINE[kind](self.value, value)
+        elif self.low is not None:  # a float sum: the high parts' rounding error joins the low part
+            self.value, error = _two_sum(self.value, value)
+            self.low = self.low + np.where(np.isfinite(error), error, 0)
         else:
             self.value = self.value + value
         self.seen = True
@@ -246,12 +255,61 @@ class Accumulator:
                      "mean": np.nan, "nanmean": np.nan}[kind]
             return np.full(self.shape, empty).astype(self.dtype)
         value = self.value
+        if self.low is not None:
+            with np.errstate(all="ignore"):
+                value = np.where(np.isfinite(value), value + self.low, value)
         if kind in ("mean", "nanmean"):
             with np.errstate(all="ignore"):
                 value = value / self.count
         with np.errstate(all="ignore"):
             value = np.asarray(value).astype(self.dtype)
         return value.reshape(self.shape)
+
+
+def accurate_sum(values: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """A float sum over axes (keepdims) as float64 (high, low), by maskdsl's rule for float
+    sums (docs/language.md, "What gives NumPy's bits"; rt.float_sum computes the same in
+    TensorFlow): float16/float32 summed in float64; float64 (and integers, for means) by
+    two levels of error-free extraction (AccSum), then a plain sum of the rest.
+
+    >>> high, low = accurate_sum(np.array([1e16] + [1.0] * 20 + [-1e16]), (0,))
+    >>> float(high[0] + low[0])
+    20.0
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and values.dtype != np.float64:
+        return np.sum(values, axis=axes, keepdims=True, dtype=np.float64), np.zeros((1,) * values.ndim)
+    x = values.astype(np.float64)
+    with np.errstate(all="ignore"):
+        plain = np.sum(x, axis=axes, keepdims=True)
+        if x.size == 0:
+            return plain, np.zeros_like(plain)
+        largest = np.max(np.abs(x), axis=axes, keepdims=True)
+        n = x.size // max(plain.size, 1)
+        spread = _power_of_two_above(np.float64(n + 2))
+        rest, high, errors = x, np.zeros_like(plain), np.zeros_like(plain)
+        for _ in range(2):
+            sigma = _power_of_two_above(np.max(np.abs(rest), axis=axes, keepdims=True)) * spread
+            q = (sigma + rest) - sigma
+            rest = rest - q
+            high, error = _two_sum(high, np.sum(q, axis=axes, keepdims=True))  # the sum of q is exact
+            errors = errors + error
+        low = np.sum(rest, axis=axes, keepdims=True) + errors
+        usable = np.isfinite(largest) & (largest < 2.0 ** 960) & (largest > 0)
+    return np.where(usable, high, plain), np.where(usable, low, 0.0)
+
+
+def _power_of_two_above(v):
+    """A power of two > v for finite v >= 0 (twice the power of two at or below it), as rt's."""
+    bits = np.asarray(v, np.float64).view(np.int64) & np.int64(0x7FF0000000000000)
+    return bits.view(np.float64) * 2
+
+
+def _two_sum(a, b):
+    with np.errstate(all="ignore"):
+        s = a + b
+        b_part = s - a
+        return s, (a - (s - b_part)) + (b - b_part)
 
 
 def accumulators(plan: StreamPlan) -> dict[str, Accumulator]:

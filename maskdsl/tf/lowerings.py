@@ -43,6 +43,9 @@ class Elementwise:
     # divisor=, for c other than 0). The graph optimiser and XLA multiply by the reciprocal of a
     # Const divisor, which is not NumPy's correctly rounded division.
     opaque_divisor: str | None = None
+    # on floats, a constant dividend as rt.opaque too: the graph optimiser turns 1 / x into
+    # Reciprocal(x), whose float32 kernel is not correctly rounded on arrays of 16 or more
+    opaque_dividend: bool = False
 
     def function(self, node, compute: str) -> str:
         kind = dtype_kind(compute)
@@ -73,6 +76,8 @@ class Elementwise:
                 args[1] = opaque
             elif divisor.attr("value") != 0:
                 args.append(f"divisor={opaque}")
+        if self.opaque_dividend and dtype_kind(compute) == "f" and node.args[0].op == "const":
+            args[0] = f"rt.opaque({literal(converted(node.args[0].attr('value'), compute))}, {tf_dtype(compute)})"
         emitter.emit(node, _result(node, compute, f"{function}({', '.join(args)})"))
 
 
@@ -98,18 +103,38 @@ def _result(node, compute: str, expr: str) -> str:
 
 _POW = Elementwise(on_bool="tf.pow", on_int="tf.pow", on_float="tf.pow")
 
+# NumPy's float power with a scalar exponent computes these exactly (its loop's fast
+# paths; np.square, np.sqrt, np.reciprocal); any other exponent is its pow.
+_FLOAT_POW_FAST = {2: "tf.multiply({x}, {x})", 0.5: "rt.power_half({x})", 1: "tf.identity({x})", 0: "tf.ones_like({x})",
+                   -1: "tf.math.truediv(rt.opaque(1, {dtype}), {x})"}
+
 
 def _pow(emitter, node):
     compute = node.attr("compute") or node.dtype
+    base, exponent = node.args
     if dtype_kind(compute) == "u":  # no unsigned Pow kernel: rt.pow_unsigned wraps as NumPy does
         args = [emitter.as_dtype(a, compute) for a in node.args]
         return emitter.emit(node, _result(node, compute, f"rt.pow_unsigned({', '.join(args)})"))
-    exponent = node.args[1]
     known = exponent.op == "const" and not isinstance(exponent.attr("value"), tuple) and exponent.attr("value") >= 0
     if dtype_kind(compute) in "iub" and not known:  # a negative exponent fails at run time (if anything is computed)
         args = [emitter.as_dtype(a, compute) for a in node.args]
         tag = emitter.check(ValueDSLError, "integers to negative integer powers are not allowed", node.span)
         return emitter.emit(node, f"rt.pow_int({', '.join(args)}, {tag})")
+    if dtype_kind(compute) in "iu" and exponent.op == "const" and exponent.attr("value") >= 64:
+        # XLA's integer power stops after 64 squarings (x ** 64 would be 1)
+        x, e = (emitter.as_dtype(a, compute) for a in node.args)
+        return emitter.emit(node, _result(node, compute, f"rt.pow_by_squaring({x}, {e})"))
+    if dtype_kind(compute) == "f" and exponent.shape == ():
+        x = emitter.as_dtype(base, compute)
+        if exponent.op == "const" and exponent.attr("value") in _FLOAT_POW_FAST:
+            fast = _FLOAT_POW_FAST[exponent.attr("value")].format(x=x, dtype=tf_dtype(compute))
+            return emitter.emit(node, _result(node, compute, fast))
+        # a constant exponent as rt.opaque: the graph optimiser turns pow(x, -0.5) into
+        # rsqrt(x) (wrong at -inf and -0.0) and pow(x, -1) into an inexact reciprocal
+        e = (f"rt.opaque({literal(converted(exponent.attr('value'), compute))}, {tf_dtype(compute)})"
+             if exponent.op == "const" else emitter.as_dtype(exponent, compute))
+        function = "tf.pow" if exponent.op == "const" else "rt.pow_float"
+        return emitter.emit(node, _result(node, compute, f"{function}({x}, {e})"))
     _POW(emitter, node)
 
 
@@ -128,7 +153,8 @@ def _clip(emitter, node):
     x, lo, hi = (emitter.as_dtype(a, node.dtype) for a in node.args)
     if node.dtype == "bool":
         return emitter.emit(node, f"rt.clip_bool({x}, {lo}, {hi})")
-    emitter.emit(node, f"rt.minimum(rt.maximum({x}, {lo}), {hi})")
+    scalar_bounds = node.args[1].shape == () and node.args[2].shape == ()  # NumPy's loop depends on it
+    emitter.emit(node, f"rt.clip({x}, {lo}, {hi}, {scalar_bounds})")
 
 
 def _not(emitter, node):
@@ -293,7 +319,7 @@ LOWERINGS = {
     "add": Elementwise("tf.add", on_bool="tf.logical_or"),
     "sub": Elementwise("tf.subtract", on_unsigned="rt.subtract_unsigned"),
     "mul": Elementwise("tf.multiply", on_bool="tf.logical_and"),
-    "truediv": Elementwise("tf.math.truediv", opaque_divisor="argument"),
+    "truediv": Elementwise("tf.math.truediv", opaque_divisor="argument", opaque_dividend=True),
     "floordiv": Elementwise(on_int="rt.floordiv_int", on_int_safe_divisor="tf.math.floordiv",
                             on_float="rt.floordiv_float", opaque_divisor="keyword"),
     "mod": Elementwise(on_int="rt.mod_int", on_int_safe_divisor="tf.math.floormod", on_float="rt.mod_float",
@@ -315,7 +341,7 @@ LOWERINGS = {
     "invert": Elementwise("tf.bitwise.invert", on_bool="rt.logical_not"),
     "not": _not,
     "abs": Elementwise("tf.abs", on_bool="tf.identity", on_unsigned="tf.identity"),
-    "sign": Elementwise("tf.sign", on_unsigned="rt.sign_unsigned"),
+    "sign": Elementwise("tf.sign", on_unsigned="rt.sign_unsigned", on_float="rt.sign_float"),
     "sqrt": Elementwise("tf.sqrt"),
     "exp": Elementwise("tf.exp"),
     "log": Elementwise("tf.math.log"),

@@ -114,7 +114,43 @@ def pow_int(a, b, tag):
     with tf.control_dependencies([check]):
         # max(b, 0): a negative b reaches here only for an empty result, and Pow(x, -1) would
         # become Reciprocal, which has no integer kernel (graph optimiser)
-        return tf.pow(a, tf.maximum(b, tf.zeros([], b.dtype)))
+        b = tf.maximum(b, tf.zeros([], b.dtype))
+        if a.dtype == tf.bool:
+            return tf.pow(a, b)
+        # XLA's integer power stops after 64 squarings: x ** 64 would be 1
+        return tf.cond(tf.reduce_any(b >= 64), lambda: pow_by_squaring(a, b), lambda: tf.pow(a, b))
+
+
+def pow_by_squaring(a, b):
+    """a ** b for integers and b >= 0, wrapping as NumPy's (and TensorFlow's) multiplication does."""
+    shape = tf.broadcast_dynamic_shape(tf.shape(a), tf.shape(b))
+    base, e = tf.broadcast_to(a, shape), tf.broadcast_to(b, shape)
+    one = tf.ones_like(base)
+    result = one
+    for _ in range(e.dtype.size * 8 - (0 if e.dtype.is_unsigned else 1)):
+        result = tf.where(tf.equal(tf.bitwise.bitwise_and(e, tf.ones_like(e)), 1), result * base, result)
+        base = base * base
+        e = tf.bitwise.right_shift(e, tf.ones_like(e))
+    return result
+
+
+def power_half(x):
+    """x ** 0.5 as NumPy: sqrt for float32 and float64; its float16 loop is C's powf, for
+    which (-0.0) ** 0.5 is 0.0 and (-inf) ** 0.5 is inf (elsewhere the same as sqrt)."""
+    if x.dtype != tf.float16:
+        return tf.sqrt(x)
+    return tf.where(tf.equal(x, 0) | tf.math.is_inf(x), tf.abs(x), tf.sqrt(x))
+
+
+def pow_float(x, e):
+    """x ** e for floats and a 0-d exponent e known only at run time: NumPy's loop computes
+    the exponents 2, 0.5, -1, 1 and 0 exactly (x * x, sqrt, 1 / x, x, 1), others by pow."""
+    out = tf.pow(x, e)
+    for value, exact in ((2, lambda: x * x), (0.5, lambda: power_half(x)),
+                         (-1, lambda: tf.math.truediv(opaque(1, x.dtype), x)), (1, lambda: x),
+                         (0, lambda: tf.ones_like(x))):
+        out = tf.where(tf.equal(e, value), exact(), out)
+    return out
 
 
 def logical_not(x):
@@ -136,15 +172,37 @@ def isfinite_any(x):
 
 
 # NaN wins in NumPy's maximum/minimum and max/min; XLA's kernels let the number win.
+# Equal operands (0.0 and -0.0) give the sign of one of them, and NumPy's choice is fixed:
+# its float16 loop returns the first operand, its float32/float64 loops (SIMD min/max
+# instructions) the second; clip returns x. TensorFlow's kernels (and XLA's) pick either.
+
+def _numpy_extreme(pick, a, b, first_on_tie):
+    out = pick(a, b)
+    if not out.dtype.is_floating:
+        return out
+    out = tf.where(tf.equal(a, b), a if first_on_tie else b, out)
+    return tf.where(tf.math.is_nan(a) | tf.math.is_nan(b), a + b, out)
+
 
 def maximum(a, b):
-    out = tf.maximum(a, b)
-    return tf.where(tf.math.is_nan(a) | tf.math.is_nan(b), a + b, out) if out.dtype.is_floating else out
+    return _numpy_extreme(tf.maximum, a, b, a.dtype == tf.float16)
 
 
 def minimum(a, b):
-    out = tf.minimum(a, b)
-    return tf.where(tf.math.is_nan(a) | tf.math.is_nan(b), a + b, out) if out.dtype.is_floating else out
+    return _numpy_extreme(tf.minimum, a, b, a.dtype == tf.float16)
+
+
+def clip(x, lo, hi, scalar_bounds):
+    """np.clip, nan if any operand is nan. On equal operands NumPy's loop for 0-d bounds (and
+    every float16 loop) returns x: clip(-0.0, 0.0, 1.0) is -0.0; with array bounds its
+    float32/float64 loop is maximum then minimum: 0.0."""
+    first = scalar_bounds or x.dtype == tf.float16
+    return _numpy_extreme(tf.minimum, _numpy_extreme(tf.maximum, x, lo, first), hi, first)
+
+
+def sign_float(x):
+    """np.sign on floats: sign(-0.0) is 0.0 (XLA's sign keeps the zero's sign)."""
+    return tf.where(tf.equal(x, 0), tf.zeros_like(x), tf.sign(x))
 
 
 def reduce_max(x, axis=None, keepdims=False):
@@ -538,7 +596,39 @@ def _count(bools):
 # elements of ms (xs is not read).
 
 def _sum_parts(xs, ms, acc):  # select before widening (int32 -> int64): half the bytes written
-    return (tf.reduce_sum(cast(tf.where(ms, xs, tf.zeros([], xs.dtype)), acc)),)
+    chosen = tf.where(ms, xs, tf.zeros([], xs.dtype))
+    if not acc.is_floating:
+        return (tf.reduce_sum(cast(chosen, acc)),)
+    return _float_sum_parts(chosen if xs.dtype.is_floating else tf.cast(chosen, tf.float64))
+
+
+def _float_sum_parts(v):
+    """A float chunk's sum as float64 (high, low), as float_sum computes it."""
+    if v.dtype != tf.float64:
+        return tf.reduce_sum(tf.cast(v, tf.float64)), tf.zeros([], tf.float64)
+    largest = tf.reduce_max(tf.abs(v))
+    return tf.cond(_usable(largest), lambda: _extracted_sum(v, None, False, largest),
+                   lambda: (tf.reduce_sum(v), tf.zeros([], tf.float64)))
+
+
+def _two_sum(a, b):
+    """a + b rounded, and its rounding error (Knuth's TwoSum, exact for finite a and b)."""
+    s = a + b
+    b_part = s - a
+    return s, (a - (s - b_part)) + (b - b_part)
+
+
+def _sums_added(a, b):
+    """Two chunks' sums combined: (total,) for integers; (high, low[, count]) for floats."""
+    if len(a) == 1:
+        return (a[0] + b[0],)
+    high, error = _two_sum(a[0], b[0])
+    return (high, a[1] + b[1] + error) + tuple(p + q for p, q in zip(a[2:], b[2:]))
+
+
+def _joined(high, low):
+    """high + low, where high alone where it is not finite (low is then nan)."""
+    return tf.where(tf.math.is_finite(high), high + low, high)
 
 
 def _extreme_parts(reducer, fill):
@@ -560,9 +650,11 @@ def _extreme_combined(pick):
 
 CHUNK_PARTS = {
     "true": (lambda xs, ms, acc: (_count(ms),), _added),
-    "sum": (_sum_parts, _added),
-    "mean": (lambda xs, ms, acc: _sum_parts(xs, ms, acc) + (_count(ms),), _added),  # (total, count)
-    "prod": (lambda xs, ms, acc: (tf.reduce_prod(cast(tf.where(ms, xs, tf.ones([], xs.dtype)), acc)),),
+    "sum": (_sum_parts, _sums_added),
+    "float_total": (lambda xs, ms, acc: _float_sum_parts(xs), _sums_added),  # float_sum of a whole array
+    "mean": (lambda xs, ms, acc: _sum_parts(xs, ms, tf.float64) + (_count(ms),), _sums_added),  # (high, low, count)
+    "prod": (lambda xs, ms, acc: (tf.reduce_prod(cast(tf.where(ms, xs, tf.ones([], xs.dtype)),
+                                                      tf.float64 if acc.is_floating else acc)),),
              lambda a, b: (a[0] * b[0],)),
     "count": (lambda xs, ms, acc: (_count(tf.logical_and(ms, tf.not_equal(xs, tf.zeros([], xs.dtype)))),), _added),
     "any": (lambda xs, ms, acc: (tf.reduce_any(tf.logical_and(ms, cast(xs, tf.bool))),),
@@ -607,7 +699,7 @@ def _chunked(kind, x, m, acc):
 def masked_reduce(kind, x, m, acc, tag=None):
     """reduce_kind(x[m]) over the whole array (x and m of one shape), NumPy's semantics.
 
-    `acc` is the accumulator dtype (NumPy's result dtype; float32 for float16 means).
+    `acc` is the result dtype (NumPy's); float sums and means accumulate as rt.float_sum.
     min / max fail with `tag` when nothing is selected, as NumPy raises.
 
     >>> float(masked_reduce("mean", tf.constant([1., 2., 6.]), tf.constant([True, False, True]), tf.float32))
@@ -626,7 +718,9 @@ def _nonempty_extreme(parts, acc, tag):
 
 # The result from the combined partial results, where it is not the first of them.
 CHUNK_RESULT = {
-    "mean": lambda parts, acc, tag: parts[0] / tf.cast(parts[1], acc),
+    "sum": lambda parts, acc, tag: parts[0] if len(parts) == 1 else tf.cast(_joined(*parts), acc),
+    "mean": lambda parts, acc, tag: tf.cast(_joined(parts[0], parts[1]) / tf.cast(parts[2], tf.float64), acc),
+    "prod": lambda parts, acc, tag: tf.cast(parts[0], acc),
     "max": _nonempty_extreme,
     "min": _nonempty_extreme,
 }
@@ -1089,3 +1183,99 @@ def _lerp(a, b, diff, t, u, upper, dtype):
     low = tf.cast(a, dtype) + diff * t
     high = tf.cast(b, dtype) - diff * u
     return tf.where(upper, high, low)
+# ---- float sums with a stated accuracy (docs/language.md, "What gives NumPy's bits") ----
+#
+# NumPy adds pairwise (blocks of 8), TensorFlow and XLA in their own blocked orders, and
+# TensorFlow accumulates float16 in float16: the orders cannot be made the same, so
+# maskdsl's sums are at least as accurate as NumPy's instead. float16 and float32 are
+# summed in float64 and rounded once. float64, which has no wider type, is summed by
+# error-free extraction (Rump, Ogita and Oishi's AccSum): with sigma a power of two of at
+# least (n + 2) * max|x|, q = (sigma + x) - sigma is x rounded to a multiple of
+# ulp(sigma) / 2, and both sum(q) and x - q are exact; two such levels, then a plain sum
+# of what is left, make the error at most half an ulp of the result plus 2 n^2 u^2 max|x|
+# (u = 2^-53), against NumPy's log2(n) u sum|x|.
+
+EXTRACTION_LEVELS = 2
+
+
+def _power_of_two_above(v):
+    """A power of two > v, for finite float64 v >= 0 (twice the power of two at or below it)."""
+    bits = tf.bitwise.bitwise_and(tf.bitcast(v, tf.int64), tf.constant(0x7FF0000000000000, tf.int64))
+    return tf.bitcast(bits, tf.float64) * 2
+
+
+def _extracted_sum(x, axis, keepdims, largest):
+    """sum(x) over axis for float64 x, as (high, low): high + low is the sum within the bound
+    above (high is the extracted parts' sum, low the rest and their rounding errors).
+    `largest`: max|x| over axis (keepdims)."""
+    n = tf.cast(tf.size(x), tf.float64) / tf.cast(tf.maximum(tf.size(largest), 1), tf.float64)
+    spread = _power_of_two_above(n + 2)
+    rest, high, errors = x, None, None
+    for level in range(EXTRACTION_LEVELS):
+        top = largest if level == 0 else tf.reduce_max(tf.abs(rest), axis, keepdims=True)
+        sigma = _power_of_two_above(top) * spread
+        q = (sigma + rest) - sigma
+        rest = rest - q
+        part = tf.reduce_sum(q, axis, keepdims=keepdims)  # exact
+        if high is None:
+            high = part
+        else:
+            high, errors = _two_sum(high, part)
+    low = tf.reduce_sum(rest, axis, keepdims=keepdims)
+    return high, low if errors is None else low + errors
+
+
+def _usable(largest):
+    """Extraction applies: not inf or nan, sigma cannot overflow, not all zeros (whose sum's
+    sign is the plain sum's)."""
+    return tf.math.is_finite(largest) & (largest < 2.0 ** 960) & (largest > 0)
+
+
+def float_sum(x, axis=None, keepdims=False, dtype=None):
+    """sum(x) over axis, as `dtype` (default x's), at least as accurate as NumPy's pairwise sum.
+    A whole array is summed in chunks (rt._chunked): full-size float64 temporaries would
+    cost more than the arithmetic."""
+    dtype = dtype or x.dtype
+    if axis is None:
+        total = _joined(*_chunked("float_total", x, x, tf.float64))
+        return tf.cast(tf.reshape(total, [1] * x.shape.rank) if keepdims else total, dtype)
+    if x.dtype != tf.float64:
+        return tf.cast(tf.reduce_sum(tf.cast(x, tf.float64), axis, keepdims=keepdims), dtype)
+    largest = tf.reduce_max(tf.abs(x), axis, keepdims=True)
+    high, low = _extracted_sum(x, axis, keepdims, largest)
+    usable = _usable(largest if keepdims else tf.reduce_max(largest, axis))
+    return tf.cast(tf.where(usable, high + low, tf.reduce_sum(x, axis, keepdims=keepdims)), dtype)
+
+
+def float_prod(x, axis=None, keepdims=False):
+    """prod(x) over axis: float16 and float32 multiplied in float64 and rounded once."""
+    if x.dtype == tf.float64:
+        return tf.reduce_prod(x, axis, keepdims=keepdims)
+    return tf.cast(tf.reduce_prod(tf.cast(x, tf.float64), axis, keepdims=keepdims), x.dtype)
+
+
+def float_mean(x, axis=None, keepdims=False, dtype=tf.float64, count=None):
+    """mean(x) over axis as `dtype`: float_sum in float64 divided by the count in float64.
+
+    `count`: how many elements each result averages (default: all the axis holds). A count
+    known when the program is traced is an opaque constant: XLA would otherwise multiply
+    by its reciprocal."""
+    total = float_sum(x, axis, keepdims, tf.float64)
+    if count is None:
+        reduced = [d for i, d in enumerate(x.shape) if axis is None or i in _axes(axis, x.shape.rank)]
+        if None not in reduced:
+            count = opaque(float(_product(reduced)), tf.float64)
+        else:
+            count = tf.cast(tf.size(x), tf.float64) / tf.cast(tf.maximum(tf.size(total), 1), tf.float64)
+    return tf.cast(total / tf.cast(count, tf.float64), dtype)
+
+
+def _axes(axis, rank):
+    return {a % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])}
+
+
+def _product(dims):
+    out = 1
+    for d in dims:
+        out *= d
+    return out

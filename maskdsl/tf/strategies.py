@@ -199,9 +199,12 @@ REDUCERS = {"sum": "tf.reduce_sum", "prod": "tf.reduce_prod", "min": "rt.reduce_
             "mean": "tf.reduce_mean", "any": "tf.reduce_any", "all": "tf.reduce_all"}
 
 
-def _mean_accumulator(node) -> str:
-    """TensorFlow's float16 mean loses NumPy's accuracy: accumulate in float32."""
-    return "float32" if node.dtype == "float16" else node.dtype
+# Float sums, means and products are at least as accurate as NumPy's (rt.float_sum).
+FLOAT_REDUCERS = {"sum": "rt.float_sum", "prod": "rt.float_prod"}
+
+
+def _reducer(kind: str, dtype: str) -> str:
+    return FLOAT_REDUCERS[kind] if kind in FLOAT_REDUCERS and dtype.startswith("float") else REDUCERS[kind]
 
 
 def _plain_count(emitter, node, x, axis, keep):
@@ -216,14 +219,13 @@ def _plain_logical(emitter, node, x, axis, keep):
 
 
 def _plain_mean(emitter, node, x, axis, keep):
-    acc = _mean_accumulator(node)
-    expr = f"tf.reduce_mean({emitter.as_dtype(x, acc)}, axis={axis}, keepdims={keep})"
-    emitter.emit(node, expr if acc == node.dtype else f"tf.cast({expr}, {tf_dtype(node.dtype)})")
+    xv = emitter.as_dtype(x, x.dtype if x.dtype.startswith("float") else node.dtype)
+    emitter.emit(node, f"rt.float_mean({xv}, axis={axis}, keepdims={keep}, dtype={tf_dtype(node.dtype)})")
 
 
 def _plain_arithmetic(emitter, node, x, axis, keep):
     kind = node.attr("kind")
-    expr = f"{REDUCERS[kind]}({emitter.as_dtype(x, node.dtype)}, axis={axis}, keepdims={keep})"
+    expr = f"{_reducer(kind, node.dtype)}({emitter.as_dtype(x, node.dtype)}, axis={axis}, keepdims={keep})"
     axes = range(len(x.shape)) if node.attr("axis") is None else node.attr("axes")
     if REDUCTIONS[kind].fails_on_empty and any(x.shape[a] is None for a in axes):
         # NumPy raises when a reduced axis is empty, not when the result is (min(x, axis=1) of (0, 3))
@@ -253,7 +255,7 @@ def _masked_fill(identity: str):
     def form(emitter, node, x, m, mb, axis, keep):
         acc = node.dtype
         xv = emitter.as_dtype(x, acc)
-        emitter.emit(node, f"{REDUCERS[node.attr('kind')]}(tf.where({mb}, {xv}, tf.constant({identity}, "
+        emitter.emit(node, f"{_reducer(node.attr('kind'), acc)}(tf.where({mb}, {xv}, tf.constant({identity}, "
                            f"{tf_dtype(acc)})), axis={axis}, keepdims={keep})")
     return form
 
@@ -275,14 +277,13 @@ def _masked_all(emitter, node, x, m, mb, axis, keep):
 
 def _masked_mean(emitter, node, x, m, mb, axis, keep):
     mask = node.args[1]
-    acc = _mean_accumulator(node)
-    total = (f"tf.reduce_sum(tf.where({mb}, {emitter.as_dtype(x, acc)}, tf.constant(0, {tf_dtype(acc)})), "
-             f"axis={axis}, keepdims={keep})")
-    count = f"tf.cast(rt.count_true({m}), {tf_dtype(acc)})"
+    dtype = x.dtype if x.dtype.startswith("float") else node.dtype
+    chosen = f"tf.where({mb}, {emitter.as_dtype(x, dtype)}, tf.constant(0, {tf_dtype(dtype)}))"
+    count = f"tf.cast(rt.count_true({m}), tf.float64)"
     if node.attr("axis") is None and len(x.shape) > len(mask.shape):  # each selected row holds size(rest) elements
-        count = f"{count} * tf.cast(tf.reduce_prod(tf.shape({emitter.ref(x)})[{len(mask.shape)}:]), {tf_dtype(acc)})"
-    expr = f"{total} / ({count})"
-    emitter.emit(node, expr if acc == node.dtype else f"tf.cast({expr}, {tf_dtype(node.dtype)})")
+        count = f"{count} * tf.cast(tf.reduce_prod(tf.shape({emitter.ref(x)})[{len(mask.shape)}:]), tf.float64)"
+    emitter.emit(node, f"rt.float_mean({chosen}, axis={axis}, keepdims={keep}, dtype={tf_dtype(node.dtype)}, "
+                       f"count={count})")
 
 
 def _masked_extreme(fill: str):
@@ -319,11 +320,8 @@ def masked_reduce(emitter, node):
 def _whole_masked_reduce(emitter, node, mask: str):
     """reduce(x[m]) with m of x's shape, over all of it: chunked (rt.masked_reduce)."""
     kind, x = node.attr("kind"), node.args[0]
-    acc = _mean_accumulator(node) if kind == "mean" else node.dtype
     tag = emitter.empty_check(kind, node.span) if REDUCTIONS[kind].fails_on_empty else "None"
-    expr = f"rt.masked_reduce({kind!r}, {emitter.ref(x)}, {mask}, {tf_dtype(acc)}, {tag})"
-    if acc != node.dtype:
-        expr = f"tf.cast({expr}, {tf_dtype(node.dtype)})"
+    expr = f"rt.masked_reduce({kind!r}, {emitter.ref(x)}, {mask}, {tf_dtype(node.dtype)}, {tag})"
     if node.attr("keepdims"):
         expr = f"tf.reshape({expr}, {[1] * len(x.shape)!r})"
     emitter.emit(node, expr)
