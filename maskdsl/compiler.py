@@ -212,8 +212,10 @@ class CompiledProgram:
             if node is not None:
                 raise MaskDSLError(f"jit_compile=True needs static shapes (shapes that follow from the input "
                                    f"shapes), but {_statement_text(program, node)} makes an array whose size "
-                                   f"depends on the data; use jit_compile='auto'", node.span,
-                                   source=self.source_text, option="jit_compile", code="needs-static-shapes")
+                                   f"depends on the data (a selection such as x[m], nonzero, unique)", node.span,
+                                   source=self.source_text, option="jit_compile", code="needs-static-shapes",
+                                   hint="use jit_compile='auto', or reduce the selection (sum(x[m]) keeps "
+                                        "static shapes)")
             return True, None
         if self.jit_compile is False:
             return False, "jit_compile=False"
@@ -516,11 +518,12 @@ def _call_flat(concrete, tensors: list):
 
 
 def _statement_text(program: Program, node: Node) -> str:
-    """`text` (line L, column C) of a node, for messages that name a statement."""
+    """`text` of a node, for messages that name a statement (the error's caret says where; a
+    pipeline moves the error to its option, and the text still names the step)."""
     if node.span is None or program.source is None:
         return "a statement"
     text = program.source[node.span.start:node.span.end]
-    return f"`{text}` (line {node.span.line}, column {node.span.column})"
+    return f"`{text if len(text) <= 40 else text[:37] + '...'}`"
 
 
 def _describe_xla(jit_compile, spec: Specialization) -> list[str]:
