@@ -102,7 +102,7 @@ def opaque(value, dtype):
     NumPy's correctly rounded x / c; neither rewrites a division by a function's input. Built
     from a NumPy value: TensorFlow's eager scalar cache hands back +0.0 for -0.0."""
     import numpy as np
-    with tf.init_scope():
+    with tf.init_scope(), np.errstate(over="ignore"):  # (a literal beyond float16 is inf, as NumPy makes it)
         return tf.constant(np.asarray(value, dtype.as_numpy_dtype))
 
 

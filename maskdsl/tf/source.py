@@ -51,6 +51,11 @@ def converted(value, dtype: str):
         bits = np.dtype(dtype).itemsize * 8
         wrapped = value % 2 ** bits
         return wrapped - 2 ** bits if kind == "i" and wrapped >= 2 ** (bits - 1) else wrapped
+    if kind == "f" and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value) and abs(value) > float(np.finfo(dtype).max):
+        with np.errstate(over="ignore"):  # beyond the largest float: inf, as NumPy's cast makes it
+            held = float(np.array(value).astype(dtype))
+        return held if math.isinf(held) else value
     if (kind in "iu" and isinstance(value, float)) or (kind == "b" and not isinstance(value, tuple)):
         with np.errstate(all="ignore"):  # NumPy's unsafe cast, as assignment does (inf, nan included)
             return np.array(value).astype(dtype).item()
