@@ -346,3 +346,50 @@ X_FLOAT32 = np.array([1.5, -2.0, 3.0], np.float32)
 ])
 def test_literal_arguments_promote_as_in_numpy_2(src, fn, inputs):
     check(src, fn, **inputs)
+
+
+# ---- gradients: sort and the order statistics pass them to the elements they pick ----
+
+def _gradient(src, x, **constants):
+    f = compiled(src, signature={"x": "float64[None]", **{n: f"float64[{len(v)}]" for n, v in constants.items()}})
+    import tensorflow as tf  # (after maskdsl has loaded it quietly)
+    v = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        y = f(x=v, **constants)
+    return tape.gradient(y, v).numpy()
+
+
+def _lerp_weights(x, q):
+    """d quantile(x, q) / dx for NumPy's linear method: (1 - g) on the element of sorted rank
+    floor(q (n - 1)), g on the next one."""
+    order = np.argsort(x, kind="stable")
+    position = q * (len(x) - 1)
+    low = int(np.floor(position))
+    g = position - low
+    weights = np.zeros_like(x)
+    weights[order[low]] += 1 - g
+    if g:
+        weights[order[low + 1]] += g
+    return weights
+
+
+def test_gradients_of_sort_median_and_quantile():
+    x = np.array([3.0, -1.0, 7.5, 0.25, 2.0, -4.0, 9.0])
+    ranks = np.argsort(np.argsort(x, kind="stable"), kind="stable")
+    w = np.arange(1.0, 8.0)          # sum(sort(x) * w): each element gets the weight of its rank
+    np.testing.assert_array_equal(_gradient("sum(sort(x) * w)", x, w=w), w[ranks])
+    np.testing.assert_array_equal(_gradient("median(x)", x), _lerp_weights(x, 0.5))
+    np.testing.assert_allclose(_gradient("quantile(x, 0.3)", x), _lerp_weights(x, 0.3), rtol=1e-12)
+    np.testing.assert_allclose(_gradient("percentile(x, 90)", x), _lerp_weights(x, 0.9), rtol=1e-12)
+    even = x[:6]                     # median of an even count: half to each middle element
+    np.testing.assert_array_equal(_gradient("median(x)", even), _lerp_weights(even, 0.5))
+
+
+def test_gradient_of_a_selections_median_reaches_only_the_selected_elements():
+    x = np.array([3.0, -1.0, 7.5, 0.25, 2.0, -4.0, 9.0])
+    picked = x > 0
+    want = np.zeros_like(x)
+    want[picked] = _lerp_weights(x[picked], 0.5)
+    got = _gradient("median(x[x > 0])", x)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_array_equal(got, want)
