@@ -174,6 +174,8 @@ def _cumulative(node: Node, args: list):
 def _nan_to_num(node: Node, args: list):
     x = np.asarray(args[0], dtype=node.dtype)
     return np.nan_to_num(x, nan=node.attr("nan"), posinf=node.attr("posinf"), neginf=node.attr("neginf"))
+
+
 # ---- selections and order statistics: NumPy's own functions ----
 
 def _argwhere(node: Node, args: list):

@@ -382,6 +382,8 @@ def _cumulative(node: Node, args) -> Node:
 def _nan_to_num(node: Node, args) -> Node:
     x = args[0]
     return _typed(node, args, x.dtype, x.shape)
+
+
 # ---- selections and order statistics ----
 
 def _nonzero_mask(node: Node, args) -> Node:

@@ -239,6 +239,8 @@ def _nan_to_num(emitter, node):
     values = ", ".join("None" if node.attr(key) is None else literal(node.attr(key))  # None: NumPy's default
                        for key in ("nan", "posinf", "neginf"))
     emitter.emit(node, f"rt.nan_to_num({emitter.ref(node.args[0])}, {values})")
+
+
 # ---- selections and order statistics ----
 
 def _argwhere(emitter, node):

@@ -1011,6 +1011,8 @@ def nan_to_num(x, nan_value, posinf, neginf):
     x = tf.where(tf.math.is_nan(x), values[0], x)
     x = tf.where(positive, values[1], x)
     return tf.where(negative, values[2], x)
+
+
 # ---- selections and order statistics (NumPy's nonzero, sort, unique, isin, median, quantile) ----
 
 def truth(x):
