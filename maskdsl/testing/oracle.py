@@ -286,6 +286,9 @@ ALLOWED = [
     Known("-0.0 and 0.0 are equal to a sort: their order, and a median's sign of zero, is the algorithm's",
           "docs/language.md#selections-and-order-statistics", ("value",),
           lambda f: _output_tags("order_statistic")(f) and _only_signed_zero(f)),
+    Known("XLA turns float arithmetic with a bool operand into a selection: inf * False is 0 and -4.0 * False "
+          "is 0.0 (NumPy: nan, -0.0)", "docs/language.md#4-what-gives-numpys-bits-and-what-does-not", ("value",),
+          lambda f: _jit(f) and _output_tags("bool_times_float")(f)),
     Known("XLA fuses a multiply feeding an add (quantile's interpolation) into one rounding",
           "docs/language.md#4-what-gives-numpys-bits-and-what-does-not", ("value",),
           lambda f: _jit(f) and _output_tags("interpolation")(f)),

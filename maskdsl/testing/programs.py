@@ -390,6 +390,7 @@ TAGS = {
     "cast_literal": "a cast of a literal (NumPy's scalar constructor: np.int8(300) raises)",
     "bool_math": "an arithmetic, ordering, rounding or min/max op on booleans",
     "unsigned_math": "negation, abs, sign or ** on an unsigned integer",
+    "bool_times_float": "float arithmetic with a bool operand (XLA makes it a selection)",
     "float16_mod": "// or % in float16",
     "empty": "an array with no elements",
     "order_statistic": "sort, unique, median, quantile or percentile of floats (-0.0 and 0.0 in any order)",
@@ -1437,6 +1438,8 @@ class ProgramGenerator:
                 "<", "<=", ">", ">=", "-", "neg", "floor", "ceil", "round", "sign", "abs", "minimum", "maximum",
                 "clip", "**", "/", "//", "%", "+", "*"):
             tags.add("bool_math")
+        if op in ("*", "/", "//", "%") and "b" in kinds and "f" in kinds:
+            tags.add("bool_times_float")
         if op in ("neg", "abs", "sign", "**") and any(d and d.startswith("uint") for d in dtypes):
             tags.add("unsigned_math")
         if op in ("minimum", "maximum", "sign", "clip") and "f" in kinds:
