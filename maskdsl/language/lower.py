@@ -109,14 +109,14 @@ def _namespace_assigned(name: str, span) -> ParseError:
                       f"{name}.float32), not a name", span, hint="choose another name for the variable")
 
 
-def _close(name: str, names) -> str | None:
+def _close(name: str, names, shown: dict | None = None) -> str | None:
     """'did you mean ...?' with the close names only (never the whole list): at most three, and
     only those about as close as the closest (`summ` suggests sum, not also nansum and cumsum)."""
     close = difflib.get_close_matches(name, sorted(names), n=3)
     if close:
         best = difflib.SequenceMatcher(None, name, close[0]).ratio()
         close = [c for c in close if difflib.SequenceMatcher(None, name, c).ratio() >= best - 0.1]
-    return f"did you mean {' or '.join(close)}?" if close else None
+    return f"did you mean {' or '.join(shown[c] if shown else c for c in close)}?" if close else None
 
 
 class Lowering:
@@ -337,14 +337,14 @@ class Lowering:
             raise UnknownNameError(f"x.{node.func}() is refused: {_REFUSED_METHODS[node.func]}", node.func_span,
                                    hint=f"write {node.func}(x, ...)")
         if method is None or method.attribute:
-            hint = (f"read it without parentheses: x.{node.func}" if method is not None else
-                    _close(node.func, [m.name for m in METHODS.values() if not m.attribute]))
-            if method is None and node.func in FUNCTIONS:
+            if method is not None:
+                hint = f"read it without parentheses: x.{node.func}"
+            elif node.func in FUNCTIONS:
                 hint = f"call it as a function: {node.func}(x, ...)"
-            elif hint is None:   # no close method: perhaps a function was meant (x.sot() -> sort(x))
-                close = difflib.get_close_matches(node.func, sorted(FUNCTIONS), n=2)
-                hint = f"did you mean {' or '.join(c + '(x)' for c in close)}?" if close else \
-                    "see the methods in docs/language.md"
+            else:   # the closest methods, or functions (x.sot() -> sort(x)), whichever are closer
+                shown = {f: f"{f}(x)" for f in FUNCTIONS}
+                shown.update({m.name: m.name for m in METHODS.values() if not m.attribute})
+                hint = _close(node.func, shown, shown) or "see the methods in docs/language.md"
             raise UnknownNameError(f"arrays have no method '{node.func}' in maskdsl" if method is None else
                                    f"'{node.func}' is an attribute, not a method", node.func_span, hint=hint)
         if method.packs_arguments and len(args) > 2:  # x.reshape(2, 3)
