@@ -5,8 +5,12 @@ different arguments becomes the op that says so, so that a strategy never change
 node's arguments mean:
 
 - masked update whose value can be computed on the whole array -> `where`: the update
-  becomes `dense_update(x, *index, dense value)`; risky ops (log, sqrt, /, ...) get their
-  inputs masked too, so masked-out elements cannot put nan/inf into values or gradients
+  becomes `dense_update(x, *index, dense value)`; the array inputs of risky ops (log,
+  sqrt, /, ...) are guarded, so masked-out elements cannot put nan/inf into values or
+  gradients: computed in float (the op row's `discards`), masked-out results are only
+  inf/nan, which the update discards, and `grad_guard(v, mask)` (v itself, its gradient
+  zero where the mask is false) keeps them out of gradients at no cost to the forward pass;
+  otherwise (integer division, integer pow's run-time check) they see `where(mask, v, 1)`
   ("double where");
 - masked update whose value is expensive and whose mask is sparse -> `scatter` (gather,
   compute on the selected elements, scatter back), by the cost model; when the mask's
@@ -34,6 +38,7 @@ the new value is computed element-wise on the whole array (gather, compute, scat
 
 from __future__ import annotations
 
+from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.indexing import IndexKind, IndexPlan, flatten, index_operands, node_plan, same_index
 from maskdsl.ir.nodes import Node, Program, const, format_program, postorder, rewrite
 from maskdsl.ir.ops import ELEMENTWISE, OPS, STATISTICS
@@ -78,7 +83,7 @@ def densify(update: Node, plan: IndexPlan) -> Node | None:
                 and any(dense[id(a)] is not a for a in n.args):
             args = tuple(dense[id(a)] for a in n.args)
             if OPS[n.op].risky and mask is not None:
-                args = tuple(_guard(a, mask) if a.shape else a for a in args)
+                args = _guarded(n, args, mask)
             shape = _broadcast(*(a.shape for a in args))
             dense[id(n)] = n.replace(args=args, shape=shape)
         elif len(n.shape) <= trailing:
@@ -98,6 +103,32 @@ def _elementwise_postorder(value: Node) -> list[Node]:
 def _broadcast(*shapes):
     from maskdsl.ir.dtypes import broadcast_shapes
     return broadcast_shapes(*shapes)
+
+
+def _guarded(n: Node, args: tuple, mask: Node) -> tuple:
+    """The arguments of risky op n (in a dense value) guarded against the masked-out elements.
+
+    grad_guard (free in the forward pass) when the op's row says its masked-out results are
+    discarded for its compute dtype's kind, every array argument already has the shape the mask
+    broadcasts to (the guard zeroes the gradient element by element, before any broadcast sums
+    it) and every scalar argument is a constant (no gradient flows to it); where(mask, v, 1)
+    otherwise."""
+    compute = n.attr("compute") or n.dtype
+    identity = dtype_kind(compute) in OPS[n.op].discards and all(
+        _full(a.shape, _broadcast(a.shape, mask.shape)) if a.shape else a.op == "const" for a in args)
+    guard = _grad_guard if identity else _guard
+    return tuple(guard(a, mask) if a.shape else a for a in args)
+
+
+def _full(shape: tuple, broadcast: tuple) -> bool:
+    """Whether an array of `shape` has the whole broadcast shape (an unknown dimension of the same
+    rank as the array the mask indexes is that array's)."""
+    return len(shape) == len(broadcast) and all(d == b or d is None for d, b in zip(shape, broadcast))
+
+
+def _grad_guard(arg: Node, mask: Node) -> Node:
+    """grad_guard(arg, mask): arg, with a gradient of zero at the masked-out elements."""
+    return Node("grad_guard", (arg, mask), (), arg.dtype, arg.shape, False, arg.span)
 
 
 def _guard(arg: Node, mask: Node) -> Node:
