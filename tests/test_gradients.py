@@ -108,7 +108,7 @@ def test_grad_guard_gradients_survive_a_saved_model(tmp_path):
 
 def test_a_scalar_input_of_a_risky_op_keeps_the_double_where():
     # grad_guard zeroes gradients element by element; a scalar exponent's gradient is a sum over
-    # all elements, masked-out ones included, so its base is masked by where(m, v, 1) instead
+    # all elements, masked-out ones included, so the base is masked by where(m, v, 1) instead
     f = maskdsl.compile("x[x > 0] = x[x > 0] ** p; x", signature={"x": "float32[None]", "p": "float32"},
                         strategy="where")
     assert "rt.grad_guard" not in f.source
@@ -128,3 +128,33 @@ def test_integer_pow_checks_only_the_selected_exponents():
     want = x.copy()
     want[x >= 0] = 2 ** x[x >= 0]
     assert_same(f(x=x).numpy(), want)
+
+
+def test_a_scalar_weight_downstream_of_a_risky_op_gets_a_finite_gradient():
+    # w * log1p(x): the gradient to w is the sum of log1p(x) over the elements the update keeps;
+    # log1p(x) at masked-out elements (-inf, nan) must not reach it
+    f = maskdsl.compile("x[x > 0] = w * log1p(x[x > 0]); x", signature={"x": "float32[None]", "w": "float32"})
+    x, w = tf.Variable(W), tf.Variable(np.float32(2.5))
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(f(x=x, w=w))
+    dx, dw = tape.gradient(y, [x, w])
+    sel = W > 0
+    np.testing.assert_allclose(dw.numpy(), np.sum(np.log1p(W[sel].astype(np.float64))), rtol=1e-6)
+    np.testing.assert_allclose(dx.numpy(), np.where(sel, 2.5 / (1 + np.where(sel, W, 0)), 1), rtol=2e-6)
+
+
+def test_every_array_the_value_reads_is_guarded():
+    # y[m] * log(x[m]) on static shapes reads y on the whole array too: y's gradient at the
+    # masked-out elements is 0, not 0 * log(negative) = nan
+    src = "x[x > 0] = y[x > 0] * log(x[x > 0]); x"
+    f = maskdsl.compile(src, signature={"x": "float32[9]", "y": "float32[9]"}, strategy="where")
+    assert f.source.count("rt.grad_guard") == 2
+    y_np = np.linspace(0.5, 4.5, 9).astype(np.float32)
+    x, y = tf.Variable(W), tf.Variable(y_np)
+    with tf.GradientTape() as tape:
+        out = tf.reduce_sum(f(x=x, y=y))
+    dx, dy = tape.gradient(out, [x, y])
+    sel = W > 0
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(dy.numpy(), np.where(sel, np.log(W), 0), rtol=2e-6)
+        np.testing.assert_allclose(dx.numpy(), np.where(sel, y_np / W, 1), rtol=2e-6)
