@@ -261,10 +261,10 @@ def check_mask(mask, x, start, tag):
 def grad_guard(v, mask):
     """v itself, with a gradient of zero where mask (which broadcasts to v's shape) is false.
 
-    Guards the inputs of a risky op in a dense update: masked-out elements may overflow (exp)
-    or leave the domain (log of a negative); the update discards those results, but the op's
-    gradient there is 0 * inf = nan, which this selection keeps from the inputs. Free in the
-    forward pass, unlike where(mask, v, 1)."""
+    Wraps the arrays a dense update's value reads: at masked-out elements its risky ops may
+    overflow (exp) or leave the domain (log of a negative); the update discards those
+    results, but gradients there are 0 * inf = nan, which this selection keeps from the
+    inputs. Free in the forward pass, unlike where(mask, v, 1)."""
     if not v.dtype.is_floating and not v.dtype.is_complex:
         return v  # no gradient flows to integers or booleans
 
