@@ -75,7 +75,8 @@ def _from_shapes(node: Node) -> bool:
 # transcendental functions, pow, sign and maximum/minimum on signed zeros, round) XLA computes its own
 # way; integer and bool work is exact on both paths, except integer pow.
 _EXACT_FLOAT = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fmod", "neg", "pos", "abs",
-                          "floor", "ceil", "trunc", "where", "cast", "square", "sqrt"}) | COMPARISONS | PREDICATES
+                          "floor", "ceil", "trunc", "where", "cast", "square", "sqrt",
+                          "grad_guard"}) | COMPARISONS | PREDICATES  # grad_guard: the identity
 _ADDITIVE = frozenset({"add", "sub"})
 _PRODUCTS = frozenset({"mul", "square"})
 _DIVISIONS = frozenset({"truediv", "floordiv", "mod", "fmod"})

@@ -34,10 +34,18 @@ MASKED_SUM = '''def program(x_0):
     return {'s': s_1}
 '''
 
-DOUBLE_WHERE = '''def program(x_0):
+GRAD_GUARD = '''def program(x_0):
     t1 = tf.greater(x_0, tf.constant(0, tf.float32))
-    t2 = tf.where(t1, x_0, tf.constant(1, tf.float32))
+    t2 = rt.grad_guard(x_0, t1)
     t3 = tf.math.log(t2)
+    x_1 = tf.where(t1, t3, x_0)
+    return {'x': x_1}
+'''
+
+DOUBLE_WHERE = '''def program(x_0):
+    t1 = tf.not_equal(x_0, tf.constant(0, tf.int32))
+    t2 = tf.where(t1, x_0, tf.constant(1, tf.int32))
+    t3 = rt.floordiv_int(tf.constant(7, tf.int32), t2)
     x_1 = tf.where(t1, t3, x_0)
     return {'x': x_1}
 '''
@@ -63,5 +71,11 @@ def test_masked_reduction_has_no_dynamic_shape():
     assert source("s = sum(x[x > 0])", x="float32[None]") == MASKED_SUM
 
 
-def test_risky_op_inputs_are_masked_too():
-    assert source("x[x > 0] = log(x[x > 0])", x="float32[None]") == DOUBLE_WHERE
+def test_float_risky_op_inputs_are_guarded_for_gradients_only():
+    # masked-out log(negative) is nan, discarded by the update; grad_guard keeps it out of gradients
+    assert source("x[x > 0] = log(x[x > 0])", x="float32[None]") == GRAD_GUARD
+
+
+def test_integer_risky_op_inputs_are_masked_too():
+    # integer division by a masked-out 0 must not be computed at all: the double where
+    assert source("x[x != 0] = 7 // x[x != 0]", x="int32[None]") == DOUBLE_WHERE

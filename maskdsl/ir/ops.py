@@ -75,6 +75,11 @@ class Op:
     numpy: Callable | None = None   # the NumPy function that defines an element-wise op
     python: Callable | None = None  # Python operator for two literals (weak stays weak)
     risky: bool = False           # can make inf/nan/errors on masked-out elements
+    # for a risky op: the kinds of compute dtype ("f": float) on which masked-out elements can only
+    # make inf/nan, which the dense update discards: only gradients need guarding (grad_guard on
+    # the arrays the value reads). On other kinds the forward pass can fail or differ (a run-time
+    # check, a division by zero): its inputs are masked, masked-out elements see where(mask, v, 1)
+    discards: str = ""
     indexed: bool = False         # (x, *index operands, *rest): the `index` attribute says how many operands
     masks: tuple[int, ...] = ()   # positions of arguments that must be boolean masks
     negation: str | None = None   # for comparisons: the comparison that is its negation (without nan)
@@ -84,9 +89,14 @@ class Op:
         return self.flags | {self.kind}
 
 
-def _ew(name, n, fn, cost="cheap", python=None, risky=False, flags=(), negation=None):
+def _ew(name, n, fn, cost="cheap", python=None, risky=False, flags=(), negation=None, discards="f"):
     return Op(name, n, Family.ELEMENTWISE, DtypeRule.PROMOTE, cost, frozenset(flags), fn, python, risky,
-              negation=negation)
+              negation=negation, discards=discards if risky else "")
+
+
+def _grad_guard(x, mask):
+    """grad_guard's forward pass: x itself (its gradient is zero where mask is false)."""
+    return x
 
 
 def _not(x):
@@ -208,6 +218,11 @@ _OTHERS = [
     Op("reshape", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free"),
     # expand(m): a mask over leading dims reshaped to broadcast against the whole array (attribute trailing)
     Op("expand", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free", masks=(0,)),
+    # grad_guard(v, mask): v, whose gradient is zero where mask is false (mask broadcasts to v's shape).
+    # Wraps the arrays a dense update's value reads when risky float ops in it run unmasked: the
+    # nan their gradients make at masked-out elements (0 * inf) is selected away before it
+    # reaches the inputs
+    Op("grad_guard", 2, Family.ELEMENTWISE, DtypeRule.OF_FIRST, "free", numpy=_grad_guard, masks=(1,)),
     # statistics (issue 14)
     # nan_to_num(x): attributes nan, posinf, neginf (None: NumPy's default, the dtype's largest and smallest)
     Op("nan_to_num", 1, Family.ELEMENTWISE, DtypeRule.OF_FIRST, numpy=np.nan_to_num),

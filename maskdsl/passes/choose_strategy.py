@@ -5,9 +5,12 @@ different arguments becomes the op that says so, so that a strategy never change
 node's arguments mean:
 
 - masked update whose value can be computed on the whole array -> `where`: the update
-  becomes `dense_update(x, *index, dense value)`; risky ops (log, sqrt, /, ...) get their
-  inputs masked too, so masked-out elements cannot put nan/inf into values or gradients
-  ("double where");
+  becomes `dense_update(x, *index, dense value)`; masked-out elements cannot put nan/inf
+  into values or gradients: risky ops computed in float (log, exp, **: the op row's
+  `discards`) only make inf/nan there, which the update discards, and the value's array
+  leaves are wrapped in `grad_guard(v, mask)` (v itself, its gradient zero where the mask
+  is false), free in the forward pass; the inputs of other risky ops (integer division,
+  integer pow's run-time check) are masked, `where(mask, v, 1)` ("double where");
 - masked update whose value is expensive and whose mask is sparse -> `scatter` (gather,
   compute on the selected elements, scatter back), by the cost model; when the mask's
   selectivity is unknown at compile time -> `adaptive`: the update becomes
@@ -34,6 +37,7 @@ the new value is computed element-wise on the whole array (gather, compute, scat
 
 from __future__ import annotations
 
+from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.indexing import IndexKind, IndexPlan, flatten, index_operands, node_plan, same_index
 from maskdsl.ir.nodes import Node, Program, const, format_program, postorder, rewrite
 from maskdsl.ir.ops import ELEMENTWISE, OPS, STATISTICS
@@ -60,6 +64,17 @@ def densify(update: Node, plan: IndexPlan) -> Node | None:
 
     select(y, same index) becomes y; element-wise ops are rebuilt; any other sub-value
     must broadcast along the dims after the index (a scalar, a row...).
+
+    Masked-out elements must not spoil the update. A risky op whose row `discards` masked-out
+    results for its compute dtype's kind (float exp, log, **, ...) may make inf or nan there:
+    the update discards them, but gradients would carry 0 * inf = nan back to every input of
+    the value, through the ops downstream of it too (`w * log(x)` sends it to w). So its
+    array leaves (x, arrays of x's shape) are wrapped in grad_guard, which zeroes their
+    gradient at the masked-out elements and costs nothing in the forward pass. That needs
+    every float leaf a gradient can reach to have the whole shape (a scalar's or a row's
+    gradient sums over the masked-out elements too); otherwise, and for every other risky op
+    (integer division, integer ** with its run-time check), the op's inputs are masked,
+    `where(mask, v, 1)` ("double where"), so masked-out elements see a harmless 1.
     """
     x, value = update.args[0], update.args[-1]
     if plan.only_masks:
@@ -69,23 +84,66 @@ def densify(update: Node, plan: IndexPlan) -> Node | None:
     else:
         return None
     mask = _mask_broadcast(update, plan)
+    leaves: list[Node] = []
+
+    def collect(leaf: Node) -> Node:
+        leaves.append(leaf)
+        return leaf
+    dense, discarding = _dense_value(update, value, trailing, mask, collect, gradient_only=True)
+    if dense is None or not discarding:
+        return dense
+    if all(_full(leaf.shape, _broadcast(leaf.shape, mask.shape)) for leaf in leaves if _differentiable(leaf)):
+        guards: dict[int, Node] = {}
+
+        def guard(leaf: Node) -> Node:
+            if not _differentiable(leaf):
+                return leaf
+            if id(leaf) not in guards:
+                guards[id(leaf)] = _grad_guard(leaf, mask)
+            return guards[id(leaf)]
+        return _dense_value(update, value, trailing, mask, guard, gradient_only=True)[0]
+    return _dense_value(update, value, trailing, mask, lambda leaf: leaf, gradient_only=False)[0]
+
+
+def _dense_value(update: Node, value: Node, trailing: int, mask: Node | None, leaf, gradient_only: bool):
+    """(value computed on the whole array or None, whether a risky op in it was left unmasked).
+
+    `leaf(node)` is called on each leaf (an array standing for its selection, a broadcast
+    piece) and returns what the value reads for it. With gradient_only, risky ops whose
+    masked-out results are discarded are not masked (densify guards the leaves instead)."""
+    x = update.args[0]
     dense: dict[int, Node | None] = {}
+    discarding = False
     for n in _elementwise_postorder(value):
         if n.op == "select" and same_index(n, update) and (n.args[0] is x or (
                 n.args[0].shape == x.shape and None not in x.shape)):
-            dense[id(n)] = n.args[0]
+            dense[id(n)] = leaf(n.args[0])
         elif n.op in ELEMENTWISE and n.op != "where" and all(dense.get(id(a)) is not None for a in n.args) \
                 and any(dense[id(a)] is not a for a in n.args):
             args = tuple(dense[id(a)] for a in n.args)
             if OPS[n.op].risky and mask is not None:
-                args = tuple(_guard(a, mask) if a.shape else a for a in args)
+                if gradient_only and _discards(n):
+                    discarding = True
+                else:
+                    args = tuple(_guard(a, mask) if a.shape else a for a in args)
             shape = _broadcast(*(a.shape for a in args))
             dense[id(n)] = n.replace(args=args, shape=shape)
         elif len(n.shape) <= trailing:
-            dense[id(n)] = n
+            dense[id(n)] = leaf(n)
         else:
             dense[id(n)] = None
-    return dense[id(value)]
+    return dense[id(value)], discarding
+
+
+def _discards(n: Node) -> bool:
+    """Whether risky op n's masked-out results are only inf/nan that the update discards (its row's
+    `discards` names the kind of dtype it computes in)."""
+    return dtype_kind(n.attr("compute") or n.dtype) in OPS[n.op].discards
+
+
+def _differentiable(leaf: Node) -> bool:
+    """Whether a gradient can reach the leaf: a float value that is not a constant."""
+    return leaf.op != "const" and dtype_kind(leaf.dtype) in "fc"
 
 
 def _elementwise_postorder(value: Node) -> list[Node]:
@@ -98,6 +156,17 @@ def _elementwise_postorder(value: Node) -> list[Node]:
 def _broadcast(*shapes):
     from maskdsl.ir.dtypes import broadcast_shapes
     return broadcast_shapes(*shapes)
+
+
+def _full(shape: tuple, broadcast: tuple) -> bool:
+    """Whether an array of `shape` has the whole broadcast shape (an unknown dimension of the same
+    rank as the array the mask indexes is that array's)."""
+    return len(shape) == len(broadcast) and all(d == b or d is None for d, b in zip(shape, broadcast))
+
+
+def _grad_guard(arg: Node, mask: Node) -> Node:
+    """grad_guard(arg, mask): arg, with a gradient of zero at the masked-out elements."""
+    return Node("grad_guard", (arg, mask), (), arg.dtype, arg.shape, False, arg.span)
 
 
 def _guard(arg: Node, mask: Node) -> Node:

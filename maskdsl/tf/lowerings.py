@@ -202,6 +202,11 @@ def _expand(emitter, node):
     emitter.emit(node, f"rt.expand_mask({emitter.ref(node.args[0])}, {int(node.attr('trailing'))})")
 
 
+def _grad_guard(emitter, node):
+    v, mask = node.args
+    emitter.emit(node, f"rt.grad_guard({emitter.ref(v)}, {_as_bool(emitter, mask)})")
+
+
 def _shape(emitter, node):
     emitter.emit(node, f"tf.shape({emitter.ref(node.args[0])}, out_type=tf.int64)")
 
@@ -392,6 +397,7 @@ LOWERINGS = {
     "arange": _arange,
     "fill": _fill,
     "expand": _expand,
+    "grad_guard": _grad_guard,
     "shape": _shape,
     "size": _size,
     # selections and order statistics

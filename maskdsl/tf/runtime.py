@@ -390,6 +390,30 @@ def check_mask(mask, x, start, tag):
         return tf.identity(mask)
 
 
+def grad_guard(v, mask):
+    """v itself, with a gradient of zero where mask (which broadcasts to v's shape) is false.
+
+    Wraps the arrays a dense update's value reads: at masked-out elements its risky ops may
+    overflow (exp) or leave the domain (log of a negative); the update discards those
+    results, but gradients there are 0 * inf = nan, which this selection keeps from the
+    inputs. Free in the forward pass, unlike where(mask, v, 1)."""
+    if not v.dtype.is_floating and not v.dtype.is_complex:
+        return v  # no gradient flows to integers or booleans
+
+    return _guarded(v, mask)
+
+
+@tf.custom_gradient
+def _guarded(v, mask):
+    """grad_guard's custom gradient. The mask is an input, not a closure: inside a tf.cond branch
+    the backward function must read a tensor of the branch's own graph."""
+    mask = tf.identity(mask)
+
+    def backward(dy):
+        return tf.where(mask, dy, tf.zeros_like(dy)), None
+    return tf.identity(v), backward
+
+
 def expand_mask(mask, trailing: int):
     """Reshape a mask so it broadcasts against an array with `trailing` more dims."""
     return tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([trailing], tf.int32)], 0)) if trailing else mask
