@@ -36,16 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ROW_WISE = """\
-name: flag-spikes
-inputs:
-  x: {dtype: "float32[rows, 3]", columns: [a, b, c]}
-  limit: float32
-steps:
-  - spike = any(x > limit, axis=1)
-  - x[isnan(x) | x > limit] = 0.0
-outputs: [x, spike]
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline_formats import ROW_WISE  # noqa: E402  (the same row-wise pipeline as the formats benchmark)
 
 CENTRE = """\
 name: centre
