@@ -176,7 +176,7 @@ def test_only_the_beam_family_imports_apache_beam():
 # (the passes know no parser). The package itself hands out compile() and Pipeline lazily,
 # so importing it counts as importing the layer of the compiler and the pipelines.
 LAYERS = (
-    ("errors", "limits", "gcpause", "version"),
+    ("errors", "limits", "gcpause", "version", "generated"),
     ("ir",),
     ("language", "passes"),
     ("specialize", "values", "tiers"),

@@ -38,6 +38,7 @@ from math import prod
 
 import numpy as np
 
+from maskdsl.generated import run_generated
 from maskdsl.language.functions import FUNCTIONS
 
 # ======================================================================================
@@ -439,10 +440,15 @@ def _quiet():
 
 def run_rendering(text: str, env: dict, *, value: bool = False):
     """Run the generator's own NumPy rendering `text` (never user text) over `env`, with `np`
-    and no builtins: the one place the oracle executes code. With value=True, `text` is an
-    expression and its value is returned; otherwise statements, which write into `env`."""
-    code = compile(text, "<numpy rendering>", "eval" if value else "exec")
-    return eval(code, {"np": np, "__builtins__": {}}, env)
+    and no builtins (maskdsl.generated runs it, as it runs the generated TensorFlow). With
+    value=True, `text` is an expression and its value is returned; otherwise statements,
+    which write into `env`."""
+    if not value:
+        run_generated(text, {"np": np}, env, "<numpy rendering>")
+        return None
+    scope = dict(env)   # (an expression: its value is read back, env is left as it was)
+    run_generated(f"__value__ = ({text})", {"np": np}, scope, "<numpy rendering>")
+    return scope["__value__"]
 
 
 def numpy_eval(text: str, env: dict):

@@ -30,6 +30,7 @@ from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError, Node, Program, same_shape
 from maskdsl.language.names import is_identifier
 from maskdsl.tf.lowerings import LOWERINGS
+from maskdsl.generated import run_generated
 from maskdsl.tf.source import converted, literal, tf_dtype
 from maskdsl.tf.strategies import branch_only_nodes
 
@@ -174,7 +175,6 @@ def generate(program: Program) -> Generated:
     """Emit the TensorFlow source of a typed, strategy-annotated program and build its function."""
     emitter = Emitter(program)
     source = emitter.program_source()
-    namespace = {"__builtins__": {}, "tf": tf, "rt": runtime}
-    code = compile(source, "<maskdsl>", "exec")
-    exec(code, namespace)  # the generated source only: names are generated, literals printed from values
+    namespace = {"tf": tf, "rt": runtime}
+    run_generated(source, namespace, None, "<maskdsl>")
     return Generated(source, namespace["program"], emitter.checks, emitter.line_spans)
