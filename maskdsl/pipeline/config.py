@@ -290,12 +290,9 @@ def _read_steps(doc: Document, top: dict, constants: dict, problems: Problems):
     if "steps" not in top:
         return None
     section = top["steps"]
-    try:
-        nodes = _sequence(doc, section, "steps")
-        if not nodes:
-            raise doc.error("'steps' is empty; a pipeline needs at least one step", section)
-    except MaskDSLError as e:
-        problems.add(e)
+    nodes = _nonempty_sequence(doc, section, "steps", "'steps' is empty; a pipeline needs at least one step",
+                               problems)
+    if nodes is None:
         return None
     source_map = SourceMap(doc, [])
     assigned: dict[str, int] = {}
@@ -369,16 +366,26 @@ def _substitute(text: str, replacements: list) -> tuple[str, list]:
     return "".join(rewritten), substitutions
 
 
+def _nonempty_sequence(doc: Document, section, key: str, empty: str, problems: Problems):
+    """The items of a section that must be a non-empty list, or None (the problem, `empty` for
+    an empty list, collected)."""
+    try:
+        nodes = _sequence(doc, section, key)
+        if not nodes:
+            raise doc.error(empty, section)
+    except MaskDSLError as e:
+        problems.add(e)
+        return None
+    return nodes
+
+
 def _read_outputs(doc: Document, top: dict, inputs: dict, constants: dict, steps,
                   problems: Problems) -> tuple[str, ...]:
     """The outputs; whether each is assigned is only asked when every step was read."""
     section = top["outputs"]
-    try:
-        nodes = _sequence(doc, section, "outputs")
-        if not nodes:
-            raise doc.error("'outputs' is empty; name at least one value to return", section)
-    except MaskDSLError as e:
-        problems.add(e)
+    nodes = _nonempty_sequence(doc, section, "outputs", "'outputs' is empty; name at least one value to return",
+                               problems)
+    if nodes is None:
         return ()
     assigned = steps[1] if steps is not None else None
     outputs: list[str] = []
