@@ -23,11 +23,15 @@ for ops choose_strategy annotates, the lowering of their strategy in tf/strategi
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from collections.abc import Callable
 
 import numpy as np
+
+from maskdsl import limits
+from maskdsl.errors import LimitError, ValueDSLError
 
 
 class Family:
@@ -440,3 +444,25 @@ def _cumprod(x, axis=None):
 
 SCANS: dict[str, Callable] = {"cumsum": _cumsum, "cumprod": _cumprod}
 """The kinds of `cumulative` (its `kind` attribute): NumPy's function, which defines it."""
+
+
+def python_value(op: str, values: list, span=None):
+    """Python's value of `op` on literal values (its `python` column), as Python computes it
+    before NumPy sees the number: an integer beyond int64 (or a power that would be one) is
+    a LimitError and a division by zero a ValueDSLError; any other failure (TypeError,
+    OverflowError, ValueError) is raised as it is, for the caller to word.
+
+    >>> python_value("floordiv", [7, 2]), python_value("pow", [2, -1])
+    (3, 0.5)
+    """
+    if op == "pow" and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        base, exponent = values
+        if exponent > 0 and abs(base) > 1 and exponent * math.log2(abs(base)) > 64:
+            raise LimitError(f"integer constant {base} ** {exponent} exceeds int64", span)
+    try:
+        value = OPS[op].python(*values)
+    except ZeroDivisionError:
+        raise ValueDSLError("division by zero between two literals", span) from None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limits.MAX_INT_LITERAL:
+        raise LimitError(f"integer constant {value} exceeds int64", span)
+    return value

@@ -26,7 +26,7 @@ from maskdsl.errors import (DTypeError, LimitError, MaskDSLError, ParseError, Sh
 from maskdsl.gcpause import paused
 from maskdsl.ir.indexing import IndexKind, slice_pattern
 from maskdsl.ir.nodes import Node, Program, Statement, const, input_node, postorder, scope
-from maskdsl.ir.ops import OPS, REDUCTIONS
+from maskdsl.ir.ops import OPS, REDUCTIONS, python_value
 from maskdsl.language.names import FUNCTION_NAMES
 from maskdsl.language.parser import parse  # noqa: F401  (re-exported for the doctest and callers)
 
@@ -760,21 +760,12 @@ def _literal_arithmetic(node: Node) -> Node:
         info = OPS.get(n.op)
         if info is None or info.python is None:
             return node
-        args = [values[id(a)] for a in n.args]
-        if n.op == "pow" and all(isinstance(v, int) and not isinstance(v, bool) for v in args):
-            base, exponent = args
-            if exponent > 0 and abs(base) > 1 and exponent * math.log2(abs(base)) > 64:
-                raise LimitError(f"integer constant {base} ** {exponent} exceeds int64", n.span)
         try:
-            value = info.python(*args)
-        except ZeroDivisionError:
-            raise ValueDSLError("division by zero between two literals", n.span) from None
+            value = python_value(n.op, [values[id(a)] for a in n.args], n.span)
         except (TypeError, ValueError, OverflowError):
             return node
         if isinstance(value, complex):
             return node
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limits.MAX_INT_LITERAL:
-            raise LimitError(f"integer constant {value} exceeds int64", n.span)
         values[id(n)] = value
     return const(values[id(node)], span=node.span)
 

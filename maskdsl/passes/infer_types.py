@@ -24,7 +24,7 @@ from maskdsl.ir.dtypes import (WEAK_SAMPLE, Type, broadcast_or_raise, broadcast_
 from maskdsl.errors import DTypeError, IndexOutOfRangeError, LimitError, MaskDSLError, ShapeError, ValueDSLError
 from maskdsl.ir.indexing import IndexKind, operand_facts, plan_index
 from maskdsl.ir.nodes import IRError, Node, Program, const, format_program, rewrite
-from maskdsl.ir.ops import COMPARISONS, OPS, PREDICATES, REDUCTIONS, SCANS, DtypeRule
+from maskdsl.ir.ops import COMPARISONS, OPS, PREDICATES, REDUCTIONS, SCANS, DtypeRule, python_value
 
 
 def _type(node: Node) -> Type:
@@ -46,21 +46,12 @@ def fold_literals(node: Node, args) -> Node | None:
     info = OPS[node.op]
     if info.python is None or not all(a.op == "const" and a.weak for a in args):
         return None
-    values = [a.attr("value") for a in args]
-    if node.op == "pow" and all(isinstance(v, int) for v in values):
-        base, exp = values
-        if exp > 0 and abs(base) > 1 and exp * math.log2(abs(base)) > 64:
-            raise LimitError(f"integer constant {base} ** {exp} exceeds int64", node.span)
     try:
-        value = info.python(*values)
-    except ZeroDivisionError:
-        raise ValueDSLError("division by zero between two literals", node.span) from None
+        value = python_value(node.op, [a.attr("value") for a in args], node.span)
     except OverflowError:
         raise ValueDSLError("float overflow between two literals", node.span) from None
     except TypeError as e:
         raise DTypeError(f"{node.op} is not defined for these literals ({e})", node.span) from None
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limits.MAX_INT_LITERAL:
-        raise LimitError(f"integer constant {value} exceeds int64", node.span)
     if isinstance(value, complex):
         raise DTypeError("complex results are not supported", node.span)
     return const(value, span=node.span)
