@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from maskdsl.tf import codegen  # runtime first: it quiets TensorFlow's start-up logging
+from maskdsl.tf import runtime as rt
 from maskdsl.tf.runtime import tf
 from maskdsl.tf.convert import to_tensor
 from maskdsl.ir.dtypes import DTYPES, Type
@@ -54,13 +55,50 @@ class Specialization:
     tiers: tiering.Tiers | None = None   # "auto", when XLA may be used: which form runs each shape
     xla_call: object = None  # "auto": the XLA concrete function, built when a shape first needs it
     last_xla: bool = False   # the latest call ran under XLA
+    xla_generated: codegen.Generated | None = None  # "auto": the code XLA runs, when not `generated`
 
-    def xla(self, inputs: tuple) -> object:
+    def xla(self) -> object:
+        """The XLA form's concrete function: (the program's result, its checks' conditions)."""
         if self.xla_call is None:
             specs = self.call.structured_input_signature[0]
-            self.xla_call = tf.function(self.function.python_function, input_signature=specs, jit_compile=True,
+            generated = self.xla_generated or self.generated
+            named = self.function.python_function
+            function = _ByName(generated.function, named.inputs, named.outputs)
+            self.xla_call = tf.function(_flagging(function)[0], input_signature=specs, jit_compile=True,
                                         autograph=False).get_concrete_function()
         return self.xla_call
+
+
+def _flagging(function) -> tuple[object, list]:
+    """(a function returning (function's result, a bool vector of its checks' conditions), the
+    checks' tags, filled in when it is traced). XLA compiles an Assert to nothing, so a function
+    traced for XLA reports its checks as an output (maskdsl.tf.runtime.checks_as_flags)."""
+    tags: list = []
+
+    def flagged(*args):
+        with rt.checks_as_flags() as flags:
+            result = function(*args)
+        tags[:] = [tag for _, tag in flags]
+        return result, (tf.stack([ok for ok, _ in flags]) if flags else tf.ones([0], tf.bool))
+    return flagged, tags
+
+
+def _checked_xla(function):
+    """`function` (the generated code) as one XLA cluster inside a plain graph that asserts its
+    checks, which XLA alone would drop: jit_compile=True's tf.function. A failed check names its
+    tag, which the compiled program maps to its MaskDSLError."""
+    flagged, tags = _flagging(function)
+    inner = tf.function(flagged, jit_compile=True, autograph=False)
+
+    def checked(*args):
+        result, oks = inner(*args)
+        if not tags:
+            return result
+        failed = tf.gather(tf.constant(tags), tf.argmin(tf.cast(oks, tf.int32)))
+        with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(oks), [failed])]):
+            return tf.nest.map_structure(tf.identity, result)
+    checked.__name__ = function.__name__
+    return checked
 
 
 _DTYPE_NAMES = {np.dtype(name): name for name in DTYPES}
@@ -193,20 +231,32 @@ class CompiledProgram:
             typed, optimized = specialize(self._program, types, strategy=self.strategy,
                                           jit_compile=self.jit_compile)
             generated = codegen.generate(optimized)
-            jit, refusal = self._decide_jit(optimized, generated)
+            for_xla = self._for_xla(optimized, types)
+            jit, refusal = self._decide_jit(optimized if for_xla is None else for_xla)
             specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
-            function = tf.function(_ByName(generated.function, self.inputs, self.outputs), input_signature=specs,
-                                   jit_compile=jit, autograph=False)
+            body = _checked_xla(generated.function) if jit else generated.function
+            function = tf.function(_ByName(body, self.inputs, self.outputs), input_signature=specs,
+                                   autograph=False)
             tiers = tiering.Tiers() if self.jit_compile == "auto" and refusal is None else None
-            spec = Specialization(types, typed, optimized, generated, function, jit, None, refusal, tiers)
+            spec = Specialization(types, typed, optimized, generated, function, jit, None, refusal, tiers,
+                                  xla_generated=None if for_xla is None or tiers is None else codegen.generate(for_xla))
             self._specs[key] = spec
             if len(self._specs) > 64:
                 self._specs.popitem(last=False)
         return spec
 
-    def _decide_jit(self, program: Program, generated) -> tuple[bool, str | None]:
+    def _for_xla(self, optimized: Program, types: dict) -> Program | None:
+        """For "auto": the program optimised for XLA, where that differs from `optimized` (a run-time
+        choice between a sparse and a dense form becomes the dense form, whose shapes are static);
+        None where it is the same."""
+        if self.jit_compile != "auto" or not tiering.chooses_at_run_time(optimized):
+            return None
+        return specialize(self._program, types, strategy=self.strategy, jit_compile=True)[1]
+
+    def _decide_jit(self, program: Program) -> tuple[bool, str | None]:
         """(every call under XLA, why "auto" never uses XLA). "auto" is tiered (maskdsl/tiers.py):
-        the plain graph first, XLA for a shape once its calls have paid for the compile."""
+        the plain graph first, XLA for a shape once its calls have paid for the compile; `program`
+        is what XLA would run."""
         if self.jit_compile is True:
             node = tiering.data_dependent_shape(program)
             if node is not None:
@@ -219,7 +269,7 @@ class CompiledProgram:
             return True, None
         if self.jit_compile is False:
             return False, "jit_compile=False"
-        return False, tiering.xla_refusal(program, any(not c.shape_only for c in generated.checks.values()))
+        return False, tiering.xla_refusal(program)
 
     @property
     def static_shapes(self) -> bool:
@@ -311,10 +361,13 @@ class CompiledProgram:
         start = time.perf_counter()
         if form == tiering.XLA:
             try:
-                result = _call_flat(spec.xla(converted), converted)
+                result, checks = _call_flat(spec.xla(), converted)
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
                 tiers.give_up(shapes)  # XLA could not compile it: the plain graph from now on
                 form, result = tiering.PLAIN, _call_flat(spec.call, converted)
+            else:
+                if not checks.numpy().all():  # a check failed: the plain graph raises its error, with its detail
+                    return _call_flat(spec.call, converted)
         else:
             result = _call_flat(spec.call, converted)
         tiers.record(shapes, form, time.perf_counter() - start)
@@ -472,6 +525,7 @@ class _ByName:
 
     def __init__(self, function, inputs: tuple, outputs: tuple):
         self._function = function
+        self.inputs, self.outputs = inputs, outputs
         self._single = outputs[0] if len(outputs) == 1 else None
         self.__name__ = function.__name__
         self.__signature__ = inspect.Signature(

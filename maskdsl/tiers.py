@@ -7,8 +7,7 @@ compile time (`xla_compile_s`), the next call of that shape compiles the program
 XLA. The two forms then take turns for `probe_calls` timed calls each (side by side, as
 the benchmarks compare), and the shape keeps whichever form was faster (a reduction of a
 large array, for one, is slower under XLA). A program goes to XLA only when its shapes
-depend on its inputs' shapes alone, it has no run-time checks of values (XLA drops them)
-and `xla_inexact` finds nothing that XLA's CPU compiler would compute with other bits
+depend on its inputs' shapes alone and `xla_inexact` finds nothing that XLA's CPU compiler would compute with other bits
 than the plain graph (docs/performance.md, "Tiered compilation").
 
 >>> from maskdsl.language import prepare
@@ -146,17 +145,20 @@ def fma_contraction(program: Program) -> Node | None:
     return None
 
 
-def xla_refusal(program: Program, value_checks: bool) -> str | None:
-    """Why "auto" never runs this program under XLA, or None if it may (once it pays).
+def chooses_at_run_time(program: Program) -> bool:
+    """Whether the plain graph picks a formulation at run time (a tf.cond between a sparse form,
+    whose shapes depend on the data, and a dense one), so that the program optimised for XLA,
+    which takes the dense form, is another program."""
+    return any(n.attr("strategy") == strategies.ADAPTIVE.name for n in program.nodes())
 
-    `value_checks`: the program has run-time checks of values (an index in range, a non-empty
-    selection), which XLA drops. Checks of shapes alone (a mask's shape) do not count: a shape
-    goes to XLA only after plain calls of that very shape have passed them."""
+
+def xla_refusal(program: Program) -> str | None:
+    """Why "auto" never runs this program (as optimised for XLA) under XLA, or None if it may,
+    once it pays. Run-time checks do not stop it: under XLA they become flags that the call
+    tests (maskdsl.tf.runtime.checks_as_flags)."""
     node = data_dependent_shape(program)
     if node is not None:
         return f"line {_line(node)} makes an array whose shape depends on the data"
-    if value_checks:
-        return "it has run-time checks of values, which XLA drops"
     found = xla_inexact(program)
     if found is not None:
         return f"line {_line(found[0])}: {found[1]}"

@@ -15,7 +15,8 @@ from maskdsl.passes import infer_types, optimize
 from maskdsl.passes.strategies import FORCEABLE, STRATEGIC_OPS, STRATEGIES, verify_strategies
 
 # made by choose_strategy, already typed: infer_types never meets them
-MADE_TYPED = {"masked_reduce", "dense_update", "adaptive_update", "expand", "masked_quantile", "grad_guard"}
+MADE_TYPED = {"masked_reduce", "dense_update", "adaptive_update", "expand", "masked_quantile", "grad_guard",
+               "spread"}
 
 
 def test_every_op_has_a_reference():

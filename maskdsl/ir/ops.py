@@ -222,6 +222,10 @@ _OTHERS = [
     Op("reshape", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free"),
     # expand(m): a mask over leading dims reshaped to broadcast against the whole array (attribute trailing)
     Op("expand", 1, Family.STRUCTURAL, DtypeRule.OF_FIRST, "free", masks=(0,)),
+    # spread(x, mask, values): x with x[mask] = values (values broadcast to the selection) for a mask
+    # over x's leading dims, computed on the whole array with static shapes: each selected element
+    # gathers the value at its rank among the selected ones (a running count of the mask)
+    Op("spread", 3, Family.INDEX, DtypeRule.OF_FIRST, "gather", masks=(1,)),
     # grad_guard(v, mask): v, whose gradient is zero where mask is false (mask broadcasts to v's shape).
     # Wraps the arrays a dense update's value reads when risky float ops in it run unmasked: the
     # nan their gradients make at masked-out elements (0 * inf) is selected away before it

@@ -127,6 +127,13 @@ def _adaptive_update(node: Node, args: list):
     return x
 
 
+def _spread(node: Node, args: list):
+    x, mask, values = args
+    x = np.array(x, copy=True)
+    x[np.asarray(mask)] = values
+    return x
+
+
 def _arange(node: Node, args: list):
     return np.arange(*args, dtype=node.dtype)
 
@@ -228,7 +235,7 @@ RULES = {
     **{op: _elementwise for op, info in OPS.items() if info.numpy is not None},
     "input": _input, "const": _const, "cast": _cast, "reduce": _reduce, "masked_reduce": _masked_reduce,
     "select": _select, "update": _update, "dense_update": _dense_update, "adaptive_update": _adaptive_update,
-    "arange": _arange, "fill": _fill, "shape": _shape, "size": _size, "expand": _expand,
+    "arange": _arange, "fill": _fill, "shape": _shape, "size": _size, "expand": _expand, "spread": _spread,
     "ndim": _ndim, "len": _len, "transpose": _transpose, "reshape": _reshape,
     "cumulative": _cumulative, "nan_to_num": _nan_to_num,  # statistics
     # selections and order statistics

@@ -19,7 +19,10 @@ node's arguments mean:
   tf.cond picks, at the crossover the cost model derives (with xla_branch, a dense
   branch doing float64 transcendental work on static shapes runs under XLA, whose
   float64 kernels are faster than TensorFlow's);
-- `x[m] = values` (one value per selected element) -> `scatter`;
+- `x[m] = values` (one value per selected element) -> the dense form is `spread(x, m, values)`,
+  each selected element gathering the value at its rank among the selected ones (static
+  shapes); as above, auto measures the fraction selected at run time and picks `scatter`
+  below the crossover (`adaptive`), and under XLA takes the dense form;
 - static slice assignment -> `where` with an index mask;
 - reduction of a selection -> `masked`: `reduce(select(x, m))` becomes
   `masked_reduce(x, m)`, no dynamic shape;
@@ -187,6 +190,10 @@ def _choose_update(node: Node, forced: str = AUTO, xla: bool = False, xla_branch
     plan = node_plan(node)
     x, value = node.args[0], node.args[-1]
     dense = densify(node, plan)
+    spreading = dense is None and plan.only_masks and plan.mask_item.dims[0] == 0 and bool(plan.mask_item.dims)
+    if spreading:
+        dense = _spread(node, plan)
+    dense_form = cost.spread_cost if spreading else WHERE.cost
     n = cost.elements(x.shape)
     if forced == SCATTER.name or dense is None:
         if forced == SCATTER.name and dense is not None:
@@ -194,14 +201,15 @@ def _choose_update(node: Node, forced: str = AUTO, xla: bool = False, xla_branch
         why = "one value per selected element" if plan.only_masks else "general index"
         return node.with_attrs(strategy=SCATTER.name, reason=f"{why}: scatter into the selected positions")
     where = _dense_update(node, dense)
+    spread_words = "each selected element gathers its value by a running count of the mask"
     if forced == WHERE.name:
-        return where.with_attrs(strategy=WHERE.name, reason="forced: dense tf.where")
+        return where.with_attrs(strategy=WHERE.name, reason=f"forced: dense tf.where{'; ' + spread_words if spreading else ''}")
     if plan.basic:
         return where.with_attrs(strategy=WHERE.name, reason="static slice assignment: where with an index mask")
     per_element = cost.value_cost(value)
     mask = index_operands(node)[plan.mask_item.operands[0]]
     leading = plan.mask_item.dims[0] == 0  # the sparse forms gather whole leading-dim rows
-    dense_cost = WHERE.cost(n, per_element)
+    dense_cost = dense_form(n, per_element)
     if mask.op == "const":
         flat = list(flatten(mask.attr("value")))
         selectivity = sum(1 for v in flat if v) / max(1, len(flat))
@@ -214,15 +222,16 @@ def _choose_update(node: Node, forced: str = AUTO, xla: bool = False, xla_branch
                 f"{per_element:.3g} per element: gather, compute, scatter is cheaper"))
         return where.with_attrs(strategy=WHERE.name, costs=costs, reason=(
             "the mask is a constant; computing the new value on every element and one tf.where is cheaper"))
-    threshold = cost.crossover_selectivity(per_element)
+    threshold = cost.crossover_selectivity(per_element, dense_form)
     costs = ((WHERE.name, round(dense_cost)),
              *((f"{SCATTER.name} at selectivity {s:g}", round(SCATTER.cost(n, per_element, s)))
                for s in (0.001, 0.01, 0.1, 0.5)),
              ("crossover selectivity", round(threshold, 4)))
-    if leading and not xla and cost.adaptive_pays(n, per_element):
+    if leading and not xla and cost.adaptive_pays(n, per_element, dense_form):
+        dense_words = f"the dense form ({spread_words})" if spreading else "the dense tf.where"
         reason = (f"the new value costs {per_element:.3g} per element and the mask's selectivity is unknown: the "
                   f"fraction selected is measured at run time (on a sample of the mask); below {threshold:.3g} "
-                  f"of elements selected tf.cond runs gather, compute, scatter, above it the dense tf.where")
+                  f"of elements selected tf.cond runs gather, compute, scatter, above it {dense_words}")
         dense_xla = xla_branch and None not in x.shape and _float64_transcendental(dense)
         if dense_xla:
             reason += (" (under XLA: its transcendental work is in float64, which XLA's kernels do faster than "
@@ -233,8 +242,8 @@ def _choose_update(node: Node, forced: str = AUTO, xla: bool = False, xla_branch
                                    reason=reason, **({"dense_xla": True} if dense_xla else {}))
     why = "under XLA the dense form is used" if xla and leading else (
         _why_dense(threshold) if leading else "the mask is not on the leading dimensions")
-    return where.with_attrs(strategy=WHERE.name, costs=costs,
-                            reason=f"the new value is computed element-wise on the whole array ({why})")
+    what = spread_words if spreading else "the new value is computed element-wise on the whole array"
+    return where.with_attrs(strategy=WHERE.name, costs=costs, reason=f"{what} ({why})")
 
 
 def _why_dense(threshold: float) -> str:
@@ -243,6 +252,13 @@ def _why_dense(threshold: float) -> str:
         return "the new value is cheap, so the dense tf.where is cheaper at any selectivity"
     return (f"gather, compute, scatter would be cheaper only below {threshold:.2g} of the elements selected, "
             f"and by too little to repay a run-time choice")
+
+
+def _spread(node: Node, plan: IndexPlan) -> Node:
+    """spread(x, mask, values): `x[mask] = values` computed on the whole array with static shapes."""
+    x, value = node.args[0], node.args[-1]
+    mask = index_operands(node)[plan.mask_item.operands[0]]
+    return Node("spread", (x, mask, value), (), x.dtype, x.shape, x.weak, node.span)
 
 
 def _dense_update(node: Node, value: Node) -> Node:

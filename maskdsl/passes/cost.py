@@ -63,6 +63,13 @@ def dense_update_cost(n: int, per_element: float, selectivity: float | None = No
     return n * (per_element + weight("select"))
 
 
+def spread_cost(n: int, per_element: float = 0.0, selectivity: float | None = None) -> float:
+    """Assign one value per selected element on the whole array (rt.spread): a running count of
+    the mask, a gather and one tf.where per element; the values themselves are computed on the
+    selected elements only, as the sparse form computes them (not counted: the same in both)."""
+    return n * (weight("reduce") + weight("gather") + weight("select"))
+
+
 def sparse_update_cost(n: int, per_element: float, selectivity: float) -> float:
     """Find the selected elements (index), copy x (tensor_scatter_nd_update writes a new
     array: one full-size write, priced as a cheap op), and per selected element gather,
@@ -72,19 +79,19 @@ def sparse_update_cost(n: int, per_element: float, selectivity: float) -> float:
         weight("gather") + per_element + weight("scatter") + weight("dynamic"))
 
 
-def crossover_selectivity(per_element: float) -> float:
-    """The selectivity below which gather/compute/scatter beats the dense where (in [0, 1])."""
+def crossover_selectivity(per_element: float, dense=dense_update_cost) -> float:
+    """The selectivity below which gather/compute/scatter beats the dense form (in [0, 1])."""
     per_selected = weight("gather") + per_element + weight("scatter") + weight("dynamic")
-    s = (dense_update_cost(1, per_element) - sparse_update_cost(1, per_element, 0.0)) / per_selected
+    s = (dense(1, per_element) - sparse_update_cost(1, per_element, 0.0)) / per_selected
     return min(1.0, max(0.0, s))
 
 
-def adaptive_pays(n: int, per_element: float) -> bool:
+def adaptive_pays(n: int, per_element: float, dense=dense_update_cost) -> bool:
     """Whether counting the mask and branching (tf.cond) can pay off.
 
     The sparse form must be clearly cheaper when few elements are selected (at least
     three times, at selectivity 0), and the array large enough to hide the branch overhead.
     """
-    best_gain = dense_update_cost(1, per_element) / sparse_update_cost(1, per_element, 0.0)
+    best_gain = dense(1, per_element) / sparse_update_cost(1, per_element, 0.0)
     overhead = float(model().get("cond_overhead_elements", 0))
-    return best_gain >= 3.0 and n * dense_update_cost(1, per_element) >= 10 * overhead
+    return best_gain >= 3.0 and n * dense(1, per_element) >= 10 * overhead

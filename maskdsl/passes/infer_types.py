@@ -260,6 +260,10 @@ def _check_value_count(plan, operands, value, target, span) -> None:
     """`x[m] = values` with more values than the mask has elements can never fit."""
     item = plan.mask_item
     mask_shape = operands[item.operands[0]].shape
+    if len(plan.items) == 1 and len(target) == 1 and len(value.shape) > 1:
+        # one mask over every dim of x: NumPy's boolean assignment takes a flat list of values
+        raise ShapeError(f"NumPy boolean array indexing assignment requires a 0 or 1-dimensional input, input "
+                         f"has {len(value.shape)} dimensions", span)
     if None in mask_shape:
         return
     bound = 1

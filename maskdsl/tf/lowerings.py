@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from maskdsl.errors import DTypeError, IndexOutOfRangeError, ValueDSLError
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, ShapeError, ValueDSLError
 from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError
 from maskdsl.ir.ops import PREDICATES
 from maskdsl.passes.strategies import STRATEGIC_OPS
 from maskdsl.tf.source import converted, literal, tf_dtype
-from maskdsl.tf.strategies import STRATEGY_LOWERINGS
+from maskdsl.tf.strategies import FIT_MESSAGE, STRATEGY_LOWERINGS
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,13 @@ def _expand(emitter, node):
 def _grad_guard(emitter, node):
     v, mask = node.args
     emitter.emit(node, f"rt.grad_guard({emitter.ref(v)}, {_as_bool(emitter, mask)})")
+
+
+def _spread(emitter, node):
+    x, mask, values = node.args
+    checked = emitter.mask_checked(mask, x, 0, node.span)
+    tag = emitter.check(ShapeError, FIT_MESSAGE, values.span or node.span)
+    emitter.emit(node, f"rt.spread({emitter.ref(x)}, {checked}, {emitter.as_dtype(values, x.dtype)}, {tag})")
 
 
 def _shape(emitter, node):
@@ -398,6 +405,7 @@ LOWERINGS = {
     "fill": _fill,
     "expand": _expand,
     "grad_guard": _grad_guard,
+    "spread": _spread,
     "shape": _shape,
     "size": _size,
     # selections and order statistics

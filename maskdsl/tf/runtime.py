@@ -2,11 +2,15 @@
 
 Every check raises inside the graph with a tag `maskdsl-check-<n>`; the compiled
 program maps the tag back to a MaskDSLError with the span of the DSL expression.
+XLA drops Assert ops, so a function traced for XLA inside `checks_as_flags()` records
+each check's condition instead, and its caller tests them (maskdsl/compiler.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 
 from maskdsl.tf.quiet import quiet_start
 
@@ -24,6 +28,41 @@ nan = float("nan")
 inf = float("inf")
 
 TAG = "maskdsl-check-"
+
+
+# ---- checks under XLA ----
+
+_tracing = threading.local()
+
+
+@contextlib.contextmanager
+def checks_as_flags():
+    """While a function is traced for XLA: every check appends (condition, tag) to the list this
+    yields instead of asserting, since XLA compiles an Assert to nothing. The caller returns the
+    conditions as an output and fails the call when one is false (maskdsl/compiler.py)."""
+    previous = getattr(_tracing, "flags", None)
+    _tracing.flags = []
+    try:
+        yield _tracing.flags
+    finally:
+        _tracing.flags = previous
+
+
+def _flagged(ok, tag) -> bool:
+    """Whether the check `ok` (a bool tensor) became a flag: True while tracing for XLA."""
+    flags = getattr(_tracing, "flags", None)
+    if flags is None:
+        return False
+    flags.append((tf.reshape(tf.reduce_all(ok), []), tag))
+    return True
+
+
+def _asserted(ok, data, tag, summarize=None) -> list:
+    """The control dependencies that fail the graph with `data` when `ok` is false (none under XLA,
+    where `ok` becomes a flag)."""
+    if _flagged(ok, tag):
+        return []
+    return [tf.debugging.Assert(ok, data, summarize=summarize)]
 
 
 # ---- integer and float division with NumPy's semantics ----
@@ -110,8 +149,7 @@ def pow_int(a, b, tag):
     """a ** b for integers; a negative exponent is an error, as in NumPy (for the elements computed:
     none when the result is empty)."""
     negative = tf.logical_and(tf.less(b, tf.zeros([], b.dtype)), tf.ones_like(a, tf.bool))
-    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(negative)), [tag])
-    with tf.control_dependencies([check]):
+    with tf.control_dependencies(_asserted(tf.logical_not(tf.reduce_any(negative)), [tag], tag)):
         # max(b, 0): a negative b reaches here only for an empty result, and Pow(x, -1) would
         # become Reciprocal, which has no integer kernel (graph optimiser)
         b = tf.maximum(b, tf.zeros([], b.dtype))
@@ -237,6 +275,8 @@ def highest(dtype: tf.DType):
 
 def nonempty(x, count, tag):
     """Pass x through, failing (ValueError in NumPy) when `count` is zero."""
+    if _flagged(count > 0, tag):
+        return x
     check = tf.debugging.assert_greater(count, tf.zeros_like(count), message=tag)
     with tf.control_dependencies([check]):
         return tf.identity(x)
@@ -360,6 +400,8 @@ def wrap_index(i, n, tag, axis=0):
     i = tf.cast(i, tf.int64)
     n = tf.cast(n, tf.int64)
     outside = tf.logical_or(i < -n, i >= n)
+    if _flagged(tf.logical_not(tf.reduce_any(outside)), tag):
+        return tf.where(i < 0, i + n, i)
 
     def fail():
         flat, bad = tf.reshape(i, [-1]), tf.reshape(outside, [-1])
@@ -385,6 +427,8 @@ def check_mask(mask, x, start, tag):
     rank = mask.shape.rank
     want = tf.shape(x, out_type=tf.int64)[start:start + rank]
     got = tf.shape(mask, out_type=tf.int64)
+    if _flagged(tf.equal(got, want), tag):
+        return mask
     check = tf.debugging.assert_equal(got, want, message=tag)
     with tf.control_dependencies([check]):
         return tf.identity(mask)
@@ -552,8 +596,7 @@ def fit_values(values, want, tag):
         have = have[rank - wanted:]
     tail = want[wanted - min(rank, wanted):]
     ok = tf.logical_and(ok, tf.reduce_all(tf.logical_or(tf.equal(have, 1), tf.equal(have, tail))))
-    check = tf.debugging.Assert(ok, [tag, "values", tf.shape(values), "selection", want], summarize=8)
-    with tf.control_dependencies([check]):
+    with tf.control_dependencies(_asserted(ok, [tag, "values", tf.shape(values), "selection", want], tag, 8)):
         if rank > wanted:
             values = tf.reshape(values, have)
         if rank < wanted:
@@ -569,8 +612,7 @@ def fits_into(values, x, tag):
     rank, have = values.shape.rank, tf.shape(values, out_type=tf.int64)
     tail = tf.shape(x, out_type=tf.int64)[len(x.shape) - rank:]
     ok = tf.reduce_all(tf.logical_or(tf.equal(have, 1), tf.equal(have, tail)))
-    check = tf.debugging.Assert(ok, [tag, "values", have, "array", tf.shape(x)], summarize=8)
-    with tf.control_dependencies([check]):
+    with tf.control_dependencies(_asserted(ok, [tag, "values", have, "array", tf.shape(x)], tag, 8)):
         return tf.identity(values)
 
 
@@ -591,6 +633,41 @@ def _gathered_to(values, want, tag):
         flat = flat + tf.where(tf.equal(have[k], 1), tf.zeros_like(coord), coord) * stride
         stride = stride * have[k]
     return tf.gather(tf.reshape(values, [-1]), flat, name=tag)
+
+
+def spread(x, mask, values, tag):
+    """x with x[mask] = values, for a mask over x's leading dims, with static shapes (XLA can
+    compile it): each selected element takes the value at its rank among the selected elements,
+    a running count of the mask, `where(mask, gather(values, cumsum(mask) - 1), x)`. The values
+    broadcast to the selection as NumPy broadcasts them (fails with `tag` where they do not).
+
+    >>> spread(tf.constant([1, 2, 3, 4]), tf.constant([True, False, True, True]), tf.constant([7, 8, 9]), "t").numpy()
+    array([7, 2, 8, 9], dtype=int32)
+    """
+    flat = tf.reshape(mask, [-1])
+    index = tf.int32 if flat.shape[0] is not None and flat.shape[0] < 2 ** 31 else tf.int64
+    rank = tf.cumsum(tf.cast(flat, index))      # 1 + the rank of each selected element
+    count = tf.reduce_sum(rank[-1:])            # 0 for an empty mask
+    rest = tf.shape(x, out_type=tf.int64)[mask.shape.rank:]
+    want = tf.concat([tf.reshape(tf.cast(count, tf.int64), [1]), rest], 0)
+    values, wanted = cast(values, x.dtype), 1 + len(x.shape) - mask.shape.rank
+    have = tf.shape(values, out_type=tf.int64)
+    ok = tf.constant(True)
+    if values.shape.rank > wanted:   # NumPy drops leading dims of size 1 beyond the selection's rank
+        ok = tf.reduce_all(tf.equal(have[:values.shape.rank - wanted], 1))
+        have = have[values.shape.rank - wanted:]
+    elif values.shape.rank < wanted:
+        have = tf.concat([tf.ones([wanted - values.shape.rank], tf.int64), have], 0)
+    ok = tf.logical_and(ok, tf.reduce_all(tf.logical_or(tf.equal(have, 1), tf.equal(have, want))))
+    with tf.control_dependencies(_asserted(ok, [tag, "values", tf.shape(values), "selection", want], tag, 8)):
+        values = tf.reshape(values, have)
+
+    def spread_values():
+        # a single value (have[0] == 1) goes to every selected element
+        at = tf.minimum(tf.maximum(rank - 1, 0), tf.cast(have[0], index) - 1)
+        taken = tf.gather(values, tf.reshape(at, tf.shape(mask)))
+        return tf.where(expand_mask(mask, len(x.shape) - mask.shape.rank), taken, x)
+    return tf.cond(count > 0, spread_values, lambda: tf.identity(x))
 
 
 def gather(x, idx, axis, tag):
@@ -1166,7 +1243,7 @@ def _statistic(s, n, kept_shape, q, mode: str, dtype, tag, static_n):
         bad = empty if has_nan is None else tf.logical_or(empty, has_nan)
         results, qs = [tf.where(bad, tf.constant(nan, dtype), value)], None
     else:
-        checks = [] if tag is None else [tf.debugging.assert_greater(n, 0, message=tag)]
+        checks = [] if tag is None or _flagged(n > 0, tag) else [tf.debugging.assert_greater(n, 0, message=tag)]
         with tf.control_dependencies(checks):
             n = tf.identity(n)
         qs = q if isinstance(q, tuple) else (q,)

@@ -76,6 +76,9 @@ def where(emitter, node):
     v = emitter.as_dtype(value, x.dtype)
     if plan.only_masks:
         item = plan.mask_item
+        if value.op == "spread" and value.args[0] is x and value.args[1] is operands[item.operands[0]]:
+            emitter.names[id(node)] = emitter.ref(value)  # already x with the selection replaced
+            return
         mask = emitter.mask_checked(operands[item.operands[0]], x, item.dims[0], node.span)
         trailing = len(x.shape) - item.dims[-1] - 1
         mask = f"rt.expand_mask({mask}, {trailing})" if trailing else mask
@@ -120,10 +123,13 @@ def scatter(emitter, node):
                        f"{emitter.operands_literal(operands)}, {v}, {tag}, {fit})")
 
 
+FIT_MESSAGE = "the values do not match the number of selected elements"
+
+
 def _fit_check(emitter, value, span) -> str:
     """The tag of the run-time check that assigned values fit the selection (NumPy: "could not
     broadcast input array from shape ... into shape ...")."""
-    return emitter.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
+    return emitter.check(ShapeError, FIT_MESSAGE, value.span or span)
 
 
 @_lowers(ADAPTIVE)
