@@ -82,6 +82,7 @@ _DIVISIONS = frozenset({"truediv", "floordiv", "mod", "fmod"})
 _REWRITTEN_DIVISORS = frozenset({"truediv", "sqrt", "exp", "pow"})  # XLA's HandleDivide rewrites a / op(.)
 FMA = "a float multiply feeds an addition or subtraction, which XLA contracts into a fused multiply-add"
 _EXACT_REDUCTIONS = frozenset({"count", "any", "all"})         # and, on integers, every kind
+_WHOLE_EXTREMES = frozenset({"max", "min"})                      # exact over the whole array
 
 
 def xla_inexact(program: Program) -> tuple[Node, str] | None:
@@ -107,6 +108,8 @@ def _inexact(n: Node) -> str | None:
         return "float16 work, which XLA computes in float32 without rounding each step"
     if info.kind == "reduction":
         kind = n.attr("kind")
+        if kind in _WHOLE_EXTREMES and n.attr("axis") is None:
+            return None  # order-free but for the sign of a zero result, which rt.reduce_max defines
         if kind not in _EXACT_REDUCTIONS and any(_floating(a) for a in n.args[:1]):
             return f"a float {kind}, which XLA accumulates in another order"
         return None

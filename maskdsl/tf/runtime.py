@@ -246,19 +246,42 @@ def sign_float(x):
 def reduce_max(x, axis=None, keepdims=False):
     if x.dtype == tf.bool:  # TensorFlow has no bool Max kernel; NumPy's max of booleans is any
         return tf.reduce_any(x, axis=axis, keepdims=keepdims)
-    out = tf.reduce_max(x, axis=axis, keepdims=keepdims)
-    if not x.dtype.is_floating:
-        return out
-    return tf.where(tf.reduce_any(tf.math.is_nan(x), axis=axis, keepdims=keepdims), tf.constant(nan, x.dtype), out)
+    return _float_extreme(tf.reduce_max, x, axis, keepdims)
 
 
 def reduce_min(x, axis=None, keepdims=False):
     if x.dtype == tf.bool:  # no bool Min kernel either; NumPy's min of booleans is all
         return tf.reduce_all(x, axis=axis, keepdims=keepdims)
-    out = tf.reduce_min(x, axis=axis, keepdims=keepdims)
+    return _float_extreme(tf.reduce_min, x, axis, keepdims)
+
+
+def _float_extreme(reducer, x, axis, keepdims):
+    """max or min with nan winning and, over the whole array, a zero result of a defined sign.
+
+    0.0 and -0.0 compare equal, so which of them a reduction returns depends on the order
+    it visits them in: TensorFlow's kernels and XLA's differ. Over the whole array the
+    result is the tied zero NumPy's left-to-right loop keeps, the last for float32 and
+    float64 and the first for float16 (as rt.maximum's ties), found only when the result
+    is zero; so the plain graph and XLA give the same bits."""
+    out = reducer(x, axis=axis, keepdims=keepdims)
     if not x.dtype.is_floating:
         return out
+    if axis is None or sorted(a % x.shape.rank for a in axis) == list(range(x.shape.rank)):
+        shape = tf.shape(out)
+        out = tf.reshape(out, [])
+        out = tf.reshape(tf.cond(tf.equal(out, 0), lambda: _tied_zero(x, x.dtype == tf.float16),
+                                 lambda: tf.identity(out)), shape)
     return tf.where(tf.reduce_any(tf.math.is_nan(x), axis=axis, keepdims=keepdims), tf.constant(nan, x.dtype), out)
+
+
+def _tied_zero(x, first: bool):
+    """The first (or last) zero of x, which has one, with its sign."""
+    flat = tf.reshape(x, [-1])
+    n = tf.size(flat, out_type=tf.int64)
+    at = tf.range(n)
+    zero = tf.equal(flat, 0)
+    at = tf.reduce_min(tf.where(zero, at, n)) if first else tf.reduce_max(tf.where(zero, at, -1))
+    return tf.gather(flat, at)
 
 
 def lowest(dtype: tf.DType):
