@@ -31,8 +31,11 @@ True
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
+
+import numpy as np
 
 from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.indexing import has_mask
@@ -139,13 +142,39 @@ def _product(node: Node) -> bool:
 
 def fma_contraction(program: Program) -> Node | None:
     """The first float multiply whose result an addition or subtraction reads (XLA:CPU always
-    contracts the two into one fused multiply-add, rounded once)."""
+    contracts the two into one fused multiply-add, rounded once), unless the fused form rounds
+    the same (`_same_when_fused`)."""
     for n in program.nodes():
         if n.op in _ADDITIVE and _floating(n):
             for a in n.args:
-                if _product(a):
+                if _product(a) and not _same_when_fused(a, [b for b in n.args if b is not a], n.dtype):
                     return a
     return None
+
+
+def _same_when_fused(product: Node, addends: list, dtype: str) -> bool:
+    """x * 2**k (k >= 0) plus a constant c rounds the same fused or not: the product is exact
+    unless it overflows, and then x * 2**k + c overflows too while |c| is below half an ulp of
+    the dtype's largest value (2**103 in float32). `x * 2 + 1` may go to XLA; `a * b + c` not."""
+    while product.op in ("neg", "pos"):
+        product = product.args[0]
+    if product.op == "square" or len(addends) != 1 or addends[0].op != "const":
+        return False
+    info = np.finfo(dtype)
+    bound = 2.0 ** (info.maxexp - info.nmant - 2)   # half the spacing below the largest value
+    if not abs(float(addends[0].attr("value"))) <= bound:
+        return False
+    return any(a.op == "const" and _power_of_two(a.attr("value")) for a in product.args)
+
+
+def _power_of_two(value) -> bool:
+    """Whether a literal is +-2**k with k >= 0 (multiplying by it is exact below overflow)."""
+    try:
+        v = abs(float(value))
+    except (TypeError, ValueError):
+        return False
+    mantissa, _ = math.frexp(v)
+    return v >= 1 and math.isfinite(v) and mantissa == 0.5
 
 
 def chooses_at_run_time(program: Program) -> bool:

@@ -125,6 +125,8 @@ def test_auto_settles_on_the_faster_form():
 @pytest.mark.parametrize("source, signature, why", [
     ("y = a * b + c", {"a": "float32[None]", "b": "float32[None]", "c": "float32[None]"}, "fused multiply-add"),
     ("y = x - (-(x * 3))", {"x": "float64[8]"}, "fused multiply-add"),
+    ("y = x * 2 + 3e31", {"x": "float32[None]"}, "fused multiply-add"),  # above half float32's top ulp
+    ("y = x * 0.5 + 1", {"x": "float32[None]"}, "fused multiply-add"),
     ("y = sin(x)", {"x": "float32[None]"}, "sin in floating point"),
     ("y = exp(x)", {"x": "float64[None]"}, "exp in floating point"),
     ("sum(x)", {"x": "float32[None]"}, "float sum"),
@@ -153,6 +155,7 @@ EXACT_PROGRAMS = [
     ("y = x % t; y[not m] = 0.5", ("x", "t", "m")),
     ("y = float32(x > 3) ; y - x", ("x",)),
     ("y = sqrt(abs(x)); y[m] = -y[m]", ("x", "m")),
+    ("y = x * 2 + 1; y[m] = 0.5 - 4 * y[m]", ("x", "m")),
     ("max(x[m])", ("x", "m")),
     ("y = x; y[m] = min(x) - max(x[m])", ("x", "m")),
 ]
@@ -288,3 +291,18 @@ def _left_fold(pick, values):
     for v in values[1:]:
         out = pick(out, v)
     return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_power_of_two_times_x_plus_a_constant_rounds_the_same_fused(dtype):
+    """Why `x * 2 + 1` may go to XLA: fused or not, x * 2**k + c rounds alike, overflow included,
+    while |c| is at most half the spacing below the dtype's largest value."""
+    info = np.finfo(dtype)
+    c = 2.0 ** (info.maxexp - info.nmant - 2)
+    top = 2.0 ** (info.maxexp - 1)  # x * 2 is the first power of two beyond the largest value
+    x = np.concatenate([_floats(2000, dtype), np.array([info.max, -info.max, top, -top, top / 2], dtype)])
+    for source in (f"y = x * 2 + {c!r}", f"y = x * 2 - {c!r}", f"y = x * 4 - {c!r}", "y = 1 - x * 2"):
+        signature = {"x": f"{dtype}[{len(x)}]"}
+        plain = compiled(source, signature=signature, jit_compile=False)(x=x).numpy()
+        xla = compiled(source, signature=signature, jit_compile=True)(x=x).numpy()
+        np.testing.assert_array_equal(_bits(plain), _bits(xla), err_msg=source)
