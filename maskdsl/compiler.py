@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,20 +53,27 @@ class Specialization:
     call: object = None     # function's traced concrete function: the cheapest way to call it
     xla_refusal: str | None = None   # "auto": why XLA is never used, or None
     tiers: tiering.Tiers | None = None   # "auto", when XLA may be used: which form runs each shape
-    xla_call: object = None  # "auto": the XLA concrete function, built when a shape first needs it
+    xla_calls: dict = field(default_factory=dict)  # "auto": shapes -> the XLA concrete function for them
     last_xla: bool = False   # the latest call ran under XLA
     xla_generated: codegen.Generated | None = None  # "auto": the code XLA runs, when not `generated`
+    kept_plain: list | None = None  # "auto", partly under XLA: (node, why) of what stays on the plain graph
 
-    def xla(self) -> object:
-        """The XLA form's concrete function: (the program's result, its checks' conditions)."""
-        if self.xla_call is None:
-            specs = self.call.structured_input_signature[0]
+    def xla(self, shapes: tuple) -> object:
+        """The XLA form's concrete function for these input shapes: (the program's result, its
+        checks' conditions). XLA compiles each shape anyway; traced for it, the runtime's helpers
+        see static sizes (a chunked reduction unrolls instead of looping). A program partly under
+        XLA is a plain graph calling XLA clusters (xla_generated)."""
+        call = self.xla_calls.get(shapes)
+        if call is None:
+            specs = [tf.TensorSpec(shape, s.dtype, name=s.name)
+                     for shape, s in zip(shapes, self.call.structured_input_signature[0])]
             generated = self.xla_generated or self.generated
             named = self.function.python_function
             function = _ByName(generated.function, named.inputs, named.outputs)
-            self.xla_call = tf.function(_flagging(function)[0], input_signature=specs, jit_compile=True,
-                                        autograph=False).get_concrete_function()
-        return self.xla_call
+            call = tf.function(_flagging(function)[0], input_signature=specs, jit_compile=self.kept_plain is None,
+                               autograph=False).get_concrete_function()
+            self.xla_calls[shapes] = call
+        return call
 
 
 def _flagging(function) -> tuple[object, list]:
@@ -232,14 +239,24 @@ class CompiledProgram:
                                           jit_compile=self.jit_compile)
             generated = codegen.generate(optimized)
             for_xla = self._for_xla(optimized, types)
-            jit, refusal = self._decide_jit(optimized if for_xla is None else for_xla)
+            xla_program = optimized if for_xla is None else for_xla
+            jit, refusal = self._decide_jit(xla_program)
+            xla_generated, kept_plain = None, None
+            if self.jit_compile == "auto" and refusal is not None and \
+                    tiering.data_dependent_shape(xla_program) is None:  # XLA for the parts that keep their bits
+                plain = tiering.plain_nodes(xla_program)
+                partly = codegen.generate(xla_program, set(plain))
+                if partly.clusters:
+                    xla_generated, kept_plain, refusal = partly, list(plain.values()), None
+            elif for_xla is not None and refusal is None:
+                xla_generated = codegen.generate(for_xla)
             specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
             body = _checked_xla(generated.function) if jit else generated.function
             function = tf.function(_ByName(body, self.inputs, self.outputs), input_signature=specs,
                                    autograph=False)
             tiers = tiering.Tiers() if self.jit_compile == "auto" and refusal is None else None
             spec = Specialization(types, typed, optimized, generated, function, jit, None, refusal, tiers,
-                                  xla_generated=None if for_xla is None or tiers is None else codegen.generate(for_xla))
+                                  xla_generated=xla_generated, kept_plain=kept_plain)
             self._specs[key] = spec
             if len(self._specs) > 64:
                 self._specs.popitem(last=False)
@@ -361,7 +378,7 @@ class CompiledProgram:
         start = time.perf_counter()
         if form == tiering.XLA:
             try:
-                result, checks = _call_flat(spec.xla(), converted)
+                result, checks = _call_flat(spec.xla(shapes), converted)
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
                 tiers.give_up(shapes)  # XLA could not compile it: the plain graph from now on
                 form, result = tiering.PLAIN, _call_flat(spec.call, converted)
@@ -585,8 +602,13 @@ def _describe_xla(jit_compile, spec: Specialization) -> list[str]:
         return ["every call runs under XLA (jit_compile=True)"]
     if spec.tiers is None:
         return [f"not used: {spec.xla_refusal}"]
-    return ["tiered: the plain graph first; a shape switches to XLA once its calls have repaid XLA's compile "
-            "and stays there if XLA measures faster", *spec.tiers.describe()]
+    lines = ["tiered: the plain graph first; a shape switches to XLA once its calls have repaid XLA's compile "
+             "and stays there if XLA measures faster"]
+    if spec.kept_plain:
+        lines.append(f"partly: {spec.xla_generated.clusters} XLA cluster(s) inside the plain graph; kept on the "
+                     f"plain graph, where XLA would change bits:")
+        lines += [f"  line {n.span.line if n.span else '?'}: {why}" for n, why in spec.kept_plain[:5]]
+    return lines + spec.tiers.describe()
 
 
 def _written_as(node: Node) -> str:

@@ -101,6 +101,24 @@ def xla_inexact(program: Program) -> tuple[Node, str] | None:
     return None
 
 
+def plain_nodes(program: Program) -> dict[int, tuple[Node, str]]:
+    """Every node XLA:CPU may compute with other bits (id -> (node, why)): what a partly
+    compiled program keeps on the plain graph, the rest running in XLA clusters. A multiply
+    that XLA would contract into a fused multiply-add is kept out, so its addition, in a
+    cluster, reads its rounded result."""
+    contracted = set()
+    for n in program.nodes():
+        if n.op in _ADDITIVE and _floating(n):
+            contracted.update(id(a) for a in n.args
+                              if _product(a) and not _same_when_fused(a, [b for b in n.args if b is not a], n.dtype))
+    out = {}
+    for n in program.nodes():
+        why = FMA if id(n) in contracted else _inexact(n)
+        if why is not None:
+            out[id(n)] = (n, why)
+    return out
+
+
 def _floating(node: Node) -> bool:
     return node.dtype is not None and dtype_kind(node.dtype) == "f"
 

@@ -306,3 +306,63 @@ def test_a_power_of_two_times_x_plus_a_constant_rounds_the_same_fused(dtype):
         plain = compiled(source, signature=signature, jit_compile=False)(x=x).numpy()
         xla = compiled(source, signature=signature, jit_compile=True)(x=x).numpy()
         np.testing.assert_array_equal(_bits(plain), _bits(xla), err_msg=source)
+
+
+# ---- programs partly under XLA: clusters of the nodes that keep their bits ----
+
+PIPELINE = """_y = x * 2 + 1
+_y[m] = sqrt(abs(_y[m]))
+_y[_y > 10] = 10
+z = _y - mean(_y[m])
+z[not m] *= 0.5"""
+
+
+def _pipeline_numpy(x, m):
+    y = x * np.float32(2) + np.float32(1)
+    y[m] = np.sqrt(np.abs(y[m]))
+    y[y > 10] = 10
+    z = y - np.mean(y[m], dtype=np.float64).astype(np.float32)
+    z[~m] *= np.float32(0.5)
+    return z
+
+
+@pytest.mark.parametrize("signature", [{"x": "float32[None]", "m": "bool[None]"}, None])
+def test_a_program_with_a_float_mean_runs_its_other_statements_in_xla_clusters(instant_compile, signature):
+    f = maskdsl.compile(PIPELINE, signature=signature)
+    x, m = (RNG.standard_normal(500) * 10).astype(np.float32), RNG.random(500) < 0.5
+    results = []
+    for _ in range(3):
+        results.append(f(x=x, m=m).numpy())
+    assert f.jit
+    explained = f.explain().split("== XLA ==")[1]
+    assert "partly: 2 XLA cluster(s)" in explained and "line 4: a float mean" in explained
+    assert "rt.xla_cluster" in f._current().xla_generated.source
+    for got in results:
+        np.testing.assert_array_equal(_bits(got), _bits(results[0]))  # plain, then XLA: the same bits
+    assert_same(results[0], _pipeline_numpy(x, m))
+
+
+def test_a_check_inside_a_cluster_still_raises_its_located_error(instant_compile):
+    f = maskdsl.compile("y = x[i] * 2 + 1\ns = sum(y)", signature={"x": "float32[None]", "i": "int64[None]"})
+    x, i = np.arange(5, dtype=np.float32), np.array([0, 4, -1])
+    for _ in range(2):
+        got = f(x=x, i=i)
+    assert f.jit and "rt.xla_cluster" in f._current().xla_generated.source
+    assert_same(got["y"].numpy(), x[i] * 2 + 1)
+    with pytest.raises(maskdsl.IndexOutOfRangeError, match="index 5 is out of bounds for axis 0 with size 5"):
+        f(x=x, i=np.array([5]))
+
+
+def test_gradients_flow_through_xla_clusters(instant_compile):
+    import tensorflow as tf
+    f = maskdsl.compile("y = x * 2 + 1\nz = y - mean(y) + sqrt(abs(y))", signature={"x": "float64[None]"})
+    x = tf.constant(RNG.standard_normal(50) + 3)
+    for _ in range(2):
+        f(x=x)
+    assert f.jit
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(f(x=x)["z"])
+    grad = tape.gradient(loss, x).numpy()
+    y = x.numpy() * 2 + 1
+    np.testing.assert_allclose(grad, 2 * (1 - 1) + 2 * np.sign(y) / (2 * np.sqrt(np.abs(y))), rtol=1e-12)

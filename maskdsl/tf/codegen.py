@@ -52,11 +52,14 @@ class Generated:
     function: object
     checks: dict[str, Check] = field(default_factory=dict)
     line_spans: dict = field(default_factory=dict)  # source line number -> span of the node it computes
+    clusters: int = 0  # XLA clusters inside the plain graph (generate(plain=...))
 
 
 class Emitter:
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, plain: set | None = None):
         self.program = program
+        self.plain = plain   # ids of nodes kept off XLA: the others run in XLA clusters (None: no clusters)
+        self.clusters = 0
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
         self.counter = 0
@@ -157,12 +160,65 @@ class Emitter:
             LOWERINGS[n.op](self, n)
             params.append(self.ref(n))
         self.branch_only = branch_only_nodes(self.program)
-        for node in self.program.nodes():
-            if id(node) not in self.names and id(node) not in self.branch_only:
-                self.node(node)
+        nodes = [n for n in self.program.nodes() if id(n) not in self.names and id(n) not in self.branch_only]
+        if self.plain is None:
+            for node in nodes:
+                if id(node) not in self.names:
+                    self.node(node)
+        else:
+            for in_xla, segment in self.segments(nodes):
+                self.cluster(segment) if in_xla else [self.node(n) for n in segment if id(n) not in self.names]
         outputs = ", ".join(f"{name!r}: {self.output_expr(n)}" for name, n in self.program.outputs)
         head = f"def program({', '.join(params)}):"
         return "\n".join([head, *self.lines, f"    return {{{outputs}}}"]) + "\n"
+
+    # ---- XLA clusters ----
+    MIN_CLUSTER = 2  # computing nodes: a cluster of one op does not repay its launch
+
+    def segments(self, nodes: list[Node]) -> list[tuple[bool, list[Node]]]:
+        """The nodes in order, cut into runs that run under XLA (True) or on the plain graph.
+        Constants are emitted where they are read."""
+        runs: list[tuple[bool, list[Node]]] = []
+        for n in nodes:
+            if n.op == "const":
+                continue
+            in_xla = id(n) not in self.plain
+            if runs and runs[-1][0] == in_xla:
+                runs[-1][1].append(n)
+            else:
+                runs.append((in_xla, [n]))
+        return [(in_xla and len(run) >= self.MIN_CLUSTER, run) for in_xla, run in runs]
+
+    def cluster(self, segment: list[Node]) -> None:
+        """Emit `def cluster<n>(<values it reads>): ...; return (<values read later>,)` and its call
+        through rt.xla_cluster (an XLA-compiled function inside the plain graph)."""
+        inside = {id(n) for n in segment}
+        reads: dict[int, Node] = {}
+        for n in segment:
+            for a in n.args:
+                if id(a) not in inside and a.op != "const":
+                    reads.setdefault(id(a), a)
+        later = {id(a) for n in self.program.nodes() if id(n) not in inside for a in n.args}
+        later |= {id(n) for _, n in self.program.outputs}
+        results = [n for n in segment if id(n) in later]
+        if not results:
+            return
+        self.clusters += 1
+        name = f"cluster{self.clusters}"
+        params = [self.ref(a) for a in reads.values()]
+        self.line(f"def {name}({', '.join(params)}):")
+        saved = dict(self.names)
+        self.indent += 4
+        for n in segment:
+            if id(n) not in self.names:
+                self.node(n)
+        names = [self.names[id(n)] for n in results]
+        self.line(f"return ({', '.join(names)},)")
+        self.indent -= 4
+        self.names = saved
+        self.line(f"{', '.join(names)}, = rt.xla_cluster({name})({', '.join(params)})")
+        for n, result in zip(results, names):
+            self.names[id(n)] = result
 
     def output_expr(self, node: Node) -> str:
         if node.op == "input":
@@ -171,10 +227,11 @@ class Emitter:
 
 
 @paused
-def generate(program: Program) -> Generated:
-    """Emit the TensorFlow source of a typed, strategy-annotated program and build its function."""
-    emitter = Emitter(program)
+def generate(program: Program, plain: set | None = None) -> Generated:
+    """Emit the TensorFlow source of a typed, strategy-annotated program and build its function.
+    With `plain` (ids of nodes), every run of other nodes becomes an XLA cluster."""
+    emitter = Emitter(program, plain)
     source = emitter.program_source()
     namespace = {"tf": tf, "rt": runtime}
     run_generated(source, namespace, None, "<maskdsl>")
-    return Generated(source, namespace["program"], emitter.checks, emitter.line_spans)
+    return Generated(source, namespace["program"], emitter.checks, emitter.line_spans, emitter.clusters)

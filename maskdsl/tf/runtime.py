@@ -57,6 +57,29 @@ def _flagged(ok, tag) -> bool:
     return True
 
 
+def xla_cluster(function):
+    """`function` compiled by XLA as one cluster called from a plain graph. Its checks come out
+    as conditions beside its results and are asserted here, outside XLA (or, while the caller
+    is itself traced for XLA, recorded as flags)."""
+    tags: list = []
+
+    def flagged(*args):
+        with checks_as_flags() as flags:
+            results = function(*args)
+        tags[:] = [tag for _, tag in flags]
+        return results, (tf.stack([ok for ok, _ in flags]) if flags else tf.ones([0], tf.bool))
+    compiled = tf.function(flagged, jit_compile=True, autograph=False)
+
+    def call(*args):
+        results, oks = compiled(*args)
+        checks = [c for i, tag in enumerate(tags) for c in _asserted(oks[i], [tag], tag)]
+        if not checks:
+            return results
+        with tf.control_dependencies(checks):
+            return tuple(tf.identity(r) for r in results)
+    return call
+
+
 def _asserted(ok, data, tag, summarize=None) -> list:
     """The control dependencies that fail the graph with `data` when `ok` is false (none under XLA,
     where `ok` becomes a flag)."""
