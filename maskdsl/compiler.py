@@ -70,42 +70,10 @@ class Specialization:
             generated = self.xla_generated or self.generated
             named = self.function.python_function
             function = _ByName(generated.function, named.inputs, named.outputs)
-            call = tf.function(_flagging(function)[0], input_signature=specs, jit_compile=self.kept_plain is None,
+            call = tf.function(rt.flagging(function)[0], input_signature=specs, jit_compile=self.kept_plain is None,
                                autograph=False).get_concrete_function()
             self.xla_calls[shapes] = call
         return call
-
-
-def _flagging(function) -> tuple[object, list]:
-    """(a function returning (function's result, a bool vector of its checks' conditions), the
-    checks' tags, filled in when it is traced). XLA compiles an Assert to nothing, so a function
-    traced for XLA reports its checks as an output (maskdsl.tf.runtime.checks_as_flags)."""
-    tags: list = []
-
-    def flagged(*args):
-        with rt.checks_as_flags() as flags:
-            result = function(*args)
-        tags[:] = [tag for _, tag in flags]
-        return result, (tf.stack([ok for ok, _ in flags]) if flags else tf.ones([0], tf.bool))
-    return flagged, tags
-
-
-def _checked_xla(function):
-    """`function` (the generated code) as one XLA cluster inside a plain graph that asserts its
-    checks, which XLA alone would drop: jit_compile=True's tf.function. A failed check names its
-    tag, which the compiled program maps to its MaskDSLError."""
-    flagged, tags = _flagging(function)
-    inner = tf.function(flagged, jit_compile=True, autograph=False)
-
-    def checked(*args):
-        result, oks = inner(*args)
-        if not tags:
-            return result
-        failed = tf.gather(tf.constant(tags), tf.argmin(tf.cast(oks, tf.int32)))
-        with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(oks), [failed])]):
-            return tf.nest.map_structure(tf.identity, result)
-    checked.__name__ = function.__name__
-    return checked
 
 
 _DTYPE_NAMES = {np.dtype(name): name for name in DTYPES}
@@ -251,7 +219,7 @@ class CompiledProgram:
             elif for_xla is not None and refusal is None:
                 xla_generated = codegen.generate(for_xla)
             specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
-            body = _checked_xla(generated.function) if jit else generated.function
+            body = rt.xla_cluster(generated.function) if jit else generated.function  # checks asserted outside XLA
             function = tf.function(_ByName(body, self.inputs, self.outputs), input_signature=specs,
                                    autograph=False)
             tiers = tiering.Tiers() if self.jit_compile == "auto" and refusal is None else None

@@ -57,17 +57,25 @@ def _flagged(ok, tag) -> bool:
     return True
 
 
-def xla_cluster(function):
-    """`function` compiled by XLA as one cluster called from a plain graph. Its checks come out
-    as conditions beside its results and are asserted here, outside XLA (or, while the caller
-    is itself traced for XLA, recorded as flags)."""
+def flagging(function) -> tuple[object, list]:
+    """(a function returning (function's result, a bool vector of its checks' conditions), the
+    checks' tags, filled in when it is traced): how a function traced for XLA reports its checks."""
     tags: list = []
 
     def flagged(*args):
         with checks_as_flags() as flags:
-            results = function(*args)
+            result = function(*args)
         tags[:] = [tag for _, tag in flags]
-        return results, (tf.stack([ok for ok, _ in flags]) if flags else tf.ones([0], tf.bool))
+        return result, (tf.stack([ok for ok, _ in flags]) if flags else tf.ones([0], tf.bool))
+    return flagged, tags
+
+
+def xla_cluster(function):
+    """`function` compiled by XLA as one cluster called from a plain graph (a cluster of a
+    program partly under XLA; a whole program under jit_compile=True). Its checks come out as
+    conditions beside its results and are asserted here, outside XLA (or, while the caller is
+    itself traced for XLA, recorded as flags)."""
+    flagged, tags = flagging(function)
     compiled = tf.function(flagged, jit_compile=True, autograph=False)
 
     def call(*args):
@@ -76,7 +84,7 @@ def xla_cluster(function):
         if not checks:
             return results
         with tf.control_dependencies(checks):
-            return tuple(tf.identity(r) for r in results)
+            return tf.nest.map_structure(tf.identity, results)
     return call
 
 
@@ -614,12 +622,23 @@ def index_mask(x, items, operands, tag):
         if kind == K.INTEGER:
             axis_mask = tf.equal(r, wrap_index(operands[ops[0]], n, tag, _numpy_axis(items, dims)))
         elif kind == K.SLICE:
-            picked = r[slice(*(None if o is None else operands[o] for o in ops))]
-            axis_mask = tf.scatter_nd(tf.reshape(picked, [-1, 1]), tf.ones_like(picked, tf.bool), [n])
+            axis_mask = _slice_mask(r, [None if o is None else operands[o] for o in ops])
         else:
             continue
         mask = tf.logical_and(mask, tf.reshape(axis_mask, [-1] + [1] * (rank - d - 1)))
     return mask
+
+
+def _slice_mask(r, bounds):
+    """Whether each index of r = range(n) is one that slice(*bounds) picks, by comparisons with
+    the first and last index it picks (TensorFlow's strided slice works out NumPy's
+    normalisation): XLA fuses them into the update's where, where a scatter of the picked
+    indices (or the constant Grappler folds it into) is an array read from memory."""
+    picked = r[slice(*bounds)]
+    low, high = tf.reduce_min(picked), tf.reduce_max(picked)   # nothing picked: low > high
+    step = tf.ones([], tf.int64) if len(bounds) < 3 or bounds[2] is None else tf.abs(tf.cast(bounds[2], tf.int64))
+    on_step = tf.equal(tf.math.floormod(r - low, step), 0)
+    return tf.logical_and(tf.logical_and(r >= low, r <= high), on_step)
 
 
 def selected_values(values, x, coords, tag):
