@@ -206,18 +206,7 @@ class CompiledProgram:
             typed, optimized = specialize(self._program, types, strategy=self.strategy,
                                           jit_compile=self.jit_compile)
             generated = codegen.generate(optimized)
-            for_xla = self._for_xla(optimized, types)
-            xla_program = optimized if for_xla is None else for_xla
-            jit, refusal = self._decide_jit(xla_program)
-            xla_generated, kept_plain = None, None
-            if self.jit_compile == "auto" and refusal is not None and \
-                    tiering.data_dependent_shape(xla_program) is None:  # XLA for the parts that keep their bits
-                plain = tiering.plain_nodes(xla_program)
-                partly = codegen.generate(xla_program, set(plain))
-                if partly.clusters:
-                    xla_generated, kept_plain, refusal = partly, list(plain.values()), None
-            elif for_xla is not None and refusal is None:
-                xla_generated = codegen.generate(for_xla)
+            jit, refusal, xla_generated, kept_plain = self._xla_form(optimized, types)
             specs = [tf.TensorSpec(types[n].shape, types[n].dtype, name=n) for n in self.inputs]
             body = rt.xla_cluster(generated.function) if jit else generated.function  # checks asserted outside XLA
             function = tf.function(_ByName(body, self.inputs, self.outputs), input_signature=specs,
@@ -229,6 +218,23 @@ class CompiledProgram:
             if len(self._specs) > 64:
                 self._specs.popitem(last=False)
         return spec
+
+    def _xla_form(self, optimized: Program, types: dict) -> tuple:
+        """(every call under XLA, why "auto" never uses XLA, the code "auto"'s XLA form runs when
+        it is not the plain graph's, what that form keeps on the plain graph and why)."""
+        for_xla = self._for_xla(optimized, types)
+        program = optimized if for_xla is None else for_xla
+        jit, refusal = self._decide_jit(program)
+        if self.jit_compile != "auto":
+            return jit, refusal, None, None
+        if refusal is None:
+            return jit, None, None if for_xla is None else codegen.generate(for_xla), None
+        if tiering.data_dependent_shape(program) is None:  # XLA for the parts that keep their bits
+            plain = tiering.plain_nodes(program)
+            partly = codegen.generate(program, set(plain))
+            if partly.clusters:
+                return jit, None, partly, list(plain.values())
+        return jit, refusal, None, None
 
     def _for_xla(self, optimized: Program, types: dict) -> Program | None:
         """For "auto": the program optimised for XLA, where that differs from `optimized` (a run-time
