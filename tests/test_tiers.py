@@ -366,3 +366,31 @@ def test_gradients_flow_through_xla_clusters(instant_compile):
     grad = tape.gradient(loss, x).numpy()
     y = x.numpy() * 2 + 1
     np.testing.assert_allclose(grad, 2 * (1 - 1) + 2 * np.sign(y) / (2 * np.sqrt(np.abs(y))), rtol=1e-12)
+
+
+PARTLY_PROGRAMS = [  # each with something XLA would change (a float sum or mean, exp, sin, a multiply-add)
+    "y = x * 3 + w\nz = y - mean(y)\nq = sin(z) * 2 + 1",
+    "a = x + 1\nb = a * a\nc = sum(b[m])\nd = b / c\nd[m] = -d[m]",
+    "y = x\ny[m] = y[m] * 2 + 1\ns = max(y)\nt = y - s\nu = exp(t)\nv = u / sum(u)",
+    "y = abs(x) + 1\nz = sqrt(y) * 2\nk = mean(z[m])\nz[z > k] = k\nw = z * 0.5 - k",
+    "y = x * w + 1\ny = y * 2 + 3\nr = y[5:20] * 2\nn = count(y > 0)",
+    "y = x ** 2 + w ** 2\nr = sqrt(y)\nr[r > 1] = 1 / r[r > 1]\nt = prod(r[m])",
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("source", PARTLY_PROGRAMS)
+def test_programs_partly_under_xla_keep_their_bits(instant_compile, source, dtype):
+    n = 300
+    with np.errstate(invalid="ignore"):  # inf % 50 is nan
+        values = {"x": _floats(n, dtype) % 50, "w": _floats(n, dtype) % 3, "m": RNG.random(n) < 0.5}
+    plain = maskdsl.compile(source, jit_compile=False)
+    inputs = {k: values[k] for k in plain.inputs}
+    f = maskdsl.compile(source, signature={k: f"{v.dtype.name}[None]" for k, v in inputs.items()})
+    with np.errstate(all="ignore"):
+        want = plain(**inputs)
+        got = [f(**inputs) for _ in range(3)]
+    assert f.jit and f._current().kept_plain
+    for result in got:
+        for name in want:
+            np.testing.assert_array_equal(_bits(result[name].numpy()), _bits(want[name].numpy()), err_msg=name)
