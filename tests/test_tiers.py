@@ -394,3 +394,18 @@ def test_programs_partly_under_xla_keep_their_bits(instant_compile, source, dtyp
     for result in got:
         for name in want:
             np.testing.assert_array_equal(_bits(result[name].numpy()), _bits(want[name].numpy()), err_msg=name)
+
+
+def test_a_jit_true_saved_model_keeps_its_checks(tmp_path):
+    import tensorflow as tf
+    f = maskdsl.compile("y = x[i] * 2", signature={"x": "float32[None]", "i": "int64[None]"}, jit_compile=True)
+    module = tf.Module()
+    module.f = f.tf_function
+    tf.saved_model.save(module, str(tmp_path), signatures=f.get_concrete_function())
+    serve = tf.saved_model.load(str(tmp_path)).signatures["serving_default"]
+    x = np.float32([1, -2, 3])
+    assert_same(serve(x=tf.constant(x), i=tf.constant([0, 2], tf.int64))["output_0"].numpy(), x[[0, 2]] * 2)
+    with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+        serve(x=tf.constant(x), i=tf.constant([7], tf.int64))
+    error = f.translate_error(caught.value)
+    assert isinstance(error, maskdsl.IndexOutOfRangeError) and (error.line, error.column) == (1, 5)
