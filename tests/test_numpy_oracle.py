@@ -1,7 +1,7 @@
 """The differential tier against NumPy itself (issue 13): random typed programs over every
 dtype, rank 0-3, empty and non-empty arrays and edge values, each run in NumPy (its NumPy
 rendering) and in maskdsl in every mode (each strategy; no signature, exact shapes, None
-dimensions; jit_compile=True), compared bit for bit (reductions within the tolerances of
+dimensions; jit_compile=True; auto's XLA form from the first call), compared bit for bit (reductions within the tolerances of
 maskdsl.testing.oracle).
 
 A difference that maskdsl.testing.oracle.KNOWN explains is recorded as an expected

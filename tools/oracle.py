@@ -3,7 +3,8 @@
 Each program comes from maskdsl.testing.programs (seeded: program k of a campaign with
 --seed S is random_case(S * 1_000_003 + k)), runs in NumPy through its NumPy rendering and
 in maskdsl in every mode (each strategy, without a signature, with exact shapes and with
-None dimensions, and jit_compile=True); maskdsl.testing.oracle compares them and
+None dimensions, jit_compile=True, and auto's XLA form from the first call);
+maskdsl.testing.oracle compares them and
 classifies each difference (its KNOWN table, with the issue-13 item of each category).
 
     .venv/bin/python tools/oracle.py --count 3000 --workers 1 --seed 1

@@ -44,16 +44,19 @@ class Mode:
     strategy: str = "auto"
     signature: str | None = None   # None, "exact" (the inputs' shapes) or "dynamic" (every dimension None)
     jit: bool = False
+    xla_tier: bool = False         # "auto"'s XLA form from the first call (where auto may use XLA at all)
 
     def __str__(self):
-        jit = " jit_compile=True" if self.jit else ""
+        jit = " jit_compile=True" if self.jit else " (XLA tier)" if self.xla_tier else ""
         return f"strategy={self.strategy} signature={self.signature or 'none'}{jit}"
 
 
 def modes() -> list[Mode]:
-    """Every mode: each strategy x no/exact/dynamic signature, and XLA with exact shapes."""
+    """Every mode: each strategy x no/exact/dynamic signature, XLA with exact shapes, and auto's
+    XLA form (whole or in clusters) with exact shapes."""
     from maskdsl.passes.strategies import FORCEABLE
-    return [Mode(s, sig) for s in FORCEABLE for sig in (None, "exact", "dynamic")] + [Mode("auto", "exact", True)]
+    return [Mode(s, sig) for s in FORCEABLE for sig in (None, "exact", "dynamic")] + [
+        Mode("auto", "exact", True), Mode("auto", "exact", xla_tier=True)]
 
 
 @dataclass
@@ -78,6 +81,8 @@ def run_source(source: str, inputs: dict, mode: Mode) -> Outcome:
     try:
         f = compile_program(source, signature=signature, strategy=mode.strategy,
                             jit_compile=True if mode.jit else "auto")
+        if mode.xla_tier:
+            _xla_from_the_first_call(f)
         result = f(**{k: np.copy(v) for k, v in inputs.items()})
     except MaskDSLError as e:
         return Outcome(error=e)
@@ -88,6 +93,20 @@ def run_source(source: str, inputs: dict, mode: Mode) -> Outcome:
     else:
         values = {f.outputs[0]: np.asarray(result)}
     return Outcome(values=values, outputs=f.outputs)
+
+
+def _xla_from_the_first_call(f) -> None:
+    """Make `f`'s tiers choose the XLA form for every call (its specialisation, typed by the
+    signature, exists already)."""
+    from maskdsl import tiers
+
+    class Always(tiers.Tiers):
+        def choose(self, key) -> str:
+            return tiers.XLA
+
+    spec = f._current()
+    if spec.tiers is not None:
+        spec.tiers = Always()
 
 
 @dataclass
