@@ -143,3 +143,29 @@ def test_crossover_follows_the_weights(monkeypatch):
     dear_scatter = dict(base, weights=dict(base["weights"], scatter=1000.0))
     monkeypatch.setattr(cost, "model", lambda: dear_scatter)
     assert cost.crossover_selectivity(5.0) < 0.01
+
+
+NEGATIVE_POWERS = [  # (source, inputs): NumPy computes the power on the selected elements only
+    ("x[x > 100] **= -2", {"x": np.array([[-9], [1]], np.int32)}),
+    ("x[x > 100] **= e", {"x": np.array([[-9], [1]], np.int32), "e": np.int32(-1)}),
+    ("x[-2:3:1, :-1:2] **= -2", {"x": np.array([[-9], [1]], np.int32)}),
+    ("y = x; y[0:1] **= w[0:1]", {"x": np.array([-9, 1], np.int32), "w": np.array([1, -1], np.int32)}),
+    ("x[x < 0] **= w[x < 0]", {"x": np.array([-9, 1, -2], np.int32), "w": np.array([2, -1, 3], np.int32)}),
+]
+
+
+def _numpy_run(source, inputs):
+    scope = {k: np.copy(v) for k, v in inputs.items()}
+    for statement in source.split("; "):
+        exec(statement.replace("y = x", "y = x.copy()"), {}, scope)  # noqa: S102 - the test's own literals
+    return scope["y" if "y" in scope else "x"]
+
+
+@pytest.mark.parametrize("strategy", ["auto", "where", "scatter"])
+@pytest.mark.parametrize("source, inputs", NEGATIVE_POWERS)
+def test_a_negative_integer_power_is_checked_on_the_selected_elements_only(source, inputs, strategy):
+    """A dense update computes on every element: an integer power's exponent is masked (a
+    scalar one too), and a slice's update, whose elements cannot be masked, is computed on
+    the selection. An empty selection raises nothing, as in NumPy."""
+    want = _numpy_run(source, inputs)
+    assert_same(compiled(source, strategy=strategy)(**inputs).numpy(), want)

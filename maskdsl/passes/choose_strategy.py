@@ -10,7 +10,9 @@ node's arguments mean:
   `discards`) only make inf/nan there, which the update discards, and the value's array
   leaves are wrapped in `grad_guard(v, mask)` (v itself, its gradient zero where the mask
   is false), free in the forward pass; the inputs of other risky ops (integer division,
-  integer pow's run-time check) are masked, `where(mask, v, 1)` ("double where");
+  integer pow's run-time check, whose exponent is masked even when it is a scalar) are
+  masked, `where(mask, v, 1)` ("double where"); a slice's update with such an op, whose
+  elements have no mask to guard them here, is computed on the selection (`scatter`);
 - masked update whose value is expensive and whose mask is sparse -> `scatter` (gather,
   compute on the selected elements, scatter back), by the cost model; when the mask's
   selectivity is unknown at compile time -> `adaptive`: the update becomes
@@ -124,11 +126,14 @@ def _dense_value(update: Node, value: Node, trailing: int, mask: Node | None, le
         elif n.op in ELEMENTWISE and n.op != "where" and all(dense.get(id(a)) is not None for a in n.args) \
                 and any(dense[id(a)] is not a for a in n.args):
             args = tuple(dense[id(a)] for a in n.args)
+            if OPS[n.op].risky and mask is None and not _discards(n):
+                return None, False  # a slice's elements cannot be masked here: compute on the selection only
             if OPS[n.op].risky and mask is not None:
                 if gradient_only and _discards(n):
                     discarding = True
                 else:
-                    args = tuple(_guard(a, mask) if a.shape else a for a in args)
+                    args = tuple(_guard(a, mask) if a.shape or _fails_alone(n, i, a) else a
+                                 for i, a in enumerate(args))
             shape = _broadcast(*(a.shape for a in args))
             dense[id(n)] = n.replace(args=args, shape=shape)
         elif len(n.shape) <= trailing:
@@ -136,6 +141,13 @@ def _dense_value(update: Node, value: Node, trailing: int, mask: Node | None, le
         else:
             dense[id(n)] = None
     return dense[id(value)], discarding
+
+
+def _fails_alone(n: Node, position: int, arg: Node) -> bool:
+    """Whether a scalar argument can make risky op n fail by itself: an integer power's exponent
+    that may be negative. Masked, it is negative only at the selected elements, so a selection
+    of nothing raises nothing (NumPy computes nothing)."""
+    return n.op == "pow" and position == 1 and not (arg.op == "const" and arg.attr("value") >= 0)
 
 
 def _discards(n: Node) -> bool:
