@@ -301,3 +301,29 @@ def test_mean_under_xla_divides_by_the_count():
     for jit in PATHS:
         got = _run("r = mean(x, axis=1)", ["r"], {"x": x}, jit)["r"]
         _assert_bits(got, np.mean(x, axis=1), f"mean(x, axis=1) jit={jit}")
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint32", "int8", "bool"])
+@pytest.mark.parametrize("signature", ["exact", "dynamic"])
+def test_integer_means_are_the_exact_mean_rounded_once(monkeypatch, dtype, signature):
+    """The mean of integers of 32 bits or less adds them in int64 (exact, chunk by chunk) and
+    divides once in float64: the correctly rounded mean, whole, masked, along an axis."""
+    from fractions import Fraction
+    from maskdsl.tf import runtime
+    monkeypatch.setattr(runtime, "CHUNK", 8)   # several chunks, unrolled and in a loop
+    rng = np.random.default_rng(12)
+    info = np.iinfo(dtype) if dtype != "bool" else None
+    x = (rng.random((7, 9)) < 0.5) if info is None else rng.integers(info.max // 2, info.max, (7, 9), endpoint=True).astype(dtype)
+    m = rng.random((7, 9)) < 0.7
+    dims = "None, None" if signature == "dynamic" else "7, 9"
+    f = maskdsl.compile("a = mean(x)\nb = mean(x[m])\nc = mean(x, axis=0)",
+                        signature={"x": f"{dtype}[{dims}]", "m": f"bool[{dims}]"})
+    got = {k: np.asarray(v) for k, v in f(x=x, m=m).items()}
+
+    def exact_mean(values):
+        values = [int(v) for v in np.ravel(values)]
+        return float(Fraction(sum(values), len(values)))
+    assert float(got["a"]) == exact_mean(x)
+    assert float(got["b"]) == exact_mean(x[m])
+    assert got["c"].tolist() == [exact_mean(x[:, j]) for j in range(9)]
+    assert got["a"].dtype == np.mean(x).dtype

@@ -765,11 +765,21 @@ def _sum_parts(xs, ms, acc):  # select before widening (int32 -> int64): half th
     chosen = tf.where(ms, xs, tf.zeros([], xs.dtype))
     if not acc.is_floating:
         return (tf.reduce_sum(cast(chosen, acc)),)
-    return _float_sum_parts(chosen if xs.dtype.is_floating else tf.cast(chosen, tf.float64))
+    return _float_sum_parts(chosen if xs.dtype.is_floating or _exact_in_int64(xs.dtype)
+                            else tf.cast(chosen, tf.float64))
+
+
+def _exact_in_int64(dtype) -> bool:
+    """Whether a chunk of this dtype (at most 2 * CHUNK = 2**21 elements) sums exactly in int64,
+    and that sum is exact in float64: values below 2**32 (bool and integers of 32 bits or less)."""
+    return dtype == tf.bool or (dtype.is_integer and dtype.size <= 4)
 
 
 def _float_sum_parts(v):
-    """A float chunk's sum as float64 (high, low), as float_sum computes it."""
+    """A float chunk's sum as float64 (high, low), as float_sum computes it. Small integers (a
+    mean of int32) add exactly in int64, the cheapest exact sum."""
+    if _exact_in_int64(v.dtype):
+        return tf.cast(tf.reduce_sum(tf.cast(v, tf.int64)), tf.float64), tf.zeros([], tf.float64)
     if v.dtype != tf.float64:
         return tf.reduce_sum(tf.cast(v, tf.float64)), tf.zeros([], tf.float64)
     largest = tf.reduce_max(tf.abs(v))
@@ -1407,6 +1417,8 @@ def float_sum(x, axis=None, keepdims=False, dtype=None):
     if axis is None:
         total = _joined(*_chunked("float_total", x, x, tf.float64))
         return tf.cast(tf.reshape(total, [1] * x.shape.rank) if keepdims else total, dtype)
+    if _exact_in_int64(x.dtype):
+        return tf.cast(tf.reduce_sum(tf.cast(x, tf.int64), axis, keepdims=keepdims), dtype)
     if x.dtype != tf.float64:
         return tf.cast(tf.reduce_sum(tf.cast(x, tf.float64), axis, keepdims=keepdims), dtype)
     largest = tf.reduce_max(tf.abs(x), axis, keepdims=True)
