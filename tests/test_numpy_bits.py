@@ -224,7 +224,7 @@ def test_float_pow_at_negative_zero_and_infinity():
             _assert_bits(got, want, f"x ** {e} jit={jit}")
 
 
-@pytest.mark.parametrize("dtype", ("int8", "int16", "int32", "int64"))
+@pytest.mark.parametrize("dtype", ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"))
 def test_integer_powers_of_64_and_more_wrap_as_numpy(dtype):
     """XLA's integer power stopped after 64 squarings (x ** 64 gave 1): literal and array
     exponents, plain and XLA, wrap as NumPy."""

@@ -186,8 +186,13 @@ def pow_int(a, b, tag):
         b = tf.maximum(b, tf.zeros([], b.dtype))
         if a.dtype == tf.bool:
             return tf.pow(a, b)
-        # XLA's integer power stops after 64 squarings: x ** 64 would be 1
-        return tf.cond(tf.reduce_any(b >= 64), lambda: pow_by_squaring(a, b), lambda: tf.pow(a, b))
+        return _int_pow(a, b)
+
+
+def _int_pow(a, b):
+    """a ** b for integers and b >= 0. XLA's integer power stops after 64 squarings (x ** 64
+    would be 1), so exponents from 64 on are computed by repeated squaring."""
+    return tf.cond(tf.reduce_any(b >= 64), lambda: pow_by_squaring(a, b), lambda: tf.pow(a, b))
 
 
 def pow_by_squaring(a, b):
@@ -428,8 +433,8 @@ def pow_unsigned(a, b):
         # same power modulo 2**64 (odd bases: their order divides 2**62; even bases: 0 from 64 on)
         e = tf.bitcast(b, tf.int64)
         e = tf.where(e < 0, tf.bitwise.bitwise_or(tf.bitwise.bitwise_and(e, 2**62 - 1), 2**62), e)
-        return tf.bitcast(tf.pow(tf.bitcast(a, tf.int64), e), tf.uint64)
-    return tf.cast(tf.pow(tf.cast(a, tf.int64), tf.cast(b, tf.int64)), a.dtype)
+        return tf.bitcast(_int_pow(tf.bitcast(a, tf.int64), e), tf.uint64)
+    return tf.cast(_int_pow(tf.cast(a, tf.int64), tf.cast(b, tf.int64)), a.dtype)
 
 
 def _larger(a, b):
