@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from maskdsl.errors import DTypeError, IndexOutOfRangeError, ShapeError, ValueDSLError
+from maskdsl.errors import DTypeError, IndexOutOfRangeError, ValueDSLError
 from maskdsl.ir.dtypes import dtype_kind
 from maskdsl.ir.nodes import IRError
 from maskdsl.ir.ops import PREDICATES
 from maskdsl.passes.strategies import STRATEGIC_OPS
 from maskdsl.tf.source import converted, literal, tf_dtype
-from maskdsl.tf.strategies import FIT_MESSAGE, STRATEGY_LOWERINGS
+from maskdsl.tf.strategies import STRATEGY_LOWERINGS, fit_check
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def _grad_guard(emitter, node):
 def _spread(emitter, node):
     x, mask, values = node.args
     checked = emitter.mask_checked(mask, x, 0, node.span)
-    tag = emitter.check(ShapeError, FIT_MESSAGE, values.span or node.span)
+    tag = fit_check(emitter, values, node.span)
     emitter.emit(node, f"rt.spread({emitter.ref(x)}, {checked}, {emitter.as_dtype(values, x.dtype)}, {tag})")
 
 

@@ -658,6 +658,21 @@ def fit_values(values, want, tag):
     the selection: leading dimensions of size 1 beyond the selection's rank are dropped, and
     every other dimension must be 1 or the selection's (a value may not widen the result).
     Fails with `tag` otherwise; the shapes need not be known when the graph is built."""
+    rank, wanted = values.shape.rank, want.shape[0]
+    have, checks = _fitting(values, want, tag)
+    with tf.control_dependencies(checks):
+        if rank > wanted:
+            values = tf.reshape(values, have)
+        if rank < wanted:
+            return _gathered_to(values, want, tag)
+        # one value per selected element, the common case, needs no broadcast
+        return tf.cond(tf.reduce_all(tf.equal(have, want)), lambda: tf.identity(values),
+                       lambda: _gathered_to(values, want, tag))
+
+
+def _fitting(values, want, tag):
+    """(values' shape without the leading 1s beyond the rank of the shape `want`, the checks that
+    the values broadcast to `want` as NumPy's `x[index] = values` broadcasts them)."""
     rank, have = values.shape.rank, tf.shape(values, out_type=tf.int64)
     wanted = want.shape[0]
     ok = tf.constant(True)
@@ -666,14 +681,7 @@ def fit_values(values, want, tag):
         have = have[rank - wanted:]
     tail = want[wanted - min(rank, wanted):]
     ok = tf.logical_and(ok, tf.reduce_all(tf.logical_or(tf.equal(have, 1), tf.equal(have, tail))))
-    with tf.control_dependencies(_asserted(ok, [tag, "values", tf.shape(values), "selection", want], tag, 8)):
-        if rank > wanted:
-            values = tf.reshape(values, have)
-        if rank < wanted:
-            return _gathered_to(values, want, tag)
-        # one value per selected element, the common case, needs no broadcast
-        return tf.cond(tf.reduce_all(tf.equal(have, want)), lambda: tf.identity(values),
-                       lambda: _gathered_to(values, want, tag))
+    return have, _asserted(ok, [tag, "values", tf.shape(values), "selection", want], tag, 8)
 
 
 def fits_into(values, x, tag):
@@ -721,15 +729,10 @@ def spread(x, mask, values, tag):
     rest = tf.shape(x, out_type=tf.int64)[mask.shape.rank:]
     want = tf.concat([tf.reshape(tf.cast(count, tf.int64), [1]), rest], 0)
     values, wanted = cast(values, x.dtype), 1 + len(x.shape) - mask.shape.rank
-    have = tf.shape(values, out_type=tf.int64)
-    ok = tf.constant(True)
-    if values.shape.rank > wanted:   # NumPy drops leading dims of size 1 beyond the selection's rank
-        ok = tf.reduce_all(tf.equal(have[:values.shape.rank - wanted], 1))
-        have = have[values.shape.rank - wanted:]
-    elif values.shape.rank < wanted:
+    have, checks = _fitting(values, want, tag)
+    if values.shape.rank < wanted:   # the selection's leading dims the values leave out are 1s
         have = tf.concat([tf.ones([wanted - values.shape.rank], tf.int64), have], 0)
-    ok = tf.logical_and(ok, tf.reduce_all(tf.logical_or(tf.equal(have, 1), tf.equal(have, want))))
-    with tf.control_dependencies(_asserted(ok, [tag, "values", tf.shape(values), "selection", want], tag, 8)):
+    with tf.control_dependencies(checks):
         values = tf.reshape(values, have)
 
     def spread_values():

@@ -89,7 +89,7 @@ def where(emitter, node):
                 f"{emitter.operands_literal(operands)}, {tag})")
     if not (_fits_statically(value.shape, x.shape) or same_shape(value, x, emitter.shape_roots)):
         # a value of a size unknown at compile time could widen x
-        v = f"rt.fits_into({v}, {emitter.ref(x)}, {_fit_check(emitter, value, node.span)})"
+        v = f"rt.fits_into({v}, {emitter.ref(x)}, {fit_check(emitter, value, node.span)})"
     emitter.emit(node, f"tf.where({mask}, {v}, {emitter.ref(x)})")
 
 
@@ -110,7 +110,7 @@ def scatter(emitter, node):
         mask = emitter.mask_checked(operands[plan.mask_item.operands[0]], x, 0, span)
         coords = emitter.fresh()
         emitter.line(f"{coords} = tf.where({mask})")
-        tag = _fit_check(emitter, value, span)
+        tag = fit_check(emitter, value, span)
         # rows of x that may hold no elements: TensorFlow refuses any index into an empty array
         scatter = "rt.scatter_rows" if any(d in (0, None) for d in x.shape[1:]) else "tf.tensor_scatter_nd_update"
         return emitter.emit(node, f"{scatter}({emitter.ref(x)}, {coords}, "
@@ -118,18 +118,15 @@ def scatter(emitter, node):
     masked = any(it.kind in MASKS for it in plan.items)
     tag = emitter.check(ShapeError if masked else IndexOutOfRangeError,
                         "boolean index did not match the indexed array" if masked else "index out of bounds", span)
-    fit = _fit_check(emitter, value, span)
+    fit = fit_check(emitter, value, span)
     emitter.emit(node, f"rt.scatter_general({emitter.ref(x)}, {emitter.items_literal(plan)}, {plan.newaxes!r}, "
                        f"{emitter.operands_literal(operands)}, {v}, {tag}, {fit})")
 
 
-FIT_MESSAGE = "the values do not match the number of selected elements"
-
-
-def _fit_check(emitter, value, span) -> str:
+def fit_check(emitter, value, span) -> str:
     """The tag of the run-time check that assigned values fit the selection (NumPy: "could not
     broadcast input array from shape ... into shape ...")."""
-    return emitter.check(ShapeError, FIT_MESSAGE, value.span or span)
+    return emitter.check(ShapeError, "the values do not match the number of selected elements", value.span or span)
 
 
 @_lowers(ADAPTIVE)
