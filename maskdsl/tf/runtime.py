@@ -1447,7 +1447,10 @@ def float_mean(x, axis=None, keepdims=False, dtype=tf.float64, count=None):
 
     `count`: how many elements each result averages (default: all the axis holds). A count
     known when the program is traced is an opaque constant: XLA would otherwise multiply
-    by its reciprocal."""
+    by its reciprocal. Integers of 32 bits or less are added exactly in int64; wider ones as
+    float64."""
+    if not x.dtype.is_floating and not _exact_in_int64(x.dtype):
+        x = tf.cast(x, tf.float64)
     total = float_sum(x, axis, keepdims, tf.float64)
     if count is None:
         reduced = [d for i, d in enumerate(x.shape) if axis is None or i in _axes(axis, x.shape.rank)]

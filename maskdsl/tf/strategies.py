@@ -222,9 +222,7 @@ def _plain_logical(emitter, node, x, axis, keep):
 
 
 def _plain_mean(emitter, node, x, axis, keep):
-    # integers of 32 bits or less reach rt.float_mean as they are: it adds them exactly in int64
-    small = x.dtype == "bool" or (x.dtype[:3] in ("int", "uin") and x.dtype[-2:] != "64")
-    xv = emitter.as_dtype(x, x.dtype if x.dtype.startswith("float") or small else node.dtype)
+    xv = emitter.ref(x)  # rt.float_mean widens what it must (integers of 32 bits or less it adds in int64)
     emitter.emit(node, f"rt.float_mean({xv}, axis={axis}, keepdims={keep}, dtype={tf_dtype(node.dtype)})")
 
 
