@@ -106,11 +106,7 @@ def plain_nodes(program: Program) -> dict[int, tuple[Node, str]]:
     compiled program keeps on the plain graph, the rest running in XLA clusters. A multiply
     that XLA would contract into a fused multiply-add is kept out, so its addition, in a
     cluster, reads its rounded result."""
-    contracted = set()
-    for n in program.nodes():
-        if n.op in _ADDITIVE and _floating(n):
-            contracted.update(id(a) for a in n.args
-                              if _product(a) and not _same_when_fused(a, [b for b in n.args if b is not a], n.dtype))
+    contracted = {id(a) for a in _contracted(program)}
     out = {}
     for n in program.nodes():
         why = FMA if id(n) in contracted else _inexact(n)
@@ -162,12 +158,17 @@ def fma_contraction(program: Program) -> Node | None:
     """The first float multiply whose result an addition or subtraction reads (XLA:CPU always
     contracts the two into one fused multiply-add, rounded once), unless the fused form rounds
     the same (`_same_when_fused`)."""
+    return next(_contracted(program), None)
+
+
+def _contracted(program: Program):
+    """Each float multiply (or its negation) that XLA would contract with the addition or
+    subtraction reading it into a fused multiply-add that rounds otherwise, in program order."""
     for n in program.nodes():
         if n.op in _ADDITIVE and _floating(n):
             for a in n.args:
                 if _product(a) and not _same_when_fused(a, [b for b in n.args if b is not a], n.dtype):
-                    return a
-    return None
+                    yield a
 
 
 def _same_when_fused(product: Node, addends: list, dtype: str) -> bool:
