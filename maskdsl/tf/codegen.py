@@ -166,6 +166,13 @@ class Emitter:
                 if id(node) not in self.names:
                     self.node(node)
         else:
+            readers: dict[int, list[int]] = {id(n): [] for n in self.program.nodes()}
+            for n in self.program.nodes():
+                for a in n.args:
+                    readers[id(a)].append(id(n))
+            for _, n in self.program.outputs:
+                readers[id(n)].append(None)   # read by the caller, outside any cluster
+            self.readers = readers
             for in_xla, segment in self.segments(nodes):
                 self.cluster(segment) if in_xla else [self.node(n) for n in segment if id(n) not in self.names]
         outputs = ", ".join(f"{name!r}: {self.output_expr(n)}" for name, n in self.program.outputs)
@@ -198,9 +205,7 @@ class Emitter:
             for a in n.args:
                 if id(a) not in inside and a.op != "const":
                     reads.setdefault(id(a), a)
-        later = {id(a) for n in self.program.nodes() if id(n) not in inside for a in n.args}
-        later |= {id(n) for _, n in self.program.outputs}
-        results = [n for n in segment if id(n) in later]
+        results = [n for n in segment if any(r not in inside for r in self.readers[id(n)])]
         if not results:
             return
         self.clusters += 1
