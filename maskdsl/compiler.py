@@ -460,7 +460,7 @@ class CompiledProgram:
         lines += ["", "== strategies =="]
         for line in describe_strategies(spec.optimized):
             lines.append(line)
-        lines += ["", "== XLA =="] + _describe_xla(self.jit_compile, spec)
+        lines += ["", "== XLA =="] + _describe_xla(spec)
         lines += ["", f"== TensorFlow source (jit_compile={spec.jit}) ==", spec.generated.source.rstrip()]
         return ExplainText("\n".join(lines))
 
@@ -571,7 +571,7 @@ def _statement_text(program: Program, node: Node) -> str:
     return f"`{text if len(text) <= 40 else text[:37] + '...'}`"
 
 
-def _describe_xla(jit_compile, spec: Specialization) -> list[str]:
+def _describe_xla(spec: Specialization) -> list[str]:
     if spec.jit:
         return ["every call runs under XLA (jit_compile=True)"]
     if spec.tiers is None:
